@@ -1,0 +1,61 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/telequeue/telequeue/internal/ratelimit"
+)
+
+// Sender sends one message with one bot. *telego.Bot satisfies it.
+type Sender interface {
+	SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error)
+}
+
+var _ Sender = (*telego.Bot)(nil)
+
+// Limiter enforces Telegram's limits for the whole cluster.
+type Limiter interface {
+	// Reserve asks for the earliest moment k may be sent. If that moment is
+	// within the limiter's maximum in-handler wait, the slot is reserved and
+	// ok is true: sleep wait, then send. Otherwise nothing is reserved, ok is
+	// false, and the task should be rescheduled after wait.
+	Reserve(ctx context.Context, k ratelimit.Key) (wait time.Duration, ok bool, err error)
+	// Throttled records that Telegram answered 429 with retryAfter for k, so
+	// that no process sends to that bot or chat before it runs out.
+	Throttled(ctx context.Context, k ratelimit.Key, retryAfter time.Duration) error
+}
+
+// Outcome of one Bot API call, as reported to an [Observer].
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeSent         Outcome = "sent"
+	OutcomeRateLimited  Outcome = "rate_limited" // 429 from Telegram
+	OutcomePermanent    Outcome = "permanent"    // 400/403: archived
+	OutcomeUnauthorized Outcome = "unauthorized" // 401: bad token
+	OutcomeMigrated     Outcome = "migrated"     // 400 with migrate_to_chat_id
+	OutcomeTransient    Outcome = "transient"    // 5xx, timeout, network
+	OutcomeDeduplicated Outcome = "deduplicated" // already sent, not sent again
+)
+
+// Observer receives the handler's events, e.g. to export metrics. Methods
+// must be safe for concurrent use and must not block.
+type Observer interface {
+	// Sent is called after every Bot API call with its outcome and latency.
+	Sent(bot string, outcome Outcome, latency time.Duration)
+	// RateLimitWait is called when the limiter delays a send: waited inside
+	// the handler, or rescheduled when wait was too long.
+	RateLimitWait(bot string, wait time.Duration, rescheduled bool)
+	// Retry is called when a send fails transiently and will be retried.
+	Retry(bot string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Sent(string, Outcome, time.Duration)       {}
+func (nopObserver) RateLimitWait(string, time.Duration, bool) {}
+func (nopObserver) Retry(string)                              {}

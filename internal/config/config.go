@@ -1,0 +1,269 @@
+// Package config reads telequeue's configuration from the environment. Every
+// process type (web, worker, the CLI, dev mode) uses the same variables, listed
+// with their defaults in .env.example and the README.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// PublicBotAPI is the default TELEGRAM_API_URL.
+const PublicBotAPI = "https://api.telegram.org"
+
+// Secret is a string that never prints: its String, GoString, LogValue and
+// MarshalText hide it, so a Config can be logged safely.
+type Secret string
+
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return `"[redacted]"` }
+func (Secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Reveal returns the secret's value, for the one place that must use it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config holds every setting. Field comments give the variable and default.
+type Config struct {
+	// REDIS_URL: redis:// or rediss:// URL (user name and password allowed).
+	// Required outside dev mode unless Sentinel or Cluster is configured.
+	RedisURL Secret `env:"REDIS_URL"`
+	// REDIS_TLS_SKIP_VERIFY: accept a self-signed certificate on rediss://.
+	RedisTLSSkipVerify bool `env:"REDIS_TLS_SKIP_VERIFY" envDefault:"false"`
+	// REDIS_SENTINEL_ADDRS: comma-separated host:port of Sentinels; selects
+	// the failover client together with REDIS_SENTINEL_MASTER.
+	RedisSentinelAddrs []string `env:"REDIS_SENTINEL_ADDRS"`
+	// REDIS_SENTINEL_MASTER: the master name Sentinels monitor.
+	RedisSentinelMaster string `env:"REDIS_SENTINEL_MASTER"`
+	// REDIS_SENTINEL_PASSWORD: password of the Sentinels (optional).
+	RedisSentinelPassword Secret `env:"REDIS_SENTINEL_PASSWORD"`
+	// REDIS_PASSWORD: password of the data nodes for Sentinel or Cluster.
+	RedisPassword Secret `env:"REDIS_PASSWORD"`
+	// REDIS_CLUSTER_ADDRS: comma-separated host:port of Redis Cluster nodes.
+	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS"`
+
+	// TELEGRAM_BOT_TOKEN: token of the bot named "default".
+	BotToken Secret `env:"TELEGRAM_BOT_TOKEN"`
+	// TELEGRAM_BOTS: name=token pairs, comma-separated, for several bots.
+	BotsSpec Secret `env:"TELEGRAM_BOTS"`
+	// TELEGRAM_API_URL: Bot API server (the public one, a local Bot API
+	// server, or the sandbox).
+	TelegramAPIURL string `env:"TELEGRAM_API_URL" envDefault:"https://api.telegram.org"`
+	// TELEGRAM_TIMEOUT: deadline of one Bot API request.
+	TelegramTimeout time.Duration `env:"TELEGRAM_TIMEOUT" envDefault:"15s"`
+
+	// WORKER_CONCURRENCY: senders per worker process.
+	Concurrency int `env:"WORKER_CONCURRENCY" envDefault:"10"`
+	// QUEUES: queue=weight pairs.
+	QueuesSpec string `env:"QUEUES" envDefault:"critical=6,default=3,bulk=1"`
+	// STRICT_PRIORITY: always drain higher-weight queues first.
+	StrictPriority bool `env:"STRICT_PRIORITY" envDefault:"false"`
+	// SHUTDOWN_TIMEOUT: time in-flight sends get on SIGTERM before their
+	// tasks go back to the queue.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// MAX_RETRY: retries of a transient failure (5xx, network) before a
+	// message is archived.
+	MaxRetry int `env:"MAX_RETRY" envDefault:"10"`
+	// RESULT_RETENTION: how long a sent message's task (with its Telegram
+	// message_id) and its idempotency key are kept.
+	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
+	// TASK_CHECK_INTERVAL: how often an idle worker polls the queues.
+	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"1s"`
+	// DELAYED_TASK_CHECK_INTERVAL: how often scheduled and retried tasks are
+	// moved to their queue.
+	DelayedTaskCheckInterval time.Duration `env:"DELAYED_TASK_CHECK_INTERVAL" envDefault:"5s"`
+
+	// PORT: HTTP port of web (and of dev mode).
+	Port int `env:"PORT" envDefault:"8080"`
+	// METRICS_PORT: worker's /metrics port; 0 turns it off.
+	MetricsPort int `env:"METRICS_PORT" envDefault:"0"`
+	// LOG_LEVEL: debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// LOG_FORMAT: json or text.
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+
+	// TELEGRAM_RATE_GLOBAL: messages per second per bot, cluster-wide; 0 = off.
+	RateGlobal float64 `env:"TELEGRAM_RATE_GLOBAL" envDefault:"30"`
+	// TELEGRAM_RATE_CHAT: messages per second to one chat; 0 = off.
+	RateChat float64 `env:"TELEGRAM_RATE_CHAT" envDefault:"1"`
+	// TELEGRAM_RATE_GROUP: messages per minute to one group chat; 0 = off.
+	RateGroup float64 `env:"TELEGRAM_RATE_GROUP" envDefault:"20"`
+	// TELEGRAM_RATE_PAID: allow_paid_broadcast messages per second per bot; 0 = off.
+	RatePaid float64 `env:"TELEGRAM_RATE_PAID" envDefault:"1000"`
+	// RATE_MAX_WAIT: longest rate-limit wait spent inside a handler; longer
+	// waits reschedule the task without counting a failure.
+	RateMaxWait time.Duration `env:"RATE_MAX_WAIT" envDefault:"2s"`
+
+	// DASHBOARD_USER / DASHBOARD_PASSWORD: HTTP Basic credentials of the
+	// dashboard at /monitoring/; without both, web does not serve it.
+	DashboardUser     string `env:"DASHBOARD_USER"`
+	DashboardPassword Secret `env:"DASHBOARD_PASSWORD"`
+	// DASHBOARD_READONLY: Asynqmon's read-only mode.
+	DashboardReadOnly bool `env:"DASHBOARD_READONLY" envDefault:"false"`
+	// DASHBOARD_TEXT_CHARS: characters of message text shown; 0 hides text.
+	DashboardTextChars int `env:"DASHBOARD_TEXT_CHARS" envDefault:"64"`
+	// API_TOKEN: bearer token of the HTTP API; without it the API is off.
+	APIToken Secret `env:"API_TOKEN"`
+
+	// SENT_MARKER_TTL: how long a "sent" marker prevents a re-send of a task
+	// that Telegram already confirmed.
+	SentMarkerTTL time.Duration `env:"SENT_MARKER_TTL" envDefault:"72h"`
+
+	// Bots maps bot names to tokens, from TELEGRAM_BOT_TOKEN and TELEGRAM_BOTS.
+	Bots map[string]Secret `env:"-"`
+	// Queues maps queue names to weights, from QUEUES.
+	Queues map[string]int `env:"-"`
+}
+
+// Load parses the environment given by lookup (os.LookupEnv in mains).
+// requireRedis makes a missing Redis configuration an error.
+func Load(lookup func(string) (string, bool), requireRedis bool) (*Config, error) {
+	vars := map[string]string{}
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var cfg Config
+	params, err := env.GetFieldParams(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		if v, ok := lookup(p.Key); ok {
+			vars[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.finish(requireRedis); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &cfg, nil
+}
+
+func (c *Config) finish(requireRedis bool) error {
+	var errs []error
+	bots, err := parseBots(c.BotToken, c.BotsSpec)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Bots = bots
+	queues, err := ParseQueues(c.QueuesSpec)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Queues = queues
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL.Reveal())
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, errors.New("REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://..."))
+		}
+	}
+	if (len(c.RedisSentinelAddrs) > 0) != (c.RedisSentinelMaster != "") {
+		errs = append(errs, errors.New("REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER must be set together"))
+	}
+	if requireRedis && c.RedisURL == "" && len(c.RedisSentinelAddrs) == 0 && len(c.RedisClusterAddrs) == 0 {
+		errs = append(errs, errors.New("REDIS_URL is required (or REDIS_SENTINEL_ADDRS/REDIS_CLUSTER_ADDRS)"))
+	}
+	if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL: %q is not an http(s) URL", c.TelegramAPIURL))
+	}
+	positive := []struct {
+		name string
+		ok   bool
+	}{
+		{"WORKER_CONCURRENCY", c.Concurrency > 0},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
+		{"TELEGRAM_TIMEOUT", c.TelegramTimeout > 0},
+		{"RESULT_RETENTION", c.ResultRetention > 0},
+		{"TASK_CHECK_INTERVAL", c.TaskCheckInterval > 0},
+		{"DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval > 0},
+		{"MAX_RETRY", c.MaxRetry >= 0},
+		{"TELEGRAM_RATE_GLOBAL", c.RateGlobal >= 0},
+		{"TELEGRAM_RATE_CHAT", c.RateChat >= 0},
+		{"TELEGRAM_RATE_GROUP", c.RateGroup >= 0},
+		{"TELEGRAM_RATE_PAID", c.RatePaid >= 0},
+		{"RATE_MAX_WAIT", c.RateMaxWait >= 0},
+		{"DASHBOARD_TEXT_CHARS", c.DashboardTextChars >= 0},
+		{"SENT_MARKER_TTL", c.SentMarkerTTL > 0},
+		{"PORT", c.Port > 0 && c.Port < 65536},
+		{"METRICS_PORT", c.MetricsPort >= 0 && c.MetricsPort < 65536},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			errs = append(errs, fmt.Errorf("%s: must be positive", p.name))
+		}
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q: use json or text", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
+	bots := map[string]Secret{}
+	if defaultToken != "" {
+		bots["default"] = Secret(strings.TrimSpace(defaultToken.Reveal()))
+	}
+	if strings.TrimSpace(spec.Reveal()) == "" {
+		return bots, nil
+	}
+	for i, pair := range strings.Split(spec.Reveal(), ",") {
+		name, token, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name, token = strings.TrimSpace(name), strings.TrimSpace(token)
+		if !ok || name == "" || token == "" {
+			// Never echo the pair: it holds a token.
+			return nil, fmt.Errorf("TELEGRAM_BOTS: entry %d: want name=token", i+1)
+		}
+		if _, dup := bots[name]; dup {
+			return nil, fmt.Errorf("TELEGRAM_BOTS: bot %q is configured twice", name)
+		}
+		bots[name] = Secret(token)
+	}
+	return bots, nil
+}
+
+// ParseQueues parses "critical=6,default=3,bulk=1".
+func ParseQueues(spec string) (map[string]int, error) {
+	queues := map[string]int{}
+	for _, pair := range strings.Split(spec, ",") {
+		name, weight, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		w, err := strconv.Atoi(strings.TrimSpace(weight))
+		if !ok || strings.TrimSpace(name) == "" || err != nil || w <= 0 {
+			return nil, fmt.Errorf("QUEUES: %q: want name=weight pairs with positive weights, e.g. critical=6,default=3,bulk=1", pair)
+		}
+		queues[strings.TrimSpace(name)] = w
+	}
+	return queues, nil
+}
+
+// BotNames returns the configured bot names, sorted.
+func (c *Config) BotNames() []string {
+	names := make([]string, 0, len(c.Bots))
+	for n := range c.Bots {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ParseLevel parses LOG_LEVEL.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL: %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,17 @@
+// Package ratelimit enforces Telegram's limits across every process of a
+// deployment with state in Redis.
+package ratelimit
+
+// Key identifies one send for the limiter: which bot sends, to which chat,
+// and which budgets apply.
+type Key struct {
+	// Bot is the bot name (never a token).
+	Bot string
+	// Chat is the chat id as text: "123", "-100123" or "@channel".
+	Chat string
+	// Group is true for groups, supergroups and channels (per-minute limit).
+	Group bool
+	// Paid is true for allow_paid_broadcast sends, which use the paid budget
+	// instead of the bot's global one.
+	Paid bool
+}

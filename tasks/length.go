@@ -1,0 +1,51 @@
+package tasks
+
+import (
+	"html"
+	"regexp"
+	"unicode/utf16"
+)
+
+// UTF16Len returns the length of s in UTF-16 code units, the unit Telegram
+// uses for text lengths and entity offsets.
+func UTF16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+var (
+	htmlTagRE     = regexp.MustCompile(`<[^>]*>`)
+	mdV2EscapeRE  = regexp.MustCompile(`\\([_*\[\]()~` + "`" + `>#+\-=|{}.!\\])`)
+	mdLinkRE      = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	mdV2MarkupRE  = regexp.MustCompile(`\|\||__|[*_~` + "`" + `]`)
+	mdV1MarkupRE  = regexp.MustCompile(`[*_` + "`" + `]`)
+	mdV2EscapePH  = "\x00"
+	mdBlockQuoteR = regexp.MustCompile(`(?m)^\*?>`)
+)
+
+// VisibleLength returns the length, in UTF-16 code units, of text after
+// Telegram parses its markup: HTML tags and Markdown markers do not count
+// towards the 4096-character limit. For Markdown it is an approximation that
+// never over-counts visible text.
+func VisibleLength(text, parseMode string) int {
+	switch parseMode {
+	case ParseModeHTML:
+		return UTF16Len(html.UnescapeString(htmlTagRE.ReplaceAllString(text, "")))
+	case ParseModeMarkdownV2:
+		// Protect escaped characters, drop links' URLs and markup, restore.
+		s := mdV2EscapeRE.ReplaceAllString(text, mdV2EscapePH)
+		s = mdLinkRE.ReplaceAllString(s, "$1")
+		s = mdBlockQuoteR.ReplaceAllString(s, "")
+		s = mdV2MarkupRE.ReplaceAllString(s, "")
+		return UTF16Len(s)
+	case ParseModeMarkdown:
+		s := mdLinkRE.ReplaceAllString(text, "$1")
+		s = mdV1MarkupRE.ReplaceAllString(s, "")
+		return UTF16Len(s)
+	default:
+		return UTF16Len(text)
+	}
+}

@@ -1,0 +1,334 @@
+package tasks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+)
+
+// TypeSendMessage is the task type of a sendMessage call. Never rename it:
+// queued tasks of every running process carry it.
+const TypeSendMessage = "telegram:send_message"
+
+// Queue names. Servers weight them; see the server package.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueBulk     = "bulk"
+)
+
+// Queues lists the queue names in order of priority.
+var Queues = [...]string{QueueCritical, QueueDefault, QueueBulk}
+
+// Limits of the Bot API that are checked before a message is queued.
+const (
+	MaxTextLength    = 4096 // sendMessage text, after entity parsing
+	MaxCaptionLength = 1024 // media captions, after entity parsing
+	MaxEntities      = 100
+)
+
+// DefaultBot is the bot name used when a payload names none; its token comes
+// from TELEGRAM_BOT_TOKEN.
+const DefaultBot = "default"
+
+// SendMessageVersion is the payload version this build writes and the newest
+// it reads.
+const SendMessageVersion = 1
+
+// Per-type defaults of [NewSendMessageTask].
+const (
+	DefaultMaxRetry = 10
+	DefaultTimeout  = 30 * time.Second
+)
+
+// Parse modes accepted in [SendMessage.ParseMode].
+const (
+	ParseModeHTML       = telego.ModeHTML
+	ParseModeMarkdown   = telego.ModeMarkdown
+	ParseModeMarkdownV2 = telego.ModeMarkdownV2
+)
+
+// SendMessage is the payload of a [TypeSendMessage] task: the sendMessage
+// fields bots use, plus the name of the bot that sends it. JSON field names are
+// the Bot API's.
+type SendMessage struct {
+	// Version of the payload format; 0 is read as 1. Set by the constructor.
+	Version int `json:"v,omitempty"`
+	// Bot names the bot that sends the message ("default" when empty). It is a
+	// name from the worker's configuration, never a token.
+	Bot string `json:"bot,omitempty"`
+	// ChatID is an integer chat id or "@channelusername".
+	ChatID              telego.ChatID              `json:"chat_id"`
+	MessageThreadID     int                        `json:"message_thread_id,omitempty"`
+	Text                string                     `json:"text"`
+	ParseMode           string                     `json:"parse_mode,omitempty"`
+	Entities            []telego.MessageEntity     `json:"entities,omitempty"`
+	LinkPreviewOptions  *telego.LinkPreviewOptions `json:"link_preview_options,omitempty"`
+	DisableNotification bool                       `json:"disable_notification,omitempty"`
+	ProtectContent      bool                       `json:"protect_content,omitempty"`
+	ReplyParameters     *telego.ReplyParameters    `json:"reply_parameters,omitempty"`
+	// ReplyMarkup is an InlineKeyboardMarkup, ReplyKeyboardMarkup,
+	// ReplyKeyboardRemove or ForceReply object, as the Bot API takes it.
+	ReplyMarkup        json.RawMessage `json:"reply_markup,omitempty"`
+	AllowPaidBroadcast bool            `json:"allow_paid_broadcast,omitempty"`
+}
+
+var (
+	botNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	usernameRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{3,31}$`)
+)
+
+// maxChatID bounds integer chat ids: the Bot API promises at most 52
+// significant bits.
+const maxChatID = 1<<52 - 1
+
+// BotName returns the bot that sends the message, "default" when unset.
+func (m *SendMessage) BotName() string {
+	if m.Bot == "" {
+		return DefaultBot
+	}
+	return m.Bot
+}
+
+// IsGroup reports whether the target chat is a group, supergroup or channel
+// (negative ids and @usernames), which Telegram limits per minute.
+func (m *SendMessage) IsGroup() bool {
+	return m.ChatID.ID < 0 || m.ChatID.Username != ""
+}
+
+// Validate checks the message as the Bot API would, without knowing which bots
+// are configured (see [CheckBot]). It returns a [*ValidationError].
+func (m *SendMessage) Validate() error {
+	if m.Version < 0 || m.Version > SendMessageVersion {
+		return invalid("v", ErrUnsupportedVersion, "version %d, this build reads up to %d", m.Version, SendMessageVersion)
+	}
+	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
+		return invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
+	}
+	if err := validateChat(m.ChatID); err != nil {
+		return err
+	}
+	if m.MessageThreadID < 0 {
+		return invalid("message_thread_id", ErrInvalidField, "must not be negative")
+	}
+	if err := validateText("text", m.Text, m.ParseMode, MaxTextLength); err != nil {
+		return err
+	}
+	if len(m.Entities) > 0 {
+		if m.ParseMode != "" {
+			return invalid("entities", ErrInvalidEntities, "set either entities or parse_mode, not both")
+		}
+		if err := validateEntities(m.Text, m.Entities); err != nil {
+			return err
+		}
+	}
+	if len(m.ReplyMarkup) > 0 {
+		if _, err := m.Markup(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateChat(c telego.ChatID) error {
+	switch {
+	case c.ID == 0 && c.Username == "":
+		return &ValidationError{Field: "chat_id", Err: ErrMissingChat}
+	case c.ID != 0 && c.Username != "":
+		return invalid("chat_id", ErrInvalidChat, "both an id and a username")
+	case c.Username != "" && !usernameRE.MatchString(c.Username):
+		return invalid("chat_id", ErrInvalidChat, "%q: a username must look like @channel", c.Username)
+	case c.ID > maxChatID || c.ID < -maxChatID*2:
+		// Supergroup and channel ids are -100xxxxxxxxxx, about -1e12; the
+		// bound leaves room while rejecting absurd values.
+		return invalid("chat_id", ErrInvalidChat, "%d is out of range", c.ID)
+	}
+	return nil
+}
+
+func validateText(field, text, parseMode string, limit int) error {
+	if !utf8.ValidString(text) {
+		return &ValidationError{Field: field, Err: ErrInvalidText}
+	}
+	switch parseMode {
+	case "", ParseModeHTML, ParseModeMarkdown, ParseModeMarkdownV2:
+	default:
+		return invalid("parse_mode", ErrUnknownParseMode, "%q: use HTML, Markdown or MarkdownV2", parseMode)
+	}
+	n := VisibleLength(text, parseMode)
+	switch {
+	case strings.TrimSpace(text) == "" || n == 0:
+		return &ValidationError{Field: field, Err: ErrEmptyText}
+	case n > limit:
+		return invalid(field, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
+	}
+	return nil
+}
+
+// ValidateCaption checks a media caption: up to 1024 characters after entity
+// parsing; empty is allowed.
+func ValidateCaption(caption, parseMode string) error {
+	if caption == "" {
+		return nil
+	}
+	return validateText("caption", caption, parseMode, MaxCaptionLength)
+}
+
+func validateEntities(text string, entities []telego.MessageEntity) error {
+	if len(entities) > MaxEntities {
+		return invalid("entities", ErrInvalidEntities, "%d entities, the limit is %d", len(entities), MaxEntities)
+	}
+	n := UTF16Len(text)
+	for i, e := range entities {
+		if e.Type == "" {
+			return invalid("entities", ErrInvalidEntities, "entity %d has no type", i)
+		}
+		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > n {
+			return invalid("entities", ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
+		}
+	}
+	return nil
+}
+
+// Markup decodes ReplyMarkup into the telego type its keys name.
+func (m *SendMessage) Markup() (telego.ReplyMarkup, error) {
+	if len(m.ReplyMarkup) == 0 || bytes.Equal(m.ReplyMarkup, []byte("null")) {
+		return nil, nil
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(m.ReplyMarkup, &keys); err != nil {
+		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "not a JSON object")
+	}
+	var (
+		markup telego.ReplyMarkup
+		target any
+	)
+	switch {
+	case keys["inline_keyboard"] != nil:
+		v := &telego.InlineKeyboardMarkup{}
+		markup, target = v, v
+	case keys["keyboard"] != nil:
+		v := &telego.ReplyKeyboardMarkup{}
+		markup, target = v, v
+	case keys["remove_keyboard"] != nil:
+		v := &telego.ReplyKeyboardRemove{}
+		markup, target = v, v
+	case keys["force_reply"] != nil:
+		v := &telego.ForceReply{}
+		markup, target = v, v
+	default:
+		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "needs inline_keyboard, keyboard, remove_keyboard or force_reply")
+	}
+	if err := json.Unmarshal(m.ReplyMarkup, target); err != nil {
+		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "%v", err)
+	}
+	if ik, ok := markup.(*telego.InlineKeyboardMarkup); ok {
+		for r, row := range ik.InlineKeyboard {
+			for c, b := range row {
+				if b.Text == "" {
+					return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "inline button [%d][%d] has no text", r, c)
+				}
+			}
+		}
+	}
+	return markup, nil
+}
+
+// Params converts the payload into telego's sendMessage parameters, sent to
+// chat (the payload's chat unless a migration changed it).
+func (m *SendMessage) Params(chat telego.ChatID) (*telego.SendMessageParams, error) {
+	markup, err := m.Markup()
+	if err != nil {
+		return nil, err
+	}
+	return &telego.SendMessageParams{
+		ChatID:              chat,
+		MessageThreadID:     m.MessageThreadID,
+		Text:                m.Text,
+		ParseMode:           m.ParseMode,
+		Entities:            m.Entities,
+		LinkPreviewOptions:  m.LinkPreviewOptions,
+		DisableNotification: m.DisableNotification,
+		ProtectContent:      m.ProtectContent,
+		AllowPaidBroadcast:  m.AllowPaidBroadcast,
+		ReplyParameters:     m.ReplyParameters,
+		ReplyMarkup:         markup,
+	}, nil
+}
+
+// CheckBot returns a [*ValidationError] wrapping [ErrUnknownBot] when name is
+// not among known. An empty known list accepts any name.
+func CheckBot(name string, known []string) error {
+	if name == "" {
+		name = DefaultBot
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	for _, k := range known {
+		if k == name {
+			return nil
+		}
+	}
+	return invalid("bot", ErrUnknownBot, "%q is not configured (known: %s)", name, strings.Join(known, ", "))
+}
+
+// ParseSendMessage decodes and validates a payload. Unknown fields are an
+// error, so that a typo or a payload from a newer version is never half-sent.
+func ParseSendMessage(data []byte) (*SendMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m SendMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// decodeError turns encoding/json errors into ValidationErrors naming the
+// field where possible.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return invalid(te.Field, ErrInvalidField, "expected %s, got JSON %s", te.Type, te.Value)
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		return invalid(field, ErrInvalidField, "unknown field")
+	}
+	return fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+}
+
+// NewSendMessageTask validates m and returns a task with the type's default
+// options (queue "default", MaxRetry 10, Timeout 30s); opts override them.
+func NewSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	p := *m
+	p.Version = SendMessageVersion
+	data, err := json.Marshal(&p)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: encode %s: %w", TypeSendMessage, err)
+	}
+	defaults := []asynq.Option{
+		asynq.Queue(QueueDefault),
+		asynq.MaxRetry(DefaultMaxRetry),
+		asynq.Timeout(DefaultTimeout),
+	}
+	return asynq.NewTask(TypeSendMessage, data, append(defaults, opts...)...), nil
+}
