@@ -1,0 +1,14 @@
+// Package keys names telequeue's own Redis keys. asynq's keys start with
+// "asynq:"; ours start with "telequeue:" so the two never collide.
+package keys
+
+// Prefix of every telequeue key.
+const Prefix = "telequeue:"
+
+// Sent is the "sent" marker of a task: written right after Telegram confirms
+// a send, holding the tasks.SendResult JSON; a task that finds it completes
+// without sending again.
+func Sent(taskID string) string { return Prefix + "sent:" + taskID }
+
+// Idempotency maps a client's idempotency key to the task it created.
+func Idempotency(key string) string { return Prefix + "idem:" + key }
