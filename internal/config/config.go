@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,7 +143,7 @@ func Load(lookup func(string) (string, bool), requireRedis bool) (*Config, error
 		}
 	}
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", nameVariables(err))
 	}
 	if err := cfg.finish(requireRedis); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -233,6 +234,33 @@ func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
 		bots[name] = Secret(token)
 	}
 	return bots, nil
+}
+
+// nameVariables rewrites env's parse errors, which name Go fields, so that
+// they name the environment variable and the value's problem.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeOf(Config{})
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				cause := pe.Err
+				if inner := errors.Unwrap(cause); inner != nil {
+					cause = inner
+				}
+				errs = append(errs, fmt.Errorf("%s: cannot parse as %s: %w", key, pe.Type, cause))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 // ParseQueues parses "critical=6,default=3,bulk=1".

@@ -1,0 +1,25 @@
+// Package handlers holds the asynq handlers that call Telegram.
+//
+// [SendMessageHandler] processes [tasks.TypeSendMessage] tasks: it decodes and
+// validates the payload, waits for a slot from the cluster-wide [Limiter],
+// calls sendMessage through telego, and sorts the outcome into the state the
+// task ends in:
+//
+//	success                      completed; Telegram's message_id is the task's result
+//	429 Too Many Requests        rescheduled after retry_after, not counted as a failure
+//	                             (see [IsFailure]); the Limiter pauses the bot or chat
+//	400 + migrate_to_chat_id     resent at once to the new supergroup id
+//	400, 403                     archived at once (asynq.SkipRetry) with Telegram's description
+//	401                          archived, logged as a configuration error
+//	5xx, timeout, network        retried with exponential backoff and jitter (see [RetryDelay])
+//
+// Error texts returned to asynq are stored in Redis and shown in the dashboard.
+// They are built here from Telegram's description or a short transport
+// summary, never from telego's error text, which can contain the request URL
+// and so the bot token.
+//
+// Before a send, the handler looks for the task's "sent" marker; right after
+// Telegram confirms, it writes one. A task that runs again after a crash or a
+// Redis outage, but whose message was already delivered, completes without
+// sending again.
+package handlers

@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// RateLimitedError means the send must wait: the cluster-wide limiter had no
+// slot soon enough, or Telegram answered 429. The task is rescheduled after
+// RetryAfter without counting a failure (see [IsFailure] and [RetryDelay]).
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	// FromTelegram is true for a 429 answer, false for the limiter's wait.
+	FromTelegram bool
+}
+
+func (e *RateLimitedError) Error() string {
+	if e.FromTelegram {
+		return fmt.Sprintf("telegram: 429 Too Many Requests: retry after %s", e.RetryAfter.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("rate limit: next slot in %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+// TelegramError is a Bot API error answer. Permanent ones are wrapped with
+// asynq.SkipRetry by the handler. Error() is Telegram's code and description.
+type TelegramError struct {
+	Code        int
+	Description string
+}
+
+func (e *TelegramError) Error() string {
+	return fmt.Sprintf("telegram %d: %s", e.Code, e.Description)
+}
+
+// ErrUnknownBot is returned (wrapped with asynq.SkipRetry) when a payload
+// names a bot this worker has no token for.
+var ErrUnknownBot = errors.New("unknown bot")
+
+// ErrInvalidPayload is returned (wrapped with asynq.SkipRetry) for a payload
+// that cannot be decoded or validated.
+var ErrInvalidPayload = errors.New("invalid payload")
+
+// IsFailure reports whether err counts as a failed attempt. Rate-limit waits
+// do not: they neither use up MaxRetry nor count in the failed statistics.
+func IsFailure(err error) bool {
+	var rl *RateLimitedError
+	return !errors.As(err, &rl)
+}
+
+// Backoff bounds of [RetryDelay] for transient failures.
+const (
+	BackoffBase = 2 * time.Second
+	BackoffMax  = 10 * time.Minute
+)
+
+// RetryDelay is the asynq RetryDelayFunc: a rate-limited task waits exactly
+// RetryAfter (plus up to 5% jitter, so that a burst does not return at one
+// instant); a transient failure waits BackoffBase·2^n, capped at BackoffMax,
+// with full jitter in its upper half.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter + time.Duration(rand.Int64N(int64(rl.RetryAfter/20)+1))
+	}
+	d := BackoffMax
+	if n < 20 {
+		d = min(BackoffBase<<n, BackoffMax)
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

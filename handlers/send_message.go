@@ -1,0 +1,309 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Config configures a [SendMessageHandler]. Zero values are documented
+// defaults.
+type Config struct {
+	// Bots maps bot names to senders (see [NewBots]). Required.
+	Bots map[string]Sender
+	// Limiter enforces Telegram's limits; nil sends without limits.
+	Limiter Limiter
+	// Redis stores "sent" markers; nil turns duplicate suppression off.
+	Redis redis.UniversalClient
+	// SentMarkerTTL is how long a marker lives (default 72h).
+	SentMarkerTTL time.Duration
+	// MarkerWriteTimeout bounds how long the handler keeps trying to write a
+	// marker while Redis is unreachable (default 10m). The message has been
+	// delivered by then; giving up risks a duplicate, never a loss.
+	MarkerWriteTimeout time.Duration
+	// Observer receives metrics events; nil discards them.
+	Observer Observer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// SendMessageHandler handles [tasks.TypeSendMessage].
+type SendMessageHandler struct {
+	bots               map[string]Sender
+	limiter            Limiter
+	rdb                redis.UniversalClient
+	markerTTL          time.Duration
+	markerWriteTimeout time.Duration
+	obs                Observer
+	log                *slog.Logger
+}
+
+var _ asynq.Handler = (*SendMessageHandler)(nil)
+
+// maxMigrations bounds how often one send follows migrate_to_chat_id.
+const maxMigrations = 2
+
+// NewSendMessageHandler validates cfg and returns the handler.
+func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
+	if len(cfg.Bots) == 0 {
+		return nil, errors.New("handlers: no bots configured (set TELEGRAM_BOT_TOKEN or TELEGRAM_BOTS)")
+	}
+	h := &SendMessageHandler{
+		bots: cfg.Bots, limiter: cfg.Limiter, rdb: cfg.Redis,
+		markerTTL: cfg.SentMarkerTTL, markerWriteTimeout: cfg.MarkerWriteTimeout,
+		obs: cfg.Observer, log: cfg.Logger,
+	}
+	if h.markerTTL <= 0 {
+		h.markerTTL = 72 * time.Hour
+	}
+	if h.markerWriteTimeout <= 0 {
+		h.markerWriteTimeout = 10 * time.Minute
+	}
+	if h.obs == nil {
+		h.obs = nopObserver{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h, nil
+}
+
+// ProcessTask sends one message. See the package documentation for how each
+// outcome ends.
+func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	m, err := tasks.ParseSendMessage(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	botName := m.BotName()
+	bot, ok := h.bots[botName]
+	if !ok {
+		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+
+	if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {
+		return err
+	}
+
+	chat := m.ChatID
+	var migratedFrom int64
+	for migrations := 0; ; migrations++ {
+		if err := h.waitForSlot(ctx, botName, m, chat); err != nil {
+			return err
+		}
+		params, err := m.Params(chat)
+		if err != nil {
+			return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		}
+		start := time.Now()
+		msg, sendErr := bot.SendMessage(ctx, params)
+		latency := time.Since(start)
+		if sendErr == nil {
+			h.obs.Sent(botName, OutcomeSent, latency)
+			return h.delivered(ctx, t, taskID, msg, chat, migratedFrom)
+		}
+
+		var apiErr *ta.Error
+		if !errors.As(sendErr, &apiErr) {
+			h.obs.Sent(botName, OutcomeTransient, latency)
+			h.obs.Retry(botName)
+			return transportError(sendErr)
+		}
+		var params2 ta.ResponseParameters
+		if apiErr.Parameters != nil {
+			params2 = *apiErr.Parameters
+		}
+		switch {
+		case apiErr.ErrorCode == 429:
+			h.obs.Sent(botName, OutcomeRateLimited, latency)
+			retryAfter := time.Duration(max(params2.RetryAfter, 1)) * time.Second
+			if h.limiter != nil {
+				if err := h.limiter.Throttled(ctx, limitKey(botName, m, chat), retryAfter); err != nil {
+					h.log.WarnContext(ctx, "could not record 429 pause", "task_id", taskID, "bot", botName, "error", err)
+				}
+			}
+			return &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
+		case params2.MigrateToChatID != 0 && migrations < maxMigrations:
+			h.obs.Sent(botName, OutcomeMigrated, latency)
+			h.log.InfoContext(ctx, "group migrated to a supergroup; resending",
+				"task_id", taskID, "bot", botName, "chat_id", chat.String(), "new_chat_id", params2.MigrateToChatID)
+			if migratedFrom == 0 {
+				migratedFrom = chat.ID
+			}
+			chat = telego.ChatID{ID: params2.MigrateToChatID}
+			continue
+		case apiErr.ErrorCode == 401:
+			h.obs.Sent(botName, OutcomeUnauthorized, latency)
+			h.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration",
+				"bot", botName, "task_id", taskID)
+			return fmt.Errorf("%w: %w", &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(botName) + ")"}, asynq.SkipRetry)
+		case apiErr.ErrorCode >= 500:
+			h.obs.Sent(botName, OutcomeTransient, latency)
+			h.obs.Retry(botName)
+			return &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}
+		default:
+			// 400, 403 and other 4xx: Telegram will not accept this message
+			// however often it is sent.
+			h.obs.Sent(botName, OutcomePermanent, latency)
+			return fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
+		}
+	}
+}
+
+// transportError maps a non-API telego error to an error whose text is safe
+// to store: ours, never telego's (which may hold the URL and token).
+func transportError(err error) error {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &TransportError{Kind: "timeout", err: context.DeadlineExceeded}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &TransportError{Kind: "network", err: context.Canceled}
+	}
+	return &TransportError{Kind: "response", err: errors.New("unexpected response")}
+}
+
+func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Key {
+	return ratelimit.Key{
+		Bot:   bot,
+		Chat:  chat.String(),
+		Group: chat.ID < 0 || chat.Username != "",
+		Paid:  m.AllowPaidBroadcast,
+	}
+}
+
+// waitForSlot asks the limiter for a slot and sleeps until it comes, or
+// returns a RateLimitedError to reschedule the task when the wait is long.
+func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
+	if h.limiter == nil {
+		return nil
+	}
+	wait, ok, err := h.limiter.Reserve(ctx, limitKey(bot, m, chat))
+	if err != nil {
+		return fmt.Errorf("rate limiter unavailable: %w", err)
+	}
+	if !ok {
+		h.obs.RateLimitWait(bot, wait, true)
+		return &RateLimitedError{RetryAfter: wait}
+	}
+	if wait <= 0 {
+		return nil
+	}
+	h.obs.RateLimitWait(bot, wait, false)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return &TransportError{Kind: "network", err: ctx.Err()}
+	}
+}
+
+// alreadySent completes a task whose message Telegram already confirmed in an
+// earlier run (the run crashed, or Redis went away before asynq could record
+// the success).
+func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, taskID string) (bool, error) {
+	if h.rdb == nil || taskID == "" {
+		return false, nil
+	}
+	res, err := h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check sent marker: %w", err)
+	}
+	h.log.InfoContext(ctx, "message already delivered; completing without sending again", "task_id", taskID)
+	if bot := botOf(t); bot != "" {
+		h.obs.Sent(bot, OutcomeDeduplicated, 0)
+	}
+	if _, err := t.ResultWriter().Write(res); err != nil {
+		return true, fmt.Errorf("write result: %w", err)
+	}
+	return true, nil
+}
+
+// delivered records a confirmed send: the marker first (insisting while Redis
+// is unreachable), then the task's result.
+func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskID string, msg *telego.Message, chat telego.ChatID, migratedFrom int64) error {
+	res := tasks.SendResult{
+		MessageID:    int64(msg.MessageID),
+		ChatID:       msg.Chat.ID,
+		MigratedFrom: migratedFrom,
+		Date:         msg.Date,
+	}
+	if chat.Username != "" {
+		res.ChatUsername = chat.Username
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	if h.rdb != nil && taskID != "" {
+		h.writeMarker(taskID, data)
+	}
+	if _, err := t.ResultWriter().Write(data); err != nil {
+		// The marker makes the next run complete without sending.
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
+}
+
+// writeMarker keeps trying, with backoff and independent of the task's
+// context, until the marker is stored or MarkerWriteTimeout passes.
+func (h *SendMessageHandler) writeMarker(taskID string, data []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err()
+		if err == nil {
+			if attempt > 1 {
+				h.log.Info("sent marker written after retries", "task_id", taskID, "attempts", attempt)
+			}
+			return
+		}
+		if attempt == 1 {
+			h.log.Warn("cannot write sent marker; retrying until Redis answers", "task_id", taskID, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			h.log.Error("gave up writing sent marker; the message may be sent again", "task_id", taskID, "error", err)
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// botOf reads the bot name of a payload without full validation.
+func botOf(t *asynq.Task) string {
+	var p struct {
+		Bot string `json:"bot"`
+	}
+	if json.Unmarshal(t.Payload(), &p) != nil {
+		return ""
+	}
+	if p.Bot == "" {
+		return tasks.DefaultBot
+	}
+	return p.Bot
+}

@@ -1,0 +1,111 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+const token = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+func envOf(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "redis://127.0.0.1:1/0", "TELEGRAM_BOT_TOKEN", token), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Concurrency != 10 || cfg.ShutdownTimeout != 25*time.Second || cfg.Port != 8080 || cfg.StrictPriority {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if cfg.Queues["critical"] != 6 || cfg.Queues["default"] != 3 || cfg.Queues["bulk"] != 1 {
+		t.Fatalf("queues: %v", cfg.Queues)
+	}
+	if cfg.Bots["default"].Reveal() != token {
+		t.Fatalf("bots: %v", cfg.BotNames())
+	}
+	if cfg.TelegramAPIURL != PublicBotAPI || cfg.RateGlobal != 30 || cfg.RateChat != 1 || cfg.RateGroup != 20 || cfg.RatePaid != 1000 {
+		t.Fatalf("telegram defaults: %+v", cfg)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no redis", nil, "REDIS_URL"},
+		{"bad redis scheme", []string{"REDIS_URL", "http://x"}, "REDIS_URL"},
+		{"bad concurrency", []string{"REDIS_URL", "redis://x:1", "WORKER_CONCURRENCY", "ten"}, "WORKER_CONCURRENCY"},
+		{"zero concurrency", []string{"REDIS_URL", "redis://x:1", "WORKER_CONCURRENCY", "0"}, "WORKER_CONCURRENCY"},
+		{"bad queues", []string{"REDIS_URL", "redis://x:1", "QUEUES", "critical=6,default"}, "QUEUES"},
+		{"bad timeout", []string{"REDIS_URL", "redis://x:1", "SHUTDOWN_TIMEOUT", "25"}, "SHUTDOWN_TIMEOUT"},
+		{"bad bots", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_BOTS", "promo"}, "TELEGRAM_BOTS"},
+		{"dup bots", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_BOTS", "default=" + token}, "TELEGRAM_BOTS"},
+		{"bad log format", []string{"REDIS_URL", "redis://x:1", "LOG_FORMAT", "xml"}, "LOG_FORMAT"},
+		{"bad log level", []string{"REDIS_URL", "redis://x:1", "LOG_LEVEL", "loud"}, "LOG_LEVEL"},
+		{"bad api url", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_API_URL", "api.telegram.org"}, "TELEGRAM_API_URL"},
+		{"sentinel half", []string{"REDIS_SENTINEL_ADDRS", "127.0.0.1:26379"}, "REDIS_SENTINEL_MASTER"},
+		{"negative rate", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_CHAT", "-1"}, "TELEGRAM_RATE_CHAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(envOf(tt.env...), true)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to name %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Fatalf("error leaks the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestSeveralBots(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "redis://x:1", "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_BOTS", "promo="+token+", alerts="+token), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.BotNames(), ","); got != "alerts,default,promo" {
+		t.Fatalf("bots %s", got)
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "redis://user:hunter2@x:1", "TELEGRAM_BOT_TOKEN", token, "API_TOKEN", "s3cret"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	slog.New(slog.NewJSONHandler(&sb, nil)).Info("config", "cfg", cfg, "token", cfg.BotToken)
+	out := sb.String() + fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)
+	for _, secret := range []string{token, "hunter2", "s3cret"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("secret %q printed: %s", secret, out)
+		}
+	}
+}
+
+func TestRedisURLWithUsername(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "rediss://alice:pw@127.0.0.1:6380/2", "REDIS_TLS_SKIP_VERIFY", "true"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfg.Redis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := rc.Universal()
+	if o.Username != "alice" || o.Password != "pw" || o.DB != 2 || o.TLSConfig == nil || !o.TLSConfig.InsecureSkipVerify {
+		t.Fatalf("options: %+v", o)
+	}
+}

@@ -1,0 +1,178 @@
+// Package server builds the asynq server that runs telequeue's handlers: its
+// concurrency, queue weights, retry policy, error logging and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/logging"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Redis is the connection (required).
+	Redis asynq.RedisConnOpt
+	// Concurrency is the number of senders (default 10).
+	Concurrency int
+	// Queues maps queue names to weights (default critical=6, default=3,
+	// bulk=1).
+	Queues map[string]int
+	// StrictPriority drains higher-weight queues first.
+	StrictPriority bool
+	// ShutdownTimeout is how long in-flight sends may finish on shutdown
+	// before their tasks go back to the queue (default 25s).
+	ShutdownTimeout time.Duration
+	// TaskCheckInterval is the idle polling interval (default 1s).
+	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often scheduled and retried tasks are
+	// moved to their queues (default 5s).
+	DelayedTaskCheckInterval time.Duration
+	// SendMessage handles tasks.TypeSendMessage (required).
+	SendMessage asynq.Handler
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// LogLevel is the level of asynq's own messages (default info).
+	LogLevel slog.Level
+}
+
+// Server is an asynq server with telequeue's handlers and policies.
+type Server struct {
+	srv *asynq.Server
+	mux *asynq.ServeMux
+	log *slog.Logger
+}
+
+// DefaultQueues are the default queue weights.
+func DefaultQueues() map[string]int {
+	return map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3, tasks.QueueBulk: 1}
+}
+
+// New validates cfg and builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Redis == nil {
+		return nil, errors.New("server: Redis is required")
+	}
+	if cfg.SendMessage == nil {
+		return nil, errors.New("server: SendMessage handler is required")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 10
+	}
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = DefaultQueues()
+	}
+	for q, w := range cfg.Queues {
+		if w <= 0 {
+			return nil, fmt.Errorf("server: queue %q has weight %d; weights must be positive", q, w)
+		}
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 25 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	srv := asynq.NewServer(cfg.Redis, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   cfg.Queues,
+		StrictPriority:           cfg.StrictPriority,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           handlers.RetryDelay,
+		IsFailure:                handlers.IsFailure,
+		ErrorHandler:             asynq.ErrorHandlerFunc(errorLogger(log)),
+		Logger:                   logging.Asynq{L: log},
+		LogLevel:                 logging.AsynqLevel(cfg.LogLevel),
+		HealthCheckFunc: func(err error) {
+			if err != nil {
+				log.Warn("redis health check failed", "error", err)
+			}
+		},
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeSendMessage, cfg.SendMessage)
+	return &Server{srv: srv, mux: mux, log: log}, nil
+}
+
+// Start starts processing in the background.
+func (s *Server) Start() error {
+	if err := s.srv.Start(s.mux); err != nil {
+		return fmt.Errorf("server: start: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops fetching new tasks, lets in-flight sends finish within
+// ShutdownTimeout, pushes unfinished tasks back to their queues and returns.
+func (s *Server) Shutdown() {
+	s.srv.Stop()
+	s.srv.Shutdown()
+}
+
+// Run processes tasks until ctx is done (e.g. by SIGTERM through
+// signal.NotifyContext), then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.log.Info("shutting down: finishing in-flight sends")
+	s.Shutdown()
+	s.log.Info("shutdown complete")
+	return nil
+}
+
+// Ping checks the connection to Redis.
+func (s *Server) Ping() error { return s.srv.Ping() }
+
+// errorLogger logs each failed attempt with task id, type, queue, chat and
+// attempt. The error text is ours (see handlers), never a token.
+func errorLogger(log *slog.Logger) func(ctx context.Context, t *asynq.Task, err error) {
+	return func(ctx context.Context, t *asynq.Task, err error) {
+		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		attrs := []any{
+			"task_id", id, "type", t.Type(), "queue", queue, "chat_id", chatOf(t.Payload()),
+			"attempt", retried + 1, "max_retry", maxRetry, "error", err.Error(),
+		}
+		var rl *handlers.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			log.DebugContext(ctx, "send postponed by rate limit", attrs...)
+		case errors.Is(err, asynq.SkipRetry):
+			log.WarnContext(ctx, "send failed for good; task archived", attrs...)
+		case retried >= maxRetry:
+			log.ErrorContext(ctx, "send failed; retries exhausted; task archived", attrs...)
+		default:
+			log.WarnContext(ctx, "send failed; will retry", attrs...)
+		}
+	}
+}
+
+func chatOf(payload []byte) string {
+	var p struct {
+		ChatID json.RawMessage `json:"chat_id"`
+	}
+	if json.Unmarshal(payload, &p) != nil || len(p.ChatID) > 40 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(p.ChatID, &s) == nil {
+		return s
+	}
+	return string(p.ChatID)
+}

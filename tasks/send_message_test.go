@@ -1,0 +1,169 @@
+package tasks_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+
+	"github.com/telequeue/telequeue/tasks"
+)
+
+func TestSendMessageValidate(t *testing.T) {
+	t.Parallel()
+	ok := func(m tasks.SendMessage) tasks.SendMessage { return m }
+	base := tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "hi"}
+	with := func(f func(*tasks.SendMessage)) tasks.SendMessage { m := base; f(&m); return m }
+	tests := []struct {
+		name    string
+		msg     tasks.SendMessage
+		wantErr error
+		field   string
+	}{
+		{"minimal", ok(base), nil, ""},
+		{"channel username", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{Username: "@my_channel"} }), nil, ""},
+		{"supergroup id", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{ID: -1001234567890} }), nil, ""},
+		{"exactly 4096", with(func(m *tasks.SendMessage) { m.Text = strings.Repeat("a", 4096) }), nil, ""},
+		{"4096 cyrillic", with(func(m *tasks.SendMessage) { m.Text = strings.Repeat("я", 4096) }), nil, ""},
+		{"html markup not counted", with(func(m *tasks.SendMessage) {
+			m.ParseMode = "HTML"
+			m.Text = "<b>" + strings.Repeat("a", 4096) + "</b>"
+		}), nil, ""},
+		{"empty text", with(func(m *tasks.SendMessage) { m.Text = "" }), tasks.ErrEmptyText, "text"},
+		{"blank text", with(func(m *tasks.SendMessage) { m.Text = " \n\t" }), tasks.ErrEmptyText, "text"},
+		{"only tags", with(func(m *tasks.SendMessage) { m.ParseMode = "HTML"; m.Text = "<b></b>" }), tasks.ErrEmptyText, "text"},
+		{"4097", with(func(m *tasks.SendMessage) { m.Text = strings.Repeat("a", 4097) }), tasks.ErrTextTooLong, "text"},
+		{"emoji count as two units", with(func(m *tasks.SendMessage) { m.Text = strings.Repeat("😀", 2049) }), tasks.ErrTextTooLong, "text"},
+		{"invalid utf8", with(func(m *tasks.SendMessage) { m.Text = "a\xffb" }), tasks.ErrInvalidText, "text"},
+		{"missing chat", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{} }), tasks.ErrMissingChat, "chat_id"},
+		{"bad username", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{Username: "channel"} }), tasks.ErrInvalidChat, "chat_id"},
+		{"absurd id", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{ID: 1 << 62} }), tasks.ErrInvalidChat, "chat_id"},
+		{"unknown parse mode", with(func(m *tasks.SendMessage) { m.ParseMode = "html" }), tasks.ErrUnknownParseMode, "parse_mode"},
+		{"bad bot name", with(func(m *tasks.SendMessage) { m.Bot = "123:token" }), tasks.ErrInvalidBot, "bot"},
+		{"future version", with(func(m *tasks.SendMessage) { m.Version = 99 }), tasks.ErrUnsupportedVersion, "v"},
+		{"entity outside text", with(func(m *tasks.SendMessage) {
+			m.Entities = []telego.MessageEntity{{Type: "bold", Offset: 1, Length: 5}}
+		}), tasks.ErrInvalidEntities, "entities"},
+		{"entities and parse mode", with(func(m *tasks.SendMessage) {
+			m.ParseMode = "HTML"
+			m.Entities = []telego.MessageEntity{{Type: "bold", Offset: 0, Length: 1}}
+		}), tasks.ErrInvalidEntities, "entities"},
+		{"inline keyboard", with(func(m *tasks.SendMessage) {
+			m.ReplyMarkup = json.RawMessage(`{"inline_keyboard":[[{"text":"Open","url":"https://example.com"}]]}`)
+		}), nil, ""},
+		{"button without text", with(func(m *tasks.SendMessage) {
+			m.ReplyMarkup = json.RawMessage(`{"inline_keyboard":[[{"url":"https://example.com"}]]}`)
+		}), tasks.ErrInvalidReplyMarkup, "reply_markup"},
+		{"unknown markup", with(func(m *tasks.SendMessage) { m.ReplyMarkup = json.RawMessage(`{"foo":1}`) }), tasks.ErrInvalidReplyMarkup, "reply_markup"},
+		{"markup not object", with(func(m *tasks.SendMessage) { m.ReplyMarkup = json.RawMessage(`[1]`) }), tasks.ErrInvalidReplyMarkup, "reply_markup"},
+		{"negative thread", with(func(m *tasks.SendMessage) { m.MessageThreadID = -1 }), tasks.ErrInvalidField, "message_thread_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.msg.Validate()
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("Validate() = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil {
+				return
+			}
+			var ve *tasks.ValidationError
+			if !errors.As(err, &ve) || ve.Field != tt.field {
+				t.Fatalf("error %v: want a ValidationError on field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestCheckBot(t *testing.T) {
+	t.Parallel()
+	if err := tasks.CheckBot("", []string{"default"}); err != nil {
+		t.Fatalf("default bot: %v", err)
+	}
+	if err := tasks.CheckBot("promo", nil); err != nil {
+		t.Fatalf("no known list: %v", err)
+	}
+	err := tasks.CheckBot("promo", []string{"default"})
+	if !errors.Is(err, tasks.ErrUnknownBot) || !strings.Contains(err.Error(), `"promo"`) {
+		t.Fatalf("unknown bot: %v", err)
+	}
+}
+
+func TestParseSendMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		wantErr error
+		field   string
+	}{
+		{"integer chat", `{"chat_id":42,"text":"hi"}`, nil, ""},
+		{"channel chat", `{"chat_id":"@news_channel","text":"hi"}`, nil, ""},
+		{"unknown field", `{"chat_id":42,"text":"hi","txt":"x"}`, tasks.ErrInvalidField, "txt"},
+		{"wrong type", `{"chat_id":42,"text":7}`, tasks.ErrInvalidField, "text"},
+		{"not json", `chat_id=42`, tasks.ErrMalformedPayload, ""},
+		{"trailing data", `{"chat_id":42,"text":"hi"} {}`, tasks.ErrMalformedPayload, ""},
+		{"newer version", `{"v":2,"chat_id":42,"text":"hi"}`, tasks.ErrUnsupportedVersion, "v"},
+		{"missing text", `{"chat_id":42}`, tasks.ErrEmptyText, "text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := tasks.ParseSendMessage([]byte(tt.in))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("ParseSendMessage() = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && m.Text != "hi" {
+				t.Fatalf("text = %q", m.Text)
+			}
+			var ve *tasks.ValidationError
+			if tt.field != "" && (!errors.As(err, &ve) || ve.Field != tt.field) {
+				t.Fatalf("error %v: want field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestNewSendMessageTask(t *testing.T) {
+	t.Parallel()
+	task, err := tasks.NewSendMessageTask(&tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Type() != tasks.TypeSendMessage {
+		t.Fatalf("type %q", task.Type())
+	}
+	m, err := tasks.ParseSendMessage(task.Payload())
+	if err != nil || m.Version != tasks.SendMessageVersion {
+		t.Fatalf("round trip: %+v, %v", m, err)
+	}
+	if strings.Contains(string(task.Payload()), "token") {
+		t.Fatalf("payload mentions a token: %s", task.Payload())
+	}
+	if _, err := tasks.NewSendMessageTask(&tasks.SendMessage{ChatID: telego.ChatID{ID: 42}}, asynq.Queue("bulk")); !errors.Is(err, tasks.ErrEmptyText) {
+		t.Fatalf("invalid message: %v", err)
+	}
+}
+
+func TestVisibleLength(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text, mode string
+		want       int
+	}{
+		{"hello", "", 5},
+		{"<b>hi</b> &amp; <a href=\"https://x.y\">link</a>", "HTML", 9},
+		{"*bold* and \\*star\\*", "MarkdownV2", 15},
+		{"[link](https://example.com)", "MarkdownV2", 4},
+		{"😀", "", 2},
+	}
+	for _, tt := range tests {
+		if got := tasks.VisibleLength(tt.text, tt.mode); got != tt.want {
+			t.Errorf("VisibleLength(%q, %q) = %d, want %d", tt.text, tt.mode, got, tt.want)
+		}
+	}
+}
