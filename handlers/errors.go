@@ -57,11 +57,20 @@ const (
 	BackoffMax  = 10 * time.Minute
 )
 
-// RetryDelay is the asynq RetryDelayFunc: a rate-limited task waits exactly
+// RetryDelay is the asynq RetryDelayFunc: a rate-limited task waits
 // RetryAfter (plus up to 5% jitter, so that a burst does not return at one
 // instant); a transient failure waits BackoffBase·2^n, capped at BackoffMax,
 // with full jitter in its upper half.
+//
+// asynq stores a retry's time in whole Unix seconds, truncated, so a task can
+// come back up to a second early. The delay is rounded up so that the stored
+// second is never before the wanted time: a task told to wait for Telegram's
+// retry_after never returns before it ran out.
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	return ceilToSecond(time.Now(), retryDelay(n, err))
+}
+
+func retryDelay(n int, err error) time.Duration {
 	var rl *RateLimitedError
 	if errors.As(err, &rl) {
 		return rl.RetryAfter + time.Duration(rand.Int64N(int64(rl.RetryAfter/20)+1))
@@ -71,4 +80,14 @@ func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 		d = min(BackoffBase<<n, BackoffMax)
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// ceilToSecond returns the delay from now to now+d rounded up to the next
+// whole Unix second.
+func ceilToSecond(now time.Time, d time.Duration) time.Duration {
+	at := now.Add(d)
+	if t := at.Truncate(time.Second); !t.Equal(at) {
+		at = t.Add(time.Second)
+	}
+	return at.Sub(now)
 }
