@@ -83,7 +83,7 @@ type Config struct {
 	// moved to their queue.
 	DelayedTaskCheckInterval time.Duration `env:"DELAYED_TASK_CHECK_INTERVAL" envDefault:"5s"`
 
-	// PORT: HTTP port of web (and of dev mode).
+	// PORT: HTTP port of web (and of dev mode); 0 picks a free port.
 	Port int `env:"PORT" envDefault:"8080"`
 	// METRICS_PORT: worker's /metrics port; 0 turns it off.
 	MetricsPort int `env:"METRICS_PORT" envDefault:"0"`
@@ -196,7 +196,7 @@ func (c *Config) finish(requireRedis bool) error {
 		{"RATE_MAX_WAIT", c.RateMaxWait >= 0},
 		{"DASHBOARD_TEXT_CHARS", c.DashboardTextChars >= 0},
 		{"SENT_MARKER_TTL", c.SentMarkerTTL > 0},
-		{"PORT", c.Port > 0 && c.Port < 65536},
+		{"PORT", c.Port >= 0 && c.Port < 65536},
 		{"METRICS_PORT", c.MetricsPort >= 0 && c.MetricsPort < 65536},
 	}
 	for _, p := range positive {

@@ -1,0 +1,190 @@
+// Package devmode runs all of telequeue in one process for local use: an
+// embedded Redis (miniredis), the Bot API sandbox (unless a bot token is set),
+// a worker, and the web endpoints with the dashboard and the API.
+package devmode
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/logging"
+	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/internal/worker"
+	"github.com/telequeue/telequeue/web"
+)
+
+// Fast polling for an interactive demo, unless the environment says otherwise.
+const (
+	devTaskCheckInterval        = 20 * time.Millisecond
+	devDelayedTaskCheckInterval = 200 * time.Millisecond
+)
+
+// Run starts dev mode and blocks until ctx ends. It prints the URLs and how to
+// send a test message to stdout; logs go to stderr.
+func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	cfg, err := config.Load(lookup, false)
+	if err != nil {
+		return err
+	}
+	if _, set := lookup("LOG_FORMAT"); !set {
+		cfg.LogFormat = "text"
+	}
+	if _, set := lookup("TASK_CHECK_INTERVAL"); !set {
+		cfg.TaskCheckInterval = devTaskCheckInterval
+	}
+	if _, set := lookup("DELAYED_TASK_CHECK_INTERVAL"); !set {
+		cfg.DelayedTaskCheckInterval = devDelayedTaskCheckInterval
+	}
+	level, _ := config.ParseLevel(cfg.LogLevel)
+	log := logging.New(stderr, cfg.LogFormat, level)
+
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("dev: embedded redis: %w", err)
+	}
+	defer mr.Close()
+	redisURL := "redis://" + mr.Addr() + "/0"
+	rc, err := config.NewRedisConn(redisURL)
+	if err != nil {
+		return err
+	}
+
+	var sandboxURL string
+	if len(cfg.Bots) == 0 {
+		sb, err := sandbox.New(sandbox.Config{Logger: log.With("component", "sandbox")})
+		if err != nil {
+			return err
+		}
+		if sandboxURL, err = sb.Start("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("dev: sandbox: %w", err)
+		}
+		defer sb.Close()
+		cfg.Bots = map[string]config.Secret{"default": config.Secret(sandboxToken())}
+		cfg.TelegramAPIURL = sandboxURL
+	}
+
+	w, err := worker.New(cfg, log.With("component", "worker"), worker.Deps{Redis: rc})
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(client.Config{
+		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
+		Logger: log.With("component", "client"),
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	apiToken := cfg.APIToken.Reveal()
+	if apiToken == "" {
+		apiToken = "dev-" + rand.Text()
+	}
+	ws, err := web.New(web.Config{
+		Redis:              rc,
+		Client:             cl,
+		DashboardUser:      cfg.DashboardUser,
+		DashboardPassword:  cfg.DashboardPassword.Reveal(),
+		DashboardReadOnly:  cfg.DashboardReadOnly,
+		DashboardTextChars: cfg.DashboardTextChars,
+		DashboardNoAuth:    true,
+		APIToken:           apiToken,
+		Logger:             log.With("component", "web"),
+	})
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ln, err := listenLoopback(cfg.Port)
+	if err != nil {
+		return err
+	}
+	webURL := "http://" + ln.Addr().String()
+
+	printBanner(stdout, banner{
+		redisURL: redisURL, sandboxURL: sandboxURL, webURL: webURL, apiToken: apiToken,
+		wantedPort: cfg.Port, gotPort: ln.Addr().(*net.TCPAddr).Port,
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errs[0] = w.Run(ctx)
+		cancel()
+	}()
+	go func() {
+		defer wg.Done()
+		errs[1] = web.Serve(ctx, ln, ws.Handler(), log.With("component", "web"))
+		cancel()
+	}()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// listenLoopback listens on 127.0.0.1:port, or on a free port when port is
+// taken: dev mode never assumes a port is free.
+func listenLoopback(port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err == nil {
+		return ln, nil
+	}
+	ln, err2 := net.Listen("tcp", "127.0.0.1:0")
+	if err2 != nil {
+		return nil, fmt.Errorf("dev: listen: %w", errors.Join(err, err2))
+	}
+	return ln, nil
+}
+
+// sandboxToken returns a random token in Telegram's format for the sandbox.
+func sandboxToken() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	b := make([]byte, 35)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "1000000001:" + string(b)
+}
+
+type banner struct {
+	redisURL, sandboxURL, webURL, apiToken string
+	wantedPort, gotPort                    int
+}
+
+func printBanner(w io.Writer, b banner) {
+	fmt.Fprintf(w, "telequeue dev mode: embedded Redis, worker, dashboard and API in one process\n\n")
+	fmt.Fprintf(w, "  Redis (embedded)   %s\n", b.redisURL)
+	if b.sandboxURL != "" {
+		fmt.Fprintf(w, "  Telegram sandbox   %s   (received messages: %s/sandbox/messages)\n", b.sandboxURL, b.sandboxURL)
+	} else {
+		fmt.Fprintf(w, "  Telegram           the real Bot API (TELEGRAM_BOT_TOKEN is set)\n")
+	}
+	fmt.Fprintf(w, "  Dashboard          %s/monitoring/   (no login: dev mode listens on loopback only)\n", b.webURL)
+	fmt.Fprintf(w, "  HTTP API           %s/v1/   (Authorization: Bearer %s)\n", b.webURL, b.apiToken)
+	fmt.Fprintf(w, "  Health, metrics    %s/healthz  %s/readyz  %s/metrics\n", b.webURL, b.webURL, b.webURL)
+	if b.wantedPort != b.gotPort {
+		fmt.Fprintf(w, "\n  (port %d was taken; using %d)\n", b.wantedPort, b.gotPort)
+	}
+	fmt.Fprintf(w, "\nSend a test message from another terminal:\n\n")
+	fmt.Fprintf(w, "  REDIS_URL=%s go run ./cmd/telequeue send --chat 42 \"Hello from telequeue\"\n", b.redisURL)
+	fmt.Fprintf(w, "  REDIS_URL=%s go run ./cmd/telequeue status <id printed above>\n\n", b.redisURL)
+	fmt.Fprintf(w, "or with curl:\n\n")
+	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", b.apiToken)
+	fmt.Fprintf(w, "       -d '{\"chat_id\":42,\"text\":\"Hello\"}' %s/v1/messages\n\n", b.webURL)
+	fmt.Fprintf(w, "Stop with Ctrl+C.\n")
+}
+

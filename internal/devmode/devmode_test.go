@@ -1,0 +1,104 @@
+package devmode
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// TestDevModeDeliversToSandbox runs dev mode as `telequeue dev` does and sends
+// one message through the embedded Redis to the sandbox.
+func TestDevModeDeliversToSandbox(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env := map[string]string{"PORT": "0", "LOG_LEVEL": "warn"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { err := Run(ctx, lookup, pw, io.Discard); done <- err; pw.CloseWithError(fmt.Errorf("dev mode ended: %v", err)) }()
+
+	urls := map[string]string{}
+	re := regexp.MustCompile(`^\s+(Redis \(embedded\)|Telegram sandbox|Dashboard|HTTP API)\s+(\S+)`)
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && len(urls) < 4 {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			urls[m[1]] = m[2]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(urls) < 4 {
+		t.Fatalf("banner incomplete: %v (%v)", urls, sc.Err())
+	}
+
+	rc, err := config.NewRedisConn(urls["Redis (embedded)"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(client.Config{Redis: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rcpt, err := cl.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "Hello from dev mode"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sb := sandbox.NewClient(urls["Telegram sandbox"], nil)
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if err := sb.WaitFor(wctx, 1); err != nil {
+		t.Fatalf("sandbox got nothing: %v", err)
+	}
+	msgs, err := sb.Messages(ctx, "42")
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "Hello from dev mode" {
+		t.Fatalf("sandbox messages %+v, %v", msgs, err)
+	}
+	var st *client.Status
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st, err = cl.Status(ctx, rcpt.ID)
+		if err == nil && st.State == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.Result == nil || st.Result.MessageID != msgs[0].MessageID {
+		t.Fatalf("result %+v, sandbox message id %d", st.Result, msgs[0].MessageID)
+	}
+
+	// The dashboard answers without credentials in dev mode.
+	resp, err := http.Get(strings.TrimSuffix(urls["Dashboard"], "/") + "/api/queues")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard api: %s", resp.Status)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("dev mode did not stop")
+	}
+}
