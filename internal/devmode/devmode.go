@@ -187,4 +187,3 @@ func printBanner(w io.Writer, b banner) {
 	fmt.Fprintf(w, "       -d '{\"chat_id\":42,\"text\":\"Hello\"}' %s/v1/messages\n\n", b.webURL)
 	fmt.Fprintf(w, "Stop with Ctrl+C.\n")
 }
-

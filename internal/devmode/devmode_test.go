@@ -28,7 +28,11 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { err := Run(ctx, lookup, pw, io.Discard); done <- err; pw.CloseWithError(fmt.Errorf("dev mode ended: %v", err)) }()
+	go func() {
+		err := Run(ctx, lookup, pw, io.Discard)
+		done <- err
+		pw.CloseWithError(fmt.Errorf("dev mode ended: %v", err))
+	}()
 
 	urls := map[string]string{}
 	re := regexp.MustCompile(`^\s+(Redis \(embedded\)|Telegram sandbox|Dashboard|HTTP API)\s+(\S+)`)
