@@ -1,5 +1,3 @@
-// Package ratelimit enforces Telegram's limits across every process of a
-// deployment with state in Redis.
 package ratelimit
 
 // Key identifies one send for the limiter: which bot sends, to which chat,

@@ -1,0 +1,8 @@
+package ratelimit_test
+
+import (
+	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/ratelimit"
+)
+
+var _ handlers.Limiter = (*ratelimit.Limiter)(nil)

@@ -1,0 +1,205 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by the package.
+var (
+	// ErrInvalidConfig wraps every error of [New] about its Config.
+	ErrInvalidConfig = errors.New("ratelimit: invalid config")
+	// ErrInvalidKey is returned for a Key without Bot or Chat.
+	ErrInvalidKey = errors.New("ratelimit: key needs Bot and Chat")
+)
+
+// Throttled's policy (see the package documentation).
+const (
+	// botPauseAfter is the retry_after from which a group's 429 pauses
+	// the whole bot.
+	botPauseAfter = 10 * time.Second
+	// distinctWindow and distinctChats: this many chats of one bot
+	// answered 429 within the window pause the whole bot.
+	distinctWindow = time.Second
+	distinctChats  = 2
+	// defaultRetryAfter replaces a retryAfter <= 0 (a 429 without
+	// parameters.retry_after).
+	defaultRetryAfter = time.Second
+)
+
+// expirySlack keeps a TAT key this much beyond its TAT. Once the TAT has
+// passed the key no longer changes any answer, so the slack only has to cover
+// the rounding to milliseconds.
+const expirySlack = 100 * time.Millisecond
+
+// Limiter enforces the limits of a [Config] for every process that shares
+// its Redis. It is safe for concurrent use.
+type Limiter struct {
+	rdb    redis.UniversalClient
+	prefix string
+	// shapes holds, for each combination of Key.Paid and Key.Group, which
+	// limits apply and the script arguments for them; index paid<<1|group.
+	shapes [4]shape
+}
+
+// shape describes the limits of one kind of Key.
+type shape struct {
+	bot   string // suffix of the bot-wide budget key: "global", "paid" or "" (off)
+	chat  bool   // the per-chat limit applies
+	group bool   // the per-group limit applies
+	args  []any  // ARGV of reserveScript
+}
+
+// limits is the number of TAT keys the shape uses; 0 means only pauses apply.
+func (s *shape) limits() int { return len(s.args) - 2 }
+
+// New returns a Limiter that keeps its state in rdb (a client, a failover
+// client or a cluster client). cfg's zero fields take their defaults; New
+// returns an error wrapping [ErrInvalidConfig] for invalid values. New does
+// not contact Redis.
+func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: nil Redis client", ErrInvalidConfig)
+	}
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	l := &Limiter{rdb: rdb, prefix: cfg.Prefix}
+	for i := range l.shapes {
+		paid, group := i&2 != 0, i&1 != 0
+		s := &l.shapes[i]
+		s.args = []any{cfg.MaxWait.Microseconds(), expirySlack.Milliseconds()}
+		switch {
+		case paid && cfg.Paid > 0:
+			s.bot = "paid"
+			s.args = append(s.args, interval(cfg.Paid, time.Second, cfg.Margin))
+		case !paid && cfg.Global > 0:
+			s.bot = "global"
+			s.args = append(s.args, interval(cfg.Global, time.Second, cfg.Margin))
+		}
+		if cfg.Chat > 0 {
+			s.chat = true
+			s.args = append(s.args, interval(cfg.Chat, time.Second, cfg.Margin))
+		}
+		if group && cfg.Group > 0 {
+			s.group = true
+			s.args = append(s.args, interval(cfg.Group, time.Minute, cfg.Margin))
+		}
+	}
+	return l, nil
+}
+
+// reservation is the answer of reserveScript.
+type reservation struct {
+	ok   bool
+	wait time.Duration
+	at   int64 // the granted instant t*, µs of the Redis server's clock; 0 if unknown
+}
+
+// Reserve asks for the earliest moment k may be sent, considering every limit
+// that applies to k and any pause set by [Limiter.Throttled]. If that moment
+// is at most MaxWait away, one slot of each of those limits is reserved for
+// it and ok is true: sleep wait, then send. Otherwise nothing is reserved, ok
+// is false, and the task should be rescheduled after wait (without counting a
+// failure) so that it does not occupy a worker.
+//
+// Reserve makes one round trip to Redis: one script call, or, when no limit
+// applies to k, one EXISTS on the pause keys (plus the script call while a
+// pause runs).
+func (l *Limiter) Reserve(ctx context.Context, k Key) (wait time.Duration, ok bool, err error) {
+	r, err := l.reserve(ctx, k)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.wait, r.ok, nil
+}
+
+func (l *Limiter) reserve(ctx context.Context, k Key) (reservation, error) {
+	if k.Bot == "" || k.Chat == "" {
+		return reservation{}, ErrInvalidKey
+	}
+	s := &l.shapes[shapeIndex(k)]
+	base := l.base(k.Bot)
+	botPause, chatPause := base+"pause", base+"pause:chat:"+k.Chat
+
+	if s.limits() == 0 {
+		// Every limit is off for this kind of key: only a 429 pause can
+		// delay the send. A pause key expires when the pause ends, so
+		// one EXISTS answers the common case.
+		n, err := l.rdb.Exists(ctx, botPause, chatPause).Result()
+		if err != nil {
+			return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
+		}
+		if n == 0 {
+			return reservation{ok: true}, nil
+		}
+	}
+
+	keys := make([]string, 2, 5)
+	keys[0], keys[1] = botPause, chatPause
+	if s.bot != "" {
+		keys = append(keys, base+s.bot)
+	}
+	if s.chat {
+		keys = append(keys, base+"chat:"+k.Chat)
+	}
+	if s.group {
+		keys = append(keys, base+"group:"+k.Chat)
+	}
+	res, err := reserveScript.Run(ctx, l.rdb, keys, s.args...).Int64Slice()
+	if err == nil && len(res) != 3 {
+		err = fmt.Errorf("unexpected script reply %v", res)
+	}
+	if err != nil {
+		return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
+	}
+	return reservation{ok: res[0] == 1, wait: time.Duration(res[1]) * time.Microsecond, at: res[2]}, nil
+}
+
+// Throttled records that Telegram answered 429 with retryAfter for k, so
+// that no process sends to k's chat, and depending on the policy described in
+// the package documentation to k's bot, before retryAfter has passed. A
+// retryAfter <= 0 counts as one second. An existing longer pause is kept.
+func (l *Limiter) Throttled(ctx context.Context, k Key, retryAfter time.Duration) error {
+	_, err := l.throttle(ctx, k, retryAfter)
+	return err
+}
+
+// throttle is Throttled that also tells whether the whole bot was paused.
+func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration) (botPaused bool, err error) {
+	if k.Bot == "" || k.Chat == "" {
+		return false, ErrInvalidKey
+	}
+	if retryAfter <= 0 {
+		retryAfter = defaultRetryAfter
+	}
+	pauseBot := !k.Group || retryAfter >= botPauseAfter
+	base := l.base(k.Bot)
+	keys := []string{base + "pause", base + "pause:chat:" + k.Chat, base + "429"}
+	n, err := throttleScript.Run(ctx, l.rdb, keys,
+		retryAfter.Microseconds(), k.Chat, pauseBot, distinctWindow.Microseconds(), distinctChats).Int64()
+	if err != nil {
+		return false, fmt.Errorf("ratelimit: record 429 for bot %q: %w", k.Bot, err)
+	}
+	return n == 1, nil
+}
+
+// base is the start of every key of bot: the prefix and the bot name as the
+// Redis Cluster hash tag, so that all keys of one script call share a slot.
+func (l *Limiter) base(bot string) string { return l.prefix + "{" + bot + "}:" }
+
+func shapeIndex(k Key) int {
+	i := 0
+	if k.Paid {
+		i |= 2
+	}
+	if k.Group {
+		i |= 1
+	}
+	return i
+}
