@@ -65,9 +65,11 @@
 //   - the chat is paused for retryAfter: no process sends to it before then;
 //   - the whole bot is paused for retryAfter as well if the 429 came from a
 //     send to a private chat (its own 1/s limit is enforced here, so the
-//     bot-wide limit is the likely cause), if retryAfter is 10 s or more, or
-//     if 429s for at least 2 distinct chats of the bot arrived within the
-//     last second;
+//     bot-wide limit is the likely cause), or if 429s for at least 2
+//     distinct chats of the bot arrived within the last second. A single
+//     group's 429, however long, pauses only that group: groups answer 429
+//     for their own slow mode and per-minute limit, which say nothing about
+//     the bot's other chats;
 //   - a pause is only ever extended, never shortened.
 //
 // Reserve treats a pause end like a TAT: t* is never before it.

@@ -19,9 +19,6 @@ var (
 
 // Throttled's policy (see the package documentation).
 const (
-	// botPauseAfter is the retry_after from which a group's 429 pauses
-	// the whole bot.
-	botPauseAfter = 10 * time.Second
 	// distinctWindow and distinctChats: this many chats of one bot
 	// answered 429 within the window pause the whole bot.
 	distinctWindow = time.Second
@@ -178,7 +175,7 @@ func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration)
 	if retryAfter <= 0 {
 		retryAfter = defaultRetryAfter
 	}
-	pauseBot := !k.Group || retryAfter >= botPauseAfter
+	pauseBot := !k.Group
 	base := l.base(k.Bot)
 	keys := []string{base + "pause", base + "pause:chat:" + k.Chat, base + "429"}
 	n, err := throttleScript.Run(ctx, l.rdb, keys,

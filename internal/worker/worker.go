@@ -14,6 +14,7 @@ import (
 
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/ratelimit"
 	"github.com/telequeue/telequeue/server"
 )
 
@@ -87,6 +88,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		return nil, err
 	}
 	log.Info("worker configured", "bots", cfg.BotNames(), "concurrency", cfg.Concurrency,
+		"rate_global", cfg.RateGlobal, "rate_chat", cfg.RateChat, "rate_group_per_min", cfg.RateGroup, "rate_paid", cfg.RatePaid,
 		"queues", cfg.Queues, "strict_priority", cfg.StrictPriority, "telegram_api", cfg.TelegramAPIURL)
 	return &Worker{Server: srv, rdb: rdb}, nil
 }
@@ -97,7 +99,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.Server.Run(ctx)
 }
 
-// newLimiter builds the cluster-wide limiter; nil when every limit is off.
+// newLimiter builds the cluster-wide limiter. With every limit at 0 it still
+// honours the cluster-wide pauses that Telegram's 429 answers set.
 func newLimiter(rdb redis.UniversalClient, cfg *config.Config) (handlers.Limiter, error) {
-	return nil, nil
+	return ratelimit.New(rdb, ratelimit.Config{
+		Global:  cfg.RateGlobal,
+		Chat:    cfg.RateChat,
+		Group:   cfg.RateGroup,
+		Paid:    cfg.RatePaid,
+		MaxWait: cfg.RateMaxWait,
+	})
 }
