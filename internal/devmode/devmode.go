@@ -19,6 +19,7 @@ import (
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/logging"
+	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/internal/worker"
 	"github.com/telequeue/telequeue/web"
@@ -74,7 +75,8 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 		cfg.TelegramAPIURL = sandboxURL
 	}
 
-	w, err := worker.New(cfg, log.With("component", "worker"), worker.Deps{Redis: rc})
+	reg := metrics.NewRegistry()
+	w, err := worker.New(cfg, log.With("component", "worker"), worker.Deps{Redis: rc, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -99,6 +101,7 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 		DashboardTextChars: cfg.DashboardTextChars,
 		DashboardNoAuth:    true,
 		APIToken:           apiToken,
+		Registry:           reg,
 		Logger:             log.With("component", "web"),
 	})
 	if err != nil {

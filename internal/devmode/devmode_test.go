@@ -96,6 +96,21 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 		t.Fatalf("dashboard api: %s", resp.Status)
 	}
 
+	// One process: the worker's sender metrics and the queue gauges share
+	// /metrics.
+	base := strings.TrimSuffix(urls["Dashboard"], "/monitoring/")
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`telequeue_sends_total{bot="default",outcome="sent"} 1`, "telequeue_queue_size{queue=\"default\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:

@@ -8,12 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/internal/ratelimit"
 	"github.com/telequeue/telequeue/server"
 )
@@ -22,14 +28,18 @@ import (
 type Deps struct {
 	// Redis overrides cfg.Redis() (dev mode passes its embedded Redis).
 	Redis *config.RedisConn
-	// Observer receives sender metrics.
-	Observer handlers.Observer
+	// Registry receives the sender metrics; default a new one. With
+	// METRICS_PORT set, the worker serves it at /metrics.
+	Registry *prometheus.Registry
 }
 
 // Worker is a configured handler server.
 type Worker struct {
-	Server *server.Server
-	rdb    redis.UniversalClient
+	Server      *server.Server
+	rdb         redis.UniversalClient
+	registry    *prometheus.Registry
+	metricsPort int
+	log         *slog.Logger
 }
 
 // New builds a worker from cfg.
@@ -52,6 +62,11 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	reg := deps.Registry
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	sender := metrics.NewSenderMetrics(reg)
 	rdb := conn.NewClient()
 	limiter, err := newLimiter(rdb, cfg)
 	if err != nil {
@@ -63,7 +78,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		Limiter:       limiter,
 		Redis:         rdb,
 		SentMarkerTTL: cfg.SentMarkerTTL,
-		Observer:      deps.Observer,
+		Observer:      sender,
 		Logger:        log,
 	})
 	if err != nil {
@@ -90,12 +105,34 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	log.Info("worker configured", "bots", cfg.BotNames(), "concurrency", cfg.Concurrency,
 		"rate_global", cfg.RateGlobal, "rate_chat", cfg.RateChat, "rate_group_per_min", cfg.RateGroup, "rate_paid", cfg.RatePaid,
 		"queues", cfg.Queues, "strict_priority", cfg.StrictPriority, "telegram_api", cfg.TelegramAPIURL)
-	return &Worker{Server: srv, rdb: rdb}, nil
+	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log}, nil
 }
 
-// Run processes tasks until ctx is done, then shuts down gracefully.
+// Run processes tasks until ctx is done, then shuts down gracefully. With
+// METRICS_PORT set it also serves /metrics and /healthz on that port.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.rdb.Close()
+	if w.metricsPort > 0 {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(w.metricsPort))
+		if err != nil {
+			return fmt.Errorf("worker: metrics port: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(w.registry))
+		mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { _, _ = rw.Write([]byte("ok\n")) })
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.log.Error("metrics server stopped", "error", err)
+			}
+		}()
+		w.log.Info("worker metrics listening", "addr", ln.Addr().String())
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+	}
 	return w.Server.Run(ctx)
 }
 
