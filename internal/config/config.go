@@ -118,6 +118,10 @@ type Config struct {
 	// SENT_MARKER_TTL: how long a "sent" marker prevents a re-send of a task
 	// that Telegram already confirmed.
 	SentMarkerTTL time.Duration `env:"SENT_MARKER_TTL" envDefault:"72h"`
+	// SENT_MARKERS: write and check the "sent" markers. Turning them off
+	// re-sends every message whose task is retried after Telegram confirmed
+	// it; it exists so that the fault tests can measure what markers prevent.
+	SentMarkers bool `env:"SENT_MARKERS" envDefault:"true"`
 
 	// Bots maps bot names to tokens, from TELEGRAM_BOT_TOKEN and TELEGRAM_BOTS.
 	Bots map[string]Secret `env:"-"`

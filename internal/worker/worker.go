@@ -73,10 +73,14 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	var markers redis.UniversalClient // nil: no sent markers
+	if cfg.SentMarkers {
+		markers = rdb
+	}
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Bots:          bots,
 		Limiter:       limiter,
-		Redis:         rdb,
+		Redis:         markers,
 		SentMarkerTTL: cfg.SentMarkerTTL,
 		Observer:      sender,
 		Logger:        log,
