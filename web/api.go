@@ -1,0 +1,379 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Error codes of the API's JSON errors.
+const (
+	CodeInvalidField     = "invalid_field"          // 400; field names it
+	CodeMalformedJSON    = "malformed_json"         // 400
+	CodeUnauthorized     = "unauthorized"           // 401
+	CodeNotFound         = "not_found"              // 404
+	CodeAPIDisabled      = "api_disabled"           // 404
+	CodeMethodNotAllowed = "method_not_allowed"     // 405
+	CodeDuplicate        = "duplicate"              // 409; id and queue name the first task
+	CodeTooLarge         = "body_too_large"         // 413
+	CodeUnsupportedMedia = "unsupported_media_type" // 415
+	CodeUnavailable      = "redis_unavailable"      // 503, with Retry-After
+	CodeInternal         = "internal"               // 500
+)
+
+// RetryAfterSeconds is the Retry-After of 503 answers.
+const RetryAfterSeconds = 5
+
+// IdempotencyKeyHeader carries the idempotency key of POST /v1/messages.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// apiError is the body of every API error: {"error": {...}}.
+type apiError struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	// ID and Queue name the existing task of a duplicate.
+	ID    string `json:"id,omitempty"`
+	Queue string `json:"queue,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e apiError) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", fmt.Sprint(RetryAfterSeconds))
+	}
+	writeJSON(w, status, struct {
+		Error apiError `json:"error"`
+	}{e})
+}
+
+// apiAuth checks the bearer token of every /v1/ request; with no token
+// configured the API is off.
+func (s *Server) apiAuth(next http.Handler) http.Handler {
+	if s.cfg.APIToken == "" {
+		s.log.Warn("web: HTTP API disabled: API_TOKEN is not set", "path", "/v1/")
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusNotFound, apiError{Code: CodeAPIDisabled,
+				Message: "the HTTP API is disabled: set API_TOKEN to enable it"})
+		})
+	}
+	want := sha256.Sum256([]byte(s.cfg.APIToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r)
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="telequeue"`)
+			writeError(w, http.StatusUnauthorized, apiError{Code: CodeUnauthorized,
+				Message: "missing or wrong bearer token: send Authorization: Bearer <API_TOKEN>"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func (s *Server) apiRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/messages", s.postMessage)
+	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
+	mux.HandleFunc("GET /v1/stats", s.getStats)
+	// JSON answers for wrong methods and unknown paths.
+	mux.Handle("/v1/messages", methodNotAllowed("POST"))
+	mux.Handle("/v1/messages/{id}", methodNotAllowed("GET"))
+	mux.Handle("/v1/stats", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, apiError{Code: CodeNotFound, Message: "no such endpoint: " + r.URL.Path})
+	})
+	return mux
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, apiError{Code: CodeMethodNotAllowed,
+			Message: fmt.Sprintf("%s is not allowed here; use %s", r.Method, allow)})
+	})
+}
+
+// messageRequest is the body of POST /v1/messages besides the SendMessage
+// fields.
+type messageRequest struct {
+	Priority string
+	SendAt   time.Time
+	SendIn   time.Duration
+}
+
+// requestFields are the body fields that are not SendMessage's.
+var requestFields = []string{"priority", "send_at", "send_in"}
+
+// sentReceipt is the 202 body.
+type sentReceipt struct {
+	ID          string    `json:"id"`
+	Queue       string    `json:"queue"`
+	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
+			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
+				Message: fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes)})
+			return
+		}
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeMalformedJSON, Message: "cannot read the body"})
+		return
+	}
+	msg, req, apiErr := parseMessageRequest(body)
+	if apiErr != nil {
+		writeError(w, http.StatusBadRequest, *apiErr)
+		return
+	}
+
+	opts := []client.Option{client.Priority(req.Priority)}
+	switch {
+	case !req.SendAt.IsZero():
+		opts = append(opts, client.SendAt(req.SendAt))
+	case req.SendIn > 0:
+		opts = append(opts, client.SendIn(req.SendIn))
+	}
+	if key, ok := r.Header[IdempotencyKeyHeader]; ok {
+		if len(key) != 1 {
+			writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: IdempotencyKeyHeader,
+				Message: "send one Idempotency-Key header"})
+			return
+		}
+		opts = append(opts, client.IdempotencyKey(key[0]))
+	}
+
+	receipt, err := s.cfg.Client.SendMessage(r.Context(), msg, opts...)
+	var (
+		ve  *tasks.ValidationError
+		dup *client.DuplicateError
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()})
+		return
+	case errors.As(err, &dup):
+		writeError(w, http.StatusConflict, apiError{Code: CodeDuplicate, ID: dup.ID, Queue: dup.Queue,
+			Message: fmt.Sprintf("the idempotency key was already used by message %s", dup.ID)})
+		return
+	case errors.Is(err, client.ErrInvalidOption):
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: optionField(err), Message: err.Error()})
+		return
+	default:
+		s.serverError(w, r, "queue message", err)
+		return
+	}
+	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
+	writeJSON(w, http.StatusAccepted, sentReceipt{ID: receipt.ID, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt})
+}
+
+// optionField names the request field behind a client.ErrInvalidOption.
+func optionField(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "idempotency key"):
+		return IdempotencyKeyHeader
+	case strings.Contains(msg, "priority"):
+		return "priority"
+	}
+	return ""
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
+}
+
+// parseMessageRequest splits the body into the message, decoded strictly by
+// tasks.ParseSendMessage so that errors name the field, and the request
+// options.
+func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *apiError) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "trailing data after the JSON object"}
+	}
+	req := &messageRequest{Priority: client.PriorityDefault}
+	invalid := func(field, format string, args ...any) *apiError {
+		return &apiError{Code: CodeInvalidField, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+	}
+	var str = func(name string) (string, *apiError) {
+		raw, ok := fields[name]
+		if !ok || string(raw) == "null" {
+			return "", nil
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", invalid(name, "must be a string")
+		}
+		return v, nil
+	}
+	priority, e := str("priority")
+	if e != nil {
+		return nil, nil, e
+	}
+	switch priority {
+	case "":
+	case client.PriorityCritical, client.PriorityDefault, client.PriorityBulk:
+		req.Priority = priority
+	default:
+		return nil, nil, invalid("priority", "%q: use critical, default or bulk", priority)
+	}
+	sendAt, e := str("send_at")
+	if e != nil {
+		return nil, nil, e
+	}
+	if sendAt != "" {
+		t, err := time.Parse(time.RFC3339, sendAt)
+		if err != nil {
+			return nil, nil, invalid("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
+		}
+		req.SendAt = t
+	}
+	sendIn, e := str("send_in")
+	if e != nil {
+		return nil, nil, e
+	}
+	if sendIn != "" {
+		d, err := time.ParseDuration(sendIn)
+		if err != nil || d < 0 {
+			return nil, nil, invalid("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
+		}
+		req.SendIn = d
+	}
+	if sendAt != "" && sendIn != "" {
+		return nil, nil, invalid("send_in", "set either send_at or send_in, not both")
+	}
+	for _, f := range requestFields {
+		delete(fields, f)
+	}
+	rest, err := json.Marshal(fields)
+	if err != nil {
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	}
+	msg, err := tasks.ParseSendMessage(rest)
+	if err != nil {
+		var ve *tasks.ValidationError
+		if errors.As(err, &ve) {
+			return nil, nil, &apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()}
+		}
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: err.Error()}
+	}
+	return msg, req, nil
+}
+
+// messageStatus is the body of GET /v1/messages/{id}.
+type messageStatus struct {
+	ID            string    `json:"id"`
+	Queue         string    `json:"queue,omitempty"`
+	State         string    `json:"state"`
+	Attempts      int       `json:"attempts"`
+	MaxRetry      int       `json:"max_retry,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastFailedAt  time.Time `json:"last_failed_at,omitzero"`
+	NextProcessAt time.Time `json:"next_process_at,omitzero"`
+	CompletedAt   time.Time `json:"completed_at,omitzero"`
+	Bot           string    `json:"bot,omitempty"`
+	ChatID        any       `json:"chat_id,omitempty"`
+	// MessageID is Telegram's message_id, once sent.
+	MessageID int64 `json:"message_id,omitempty"`
+	// SentChatID is the chat Telegram delivered to, when it differs from
+	// chat_id (a group migrated to a supergroup).
+	SentChatID int64 `json:"sent_chat_id,omitempty"`
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, err := s.cfg.Client.Status(r.Context(), id)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		writeError(w, http.StatusNotFound, apiError{Code: CodeNotFound, Message: fmt.Sprintf("no message with id %q", id)})
+		return
+	case err != nil:
+		s.serverError(w, r, "message status", err)
+		return
+	}
+	out := messageStatus{
+		ID: st.ID, Queue: st.Queue, State: st.State, Attempts: st.Attempts, MaxRetry: st.MaxRetry,
+		LastError: st.LastError, LastFailedAt: st.LastFailedAt, NextProcessAt: st.NextProcessAt,
+		CompletedAt: st.CompletedAt,
+	}
+	if m := st.Message; m != nil {
+		out.Bot = m.BotName()
+		out.ChatID = m.ChatID
+	}
+	if res := st.Result; res != nil {
+		out.MessageID = res.MessageID
+		if st.Message == nil || (res.ChatID != 0 && res.ChatID != st.Message.ChatID.ID) {
+			out.SentChatID = res.ChatID
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// serverError answers 503 when err means Redis is unreachable (asking the
+// client to retry) and 500 otherwise; both are logged.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, client.ErrUnavailable) || s.redisDown(r.Context()) {
+		s.log.WarnContext(r.Context(), "web: redis unavailable", "op", what, "err", err)
+		writeError(w, http.StatusServiceUnavailable, apiError{Code: CodeUnavailable,
+			Message: "the queue store (Redis) is unreachable; retry later"})
+		return
+	}
+	s.log.ErrorContext(r.Context(), "web: "+what, "err", err)
+	writeError(w, http.StatusInternalServerError, apiError{Code: CodeInternal, Message: "internal error"})
+}
+
+// redisDown reports whether Redis fails a PING within the ready timeout.
+// The request's own cancellation does not count.
+func (s *Server) redisDown(ctx context.Context) bool {
+	return s.ping(context.WithoutCancel(ctx)) != nil
+}
+
+func (s *Server) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	defer cancel()
+	return s.rdb.Ping(ctx).Err()
+}

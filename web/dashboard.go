@@ -1,0 +1,234 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// newDashboard returns the dashboard's handler: Asynqmon behind Basic auth,
+// or a 404 explaining why it is off.
+func (s *Server) newDashboard() (http.Handler, error) {
+	cfg := s.cfg
+	var reason string
+	switch {
+	case cfg.DashboardUser != "" && cfg.DashboardPassword != "":
+	case cfg.DashboardNoAuth:
+		s.log.Warn("web: dashboard served WITHOUT authentication (dev mode); loopback clients only", "path", DashboardPath+"/")
+	case cfg.DashboardUser == "" && cfg.DashboardPassword == "":
+		reason = "DASHBOARD_USER and DASHBOARD_PASSWORD are not set"
+	case cfg.DashboardUser == "":
+		reason = "DASHBOARD_USER is not set"
+	default:
+		reason = "DASHBOARD_PASSWORD is not set"
+	}
+	if reason != "" {
+		s.log.Warn("web: dashboard disabled: Asynqmon has no authentication of its own, so it is served only behind credentials",
+			"reason", reason, "path", DashboardPath+"/")
+		return dashboardDisabled(reason), nil
+	}
+
+	h, err := newAsynqmon(asynqmon.Options{
+		RootPath:         DashboardPath,
+		RedisConnOpt:     cfg.Redis,
+		PayloadFormatter: PayloadFormatter(cfg.DashboardTextChars),
+		ResultFormatter:  ResultFormatter(),
+		ReadOnly:         cfg.DashboardReadOnly,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.dashboard = h
+
+	var next http.Handler = securityHeaders(h)
+	next = http.NewCrossOriginProtection().Handler(next)
+	if cfg.DashboardUser != "" && cfg.DashboardPassword != "" {
+		next = basicAuth(cfg.DashboardUser, cfg.DashboardPassword, next)
+	} else {
+		next = loopbackOnly(next)
+	}
+	s.log.Info("web: dashboard enabled", "path", DashboardPath+"/", "read_only", cfg.DashboardReadOnly,
+		"text_chars", cfg.DashboardTextChars, "auth", cfg.DashboardUser != "")
+	return next, nil
+}
+
+// newAsynqmon checks the options asynqmon.New would panic on, and turns any
+// panic it still raises into an error.
+func newAsynqmon(opts asynqmon.Options) (h *asynqmon.HTTPHandler, err error) {
+	if opts.RedisConnOpt == nil {
+		return nil, errors.New("web: dashboard: RedisConnOpt is required")
+	}
+	if opts.RootPath != "" && !strings.HasPrefix(opts.RootPath, "/") {
+		return nil, fmt.Errorf("web: dashboard: root path %q must start with /", opts.RootPath)
+	}
+	c, ok := opts.RedisConnOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("web: dashboard: unsupported Redis option type %T", opts.RedisConnOpt)
+	}
+	_ = c.Close()
+	defer func() {
+		if v := recover(); v != nil {
+			h, err = nil, fmt.Errorf("web: dashboard: asynqmon: %v", v)
+		}
+	}()
+	return asynqmon.New(opts), nil
+}
+
+func dashboardDisabled(reason string) http.Handler {
+	body := "The dashboard is disabled: " + reason + ".\n" +
+		"Asynqmon has no authentication of its own; set DASHBOARD_USER and DASHBOARD_PASSWORD to serve it behind HTTP Basic auth.\n"
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, body)
+	})
+}
+
+// basicAuth admits requests carrying user and password. Both are compared
+// as SHA-256 digests with subtle.ConstantTimeCompare, so that neither their
+// content nor their length shows in the response time.
+func basicAuth(user, password string, next http.Handler) http.Handler {
+	wantUser := sha256.Sum256([]byte(user))
+	wantPass := sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotUser := sha256.Sum256([]byte(u))
+		gotPass := sha256.Sum256([]byte(p))
+		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
+		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
+		if !ok || userOK&passOK != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="telequeue dashboard", charset="UTF-8"`)
+			http.Error(w, "401 Unauthorized: the dashboard needs DASHBOARD_USER and DASHBOARD_PASSWORD", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackOnly guards the unauthenticated dev dashboard: the client must be
+// on loopback and must address a loopback host, which also defeats DNS
+// rebinding from a web page the developer has open.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isLoopback(hostOnly(r.RemoteAddr)) || !isLoopbackHost(hostOnly(r.Host)) {
+			http.Error(w, "403 Forbidden: the unauthenticated dashboard answers loopback clients only", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isLoopbackHost(host string) bool {
+	return strings.EqualFold(host, "localhost") || isLoopback(host)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dashboardPayload is everything the dashboard may show of a payload.
+type dashboardPayload struct {
+	Type  string  `json:"type"`
+	Bot   string  `json:"bot,omitempty"`
+	Chat  string  `json:"chat,omitempty"`
+	Text  *string `json:"text,omitempty"`
+	Bytes int     `json:"bytes,omitempty"` // payloads of other types: size only
+	Error string  `json:"error,omitempty"`
+}
+
+// PayloadFormatter shows a task's payload in the dashboard as a small JSON
+// object: the task type, and for messages the bot, the chat and the first
+// textChars characters of the text ("…" marks a cut; 0 hides the text).
+// Nothing else of the payload is shown; payloads of other types show their
+// size only.
+func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
+	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
+		out := dashboardPayload{Type: taskType}
+		if taskType != tasks.TypeSendMessage {
+			out.Bytes = len(payload)
+			return encodeCompact(out)
+		}
+		var m tasks.SendMessage
+		if err := json.Unmarshal(payload, &m); err != nil {
+			out.Bytes, out.Error = len(payload), "undecodable payload"
+			return encodeCompact(out)
+		}
+		out.Bot = m.BotName()
+		out.Chat = m.ChatID.String()
+		if textChars > 0 {
+			t := truncate(m.Text, textChars)
+			out.Text = &t
+		}
+		return encodeCompact(out)
+	})
+}
+
+// ResultFormatter shows a completed send's result in the dashboard: its
+// Telegram message_id.
+func ResultFormatter() asynqmon.ResultFormatter {
+	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
+		var r tasks.SendResult
+		if taskType != tasks.TypeSendMessage || json.Unmarshal(result, &r) != nil {
+			return encodeCompact(struct {
+				Bytes int `json:"bytes"`
+			}{len(result)})
+		}
+		return encodeCompact(struct {
+			MessageID int64 `json:"message_id"`
+		}{r.MessageID})
+	})
+}
+
+// truncate returns the first n characters (runes) of s, with "…" when cut.
+func truncate(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos] + "…"
+		}
+		i++
+	}
+	return s
+}
+
+func encodeCompact(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return `{"error":` + strconv.Quote(err.Error()) + `}`
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
