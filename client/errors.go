@@ -1,0 +1,91 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrDuplicate reports that an idempotency key was already used; the
+	// error is a [*DuplicateError] naming the task the key created.
+	ErrDuplicate = errors.New("client: duplicate idempotency key")
+	// ErrNotFound reports that no task with the id exists (any more).
+	ErrNotFound = errors.New("client: task not found")
+	// ErrUnavailable wraps failures to reach Redis: refused or dropped
+	// connections, timeouts, a closed client. The HTTP API answers 503.
+	ErrUnavailable = errors.New("client: redis unavailable")
+)
+
+// DuplicateError is returned by [Client.SendMessage] when its
+// [IdempotencyKey] was used before: nothing was queued, and ID names the task
+// that the first call created. errors.Is(err, ErrDuplicate) is true.
+type DuplicateError struct {
+	// Key is the idempotency key.
+	Key string
+	// ID and Queue identify the task created by the first call.
+	ID, Queue string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("client: idempotency key %q was already used by task %s (queue %s)", e.Key, e.ID, e.Queue)
+}
+
+// Is reports whether target is [ErrDuplicate].
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// unavailable wraps err with ErrUnavailable when it is a connection failure;
+// other errors (including the caller's context ending) are returned as they
+// are.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if isConnError(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// isConnError reports whether err means Redis could not be reached or
+// answered that it cannot serve now.
+func isConnError(err error) bool {
+	// context.DeadlineExceeded satisfies net.Error: the caller's own
+	// deadline is not an outage.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed),
+		errors.Is(err, redis.ErrClosed),
+		errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	// Errors that lost their type on the way, and Redis replies that mean
+	// "not now" rather than "wrong request".
+	msg := err.Error()
+	for _, s := range []string{
+		"connection refused", "connection reset", "broken pipe", "i/o timeout",
+		"client is closed", "use of closed network connection",
+		"LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "READONLY ", "TRYAGAIN ",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

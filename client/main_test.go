@@ -1,0 +1,47 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/redistest"
+)
+
+// redisAddr is the address of the redis-server that TestMain starts for the
+// examples, which cannot start their own. Tests start a server each.
+var redisAddr string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+// quietRedis drops go-redis's own log lines (dial failures while tests
+// stop Redis on purpose).
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func run(m *testing.M) int {
+	redis.SetLogger(quietRedis{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "client-example-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	s, err := redistest.Run(ctx, redistest.Options{Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Stop()
+	redisAddr = s.Addr()
+	return m.Run()
+}

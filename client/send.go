@@ -1,0 +1,206 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Receipt identifies a queued message.
+type Receipt struct {
+	// ID is the task id; pass it to [Client.Status].
+	ID string `json:"id"`
+	// Queue is the queue the message waits in: its priority.
+	Queue string `json:"queue"`
+	// ScheduledAt is when the message becomes due; zero if it is due now.
+	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
+}
+
+// prepared is a validated message ready to be enqueued.
+type prepared struct {
+	msg  *tasks.SendMessage
+	task *asynq.Task
+	id   string
+	s    settings
+}
+
+// SendMessage validates m and queues it for a worker to send. It returns
+// once the message is stored in Redis.
+//
+// An invalid message is refused before anything is queued with a
+// [*tasks.ValidationError] (match it with errors.As, or its sentinel such as
+// [tasks.ErrTextTooLong] with errors.Is); so is a bot not in [Config.Bots].
+// With an [IdempotencyKey] used before, the error is a [*DuplicateError]
+// (errors.Is(err, [ErrDuplicate])). Connection failures wrap
+// [ErrUnavailable].
+func (c *Client) SendMessage(ctx context.Context, m *tasks.SendMessage, opts ...Option) (*Receipt, error) {
+	p, err := c.prepare(time.Now(), m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.enqueue(ctx, p)
+}
+
+// prepare checks m and opts and builds the task, without I/O.
+func (c *Client) prepare(now time.Time, m *tasks.SendMessage, opts []Option) (*prepared, error) {
+	if m == nil {
+		return nil, errors.New("client: message is nil")
+	}
+	s := settings{queue: tasks.QueueDefault, maxRetry: c.cfg.MaxRetry}
+	if err := s.apply(now, opts); err != nil {
+		return nil, err
+	}
+	id := newID()
+	aopts := []asynq.Option{
+		asynq.Queue(s.queue),
+		asynq.TaskID(id),
+		asynq.MaxRetry(s.maxRetry),
+		asynq.Retention(c.cfg.Retention),
+	}
+	if !s.processAt.IsZero() {
+		aopts = append(aopts, asynq.ProcessAt(s.processAt))
+	}
+	if !s.deadline.IsZero() {
+		aopts = append(aopts, asynq.Deadline(s.deadline))
+	}
+	// NewSendMessageTask validates m and returns its *ValidationError as is.
+	task, err := tasks.NewSendMessageTask(m, aopts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := tasks.CheckBot(m.BotName(), c.cfg.Bots); err != nil {
+		return nil, err
+	}
+	return &prepared{msg: m, task: task, id: id, s: s}, nil
+}
+
+// enqueue stores a prepared message, claiming its idempotency key first.
+func (c *Client) enqueue(ctx context.Context, p *prepared) (*Receipt, error) {
+	if p.s.key != "" {
+		if err := c.claimKey(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	_, err := c.asynq.EnqueueContext(ctx, p.task)
+	if err != nil {
+		if !c.enqueuedAnyway(ctx, p, err) {
+			return nil, fmt.Errorf("client: enqueue: %w", unavailable(err))
+		}
+	}
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []any{"task_id", p.id, "queue", p.s.queue, "bot", p.msg.BotName(), "chat_id", p.msg.ChatID.String()}
+		if !p.s.processAt.IsZero() {
+			attrs = append(attrs, "scheduled_at", p.s.processAt)
+		}
+		c.log.DebugContext(ctx, "message queued", attrs...)
+	}
+	return &Receipt{ID: p.id, Queue: p.s.queue, ScheduledAt: p.s.processAt}, nil
+}
+
+// claimIdemScript sets the idempotency key unless it exists, and returns the
+// existing value if it does (false, i.e. redis.Nil, when the key was set).
+// One script so that a key expiring between SET NX and GET cannot be missed;
+// plain SET NX GET would need Redis 7.
+var claimIdemScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`)
+
+// releaseIdemScript deletes the key only if it still holds our value.
+var releaseIdemScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// claimKey records p's idempotency key, or returns a *DuplicateError naming
+// the task that holds it. The key lives for the retention, plus the delay of
+// a scheduled message, so that it outlives the task's own id conflict window.
+func (c *Client) claimKey(ctx context.Context, p *prepared) error {
+	ttl := c.cfg.Retention
+	if !p.s.processAt.IsZero() {
+		ttl += time.Until(p.s.processAt)
+	}
+	val := p.id + "|" + p.s.queue
+	prev, err := claimIdemScript.Run(ctx, c.rdb, []string{keys.Idempotency(p.s.key)}, val, strconv.FormatInt(ttl.Milliseconds(), 10)).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil
+	case err != nil:
+		return fmt.Errorf("client: idempotency key: %w", unavailable(err))
+	}
+	id, queue, _ := strings.Cut(prev, "|")
+	return &DuplicateError{Key: p.s.key, ID: id, Queue: queue}
+}
+
+// enqueuedAnyway handles a failed enqueue. A connection failure leaves the
+// outcome unknown: if the task turns out to exist, the enqueue worked and
+// true is returned. Otherwise a claimed idempotency key is released so that
+// the caller can retry, unless Redis cannot tell us: then the key stays, and
+// a retry reports the id as a duplicate rather than risk sending twice.
+func (c *Client) enqueuedAnyway(ctx context.Context, p *prepared, enqErr error) bool {
+	// Clean up even if the caller's context ended; bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if isConnError(enqErr) || errors.Is(enqErr, context.DeadlineExceeded) || errors.Is(enqErr, context.Canceled) {
+		_, err := withContext(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(p.s.queue, p.id) })
+		switch {
+		case err == nil:
+			return true
+		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
+			if p.s.key != "" {
+				c.log.WarnContext(ctx, "enqueue outcome unknown; idempotency key kept", "task_id", p.id, "queue", p.s.queue, "error", err)
+			}
+			return false
+		}
+	}
+	if p.s.key != "" {
+		err := releaseIdemScript.Run(ctx, c.rdb, []string{keys.Idempotency(p.s.key)}, p.id+"|"+p.s.queue).Err()
+		if err != nil {
+			c.log.WarnContext(ctx, "release idempotency key", "task_id", p.id, "error", err)
+		}
+	}
+	return false
+}
+
+// newID returns a random task id: 26 lowercase base32 characters, 130 bits.
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// withContext runs f, which cannot take a context (asynq's Inspector), and
+// stops waiting when ctx ends; f then finishes in the background, bounded by
+// the Redis client's own timeouts.
+func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}

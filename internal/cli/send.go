@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mymmrac/telego"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+const sendAbout = `Queues one message and prints its task id, or with --jsonl one message per
+line of FILE ("-" reads standard input) and one id per queued line.
+
+TEXT is the message text (several arguments are joined with spaces; "-" reads
+it from standard input). A repeated --key prints the first task's id and
+queues nothing.
+
+JSONL lines are sendMessage payloads as the worker takes them, e.g.
+  {"chat_id": 42, "text": "hi", "parse_mode": "HTML"}
+  {"chat_id": "@news", "text": "v2", "bot": "alerts", "priority": "bulk",
+   "idempotency_key": "release-v2", "send_in": "10m"}
+plus optional per-line "priority", "idempotency_key", "send_in" (a duration
+such as "90s", or seconds) and "send_at" (RFC 3339). Unknown fields are
+errors. --bot, --parse-mode, --priority and --in apply to lines that do not
+set their own. A bad line is reported as "line N: ..." on standard error and
+the others are still queued; the exit status is then 1.`
+
+// maxTextInput bounds TEXT read from standard input.
+const maxTextInput = 1 << 20
+
+// sendFlags are the flags of "telequeue send".
+type sendFlags struct {
+	chat, bot, priority, key, parseMode, jsonl string
+	in                                         time.Duration
+}
+
+func runSend(ctx context.Context, e *env, args []string) error {
+	var f sendFlags
+	fs := newFlagSet(e, "send", "--chat ID [flags] TEXT | --jsonl FILE|-", sendAbout)
+	fs.StringVar(&f.chat, "chat", "", "chat: an integer id or @channelusername")
+	fs.StringVar(&f.bot, "bot", "", `bot name from TELEGRAM_BOTS (default "default")`)
+	fs.StringVar(&f.priority, "priority", "", `critical, default or bulk (default "default")`)
+	fs.StringVar(&f.key, "key", "", "idempotency key: a repeat with the same key queues nothing")
+	fs.DurationVar(&f.in, "in", 0, "send after this delay, e.g. 10s or 2h")
+	fs.StringVar(&f.parseMode, "parse-mode", "", "HTML, Markdown or MarkdownV2")
+	fs.StringVar(&f.jsonl, "jsonl", "", `queue one message per JSON line of FILE ("-": standard input)`)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch f.priority {
+	case "", client.PriorityCritical, client.PriorityDefault, client.PriorityBulk:
+	default:
+		return usagef("--priority %q: use critical, default or bulk", f.priority)
+	}
+	if f.in < 0 {
+		return usagef("--in %v: must not be negative", f.in)
+	}
+	if f.jsonl != "" {
+		if f.chat != "" || f.key != "" || len(pos) > 0 {
+			return usagef("--jsonl takes the chat, text and key from each line: drop --chat, --key and TEXT")
+		}
+		return sendJSONL(ctx, e, f)
+	}
+	return sendOne(ctx, e, f, pos)
+}
+
+func sendOne(ctx context.Context, e *env, f sendFlags, pos []string) error {
+	if f.chat == "" {
+		return usagef("--chat is required")
+	}
+	chat, err := parseChat(f.chat)
+	if err != nil {
+		return err
+	}
+	text := strings.Join(pos, " ")
+	switch {
+	case len(pos) == 1 && pos[0] == "-":
+		b, err := io.ReadAll(io.LimitReader(e.stdin, maxTextInput))
+		if err != nil {
+			return fmt.Errorf("read text: %w", err)
+		}
+		text = strings.TrimRight(string(b), "\n")
+	case len(pos) == 0:
+		return usagef("TEXT is required")
+	}
+	m := &tasks.SendMessage{Bot: f.bot, ChatID: chat, Text: text, ParseMode: f.parseMode}
+
+	c, err := newClient(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := c.SendMessage(ctx, m, f.options()...)
+	var dup *client.DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		fmt.Fprintf(e.stderr, "telequeue send: key %q was already used by task %s: nothing queued\n", dup.Key, dup.ID)
+		fmt.Fprintln(e.stdout, dup.ID)
+		return nil
+	case err != nil:
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, r.ID)
+	return err
+}
+
+// options are the client options the flags ask for.
+func (f *sendFlags) options() []client.Option {
+	var opts []client.Option
+	if f.priority != "" {
+		opts = append(opts, client.Priority(f.priority))
+	}
+	if f.key != "" {
+		opts = append(opts, client.IdempotencyKey(f.key))
+	}
+	if f.in > 0 {
+		opts = append(opts, client.SendIn(f.in))
+	}
+	return opts
+}
+
+// parseChat reads an integer chat id or an @username.
+func parseChat(s string) (telego.ChatID, error) {
+	if strings.HasPrefix(s, "@") {
+		return telego.ChatID{Username: s}, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id == 0 {
+		return telego.ChatID{}, usagef("--chat %q: want an integer chat id or @channelusername", s)
+	}
+	return telego.ChatID{ID: id}, nil
+}
+
+// openInput opens a --jsonl argument: a file, or standard input for "-".
+func openInput(e *env, name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(e.stdin), nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
