@@ -153,7 +153,11 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
+		if strings.HasPrefix(r.URL.Path, DashboardPath+"/api/") {
+			h.Set("Cache-Control", "no-store")
+		} else {
+			h.Set("Cache-Control", "private") // the UI's assets, behind auth
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -210,11 +210,11 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
-			if v == nil || v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
-				if v != nil {
-					panic(v)
-				}
+			if v == nil {
 				return
+			}
+			if v == http.ErrAbortHandler { //nolint:errorlint // net/http compares it the same way
+				panic(v) // net/http's own way to abort a response
 			}
 			s.log.ErrorContext(r.Context(), "web: handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
 			http.Error(w, "internal error", http.StatusInternalServerError)
