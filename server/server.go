@@ -39,6 +39,8 @@ type Config struct {
 	DelayedTaskCheckInterval time.Duration
 	// SendMessage handles tasks.TypeSendMessage (required).
 	SendMessage asynq.Handler
+	// Handlers handle further task types, keyed by type name.
+	Handlers map[string]asynq.Handler
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// LogLevel is the level of asynq's own messages (default info).
@@ -103,6 +105,12 @@ func New(cfg Config) (*Server, error) {
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeSendMessage, cfg.SendMessage)
+	for typ, h := range cfg.Handlers {
+		if typ == tasks.TypeSendMessage || h == nil {
+			return nil, fmt.Errorf("server: bad handler for task type %q", typ)
+		}
+		mux.Handle(typ, h)
+	}
 	return &Server{srv: srv, mux: mux, log: log}, nil
 }
 
