@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -32,6 +34,15 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight sends may finish on shutdown
 	// before their tasks go back to the queue (default 25s).
 	ShutdownTimeout time.Duration
+	// DrainTimeout is how long Shutdown still waits, after ShutdownTimeout,
+	// for handlers that outlived it (default 4s). asynq has pushed their
+	// tasks back to the queue by then, but it cannot stop a Bot API request
+	// in flight: a send that Telegram confirms meanwhile writes its sent
+	// marker, so that the task's next run completes without sending again.
+	// The process exits when Shutdown returns, so ShutdownTimeout plus
+	// DrainTimeout should fit the platform's stop grace period (Heroku:
+	// 30s).
+	DrainTimeout time.Duration
 	// TaskCheckInterval is the idle polling interval (default 1s).
 	TaskCheckInterval time.Duration
 	// DelayedTaskCheckInterval is how often scheduled and retried tasks are
@@ -49,9 +60,13 @@ type Config struct {
 
 // Server is an asynq server with telequeue's handlers and policies.
 type Server struct {
-	srv *asynq.Server
-	mux *asynq.ServeMux
-	log *slog.Logger
+	srv   *asynq.Server
+	mux   *asynq.ServeMux
+	log   *slog.Logger
+	drain time.Duration
+
+	handlers sync.WaitGroup // handler calls running now
+	running  atomic.Int64   // how many, for logs
 }
 
 // DefaultQueues are the default queue weights.
@@ -81,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 25 * time.Second
 	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 4 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -103,15 +121,29 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
-	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeSendMessage, cfg.SendMessage)
+	s := &Server{srv: srv, mux: asynq.NewServeMux(), log: log, drain: cfg.DrainTimeout}
+	s.mux.Handle(tasks.TypeSendMessage, s.track(cfg.SendMessage))
 	for typ, h := range cfg.Handlers {
 		if typ == tasks.TypeSendMessage || h == nil {
 			return nil, fmt.Errorf("server: bad handler for task type %q", typ)
 		}
-		mux.Handle(typ, h)
+		s.mux.Handle(typ, s.track(h))
 	}
-	return &Server{srv: srv, mux: mux, log: log}, nil
+	return s, nil
+}
+
+// track counts h's running calls, so that Shutdown can wait for those that
+// outlive asynq's shutdown timeout.
+func (s *Server) track(h asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		s.handlers.Add(1)
+		s.running.Add(1)
+		defer func() {
+			s.running.Add(-1)
+			s.handlers.Done()
+		}()
+		return h.ProcessTask(ctx, t)
+	})
 }
 
 // Start starts processing in the background.
@@ -123,10 +155,38 @@ func (s *Server) Start() error {
 }
 
 // Shutdown stops fetching new tasks, lets in-flight sends finish within
-// ShutdownTimeout, pushes unfinished tasks back to their queues and returns.
+// ShutdownTimeout, pushes unfinished tasks back to their queues, waits up to
+// DrainTimeout for handlers still running and returns.
 func (s *Server) Shutdown() {
 	s.srv.Stop()
 	s.srv.Shutdown()
+	s.waitHandlers()
+}
+
+// waitHandlers waits, up to the drain timeout, for handlers that asynq gave
+// up on at its shutdown timeout. No handler starts after asynq's Shutdown,
+// so Add cannot race with Wait.
+func (s *Server) waitHandlers() {
+	n := s.running.Load()
+	if n == 0 {
+		return
+	}
+	s.log.Warn("sends outlived SHUTDOWN_TIMEOUT and their tasks are back in the queue; waiting for Telegram's answers so that a confirmed send is not repeated",
+		"handlers", n, "drain_timeout", s.drain)
+	done := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(s.drain)
+	defer timer.Stop()
+	select {
+	case <-done:
+		s.log.Info("running sends finished")
+	case <-timer.C:
+		s.log.Error("exiting with sends still running; a message they were sending may be sent again",
+			"handlers", s.running.Load())
+	}
 }
 
 // Run processes tasks until ctx is done (e.g. by SIGTERM through
