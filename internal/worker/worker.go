@@ -109,6 +109,12 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	log.Info("worker configured", "bots", cfg.BotNames(), "concurrency", cfg.Concurrency,
 		"rate_global", cfg.RateGlobal, "rate_chat", cfg.RateChat, "rate_group_per_min", cfg.RateGroup, "rate_paid", cfg.RatePaid,
 		"queues", cfg.Queues, "strict_priority", cfg.StrictPriority, "telegram_api", cfg.TelegramAPIURL)
+	if longest := cfg.TelegramTimeout + cfg.RateMaxWait; cfg.ShutdownTimeout < longest {
+		log.Warn("SHUTDOWN_TIMEOUT is shorter than a send may take (TELEGRAM_TIMEOUT + RATE_MAX_WAIT): "+
+			"a send still running at shutdown has its task pushed back to the queue, and a worker that takes it "+
+			"before Telegram answers sends the message again",
+			"shutdown_timeout", cfg.ShutdownTimeout, "telegram_timeout", cfg.TelegramTimeout, "rate_max_wait", cfg.RateMaxWait)
+	}
 	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log}, nil
 }
 
