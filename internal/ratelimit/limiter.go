@@ -117,6 +117,12 @@ func (l *Limiter) Reserve(ctx context.Context, k Key) (wait time.Duration, ok bo
 }
 
 func (l *Limiter) reserve(ctx context.Context, k Key) (reservation, error) {
+	return l.reserveWithin(ctx, k, -1)
+}
+
+// reserveWithin is reserve with maxWait in place of Config.MaxWait when
+// maxWait >= 0.
+func (l *Limiter) reserveWithin(ctx context.Context, k Key, maxWait time.Duration) (reservation, error) {
 	if k.Bot == "" || k.Chat == "" {
 		return reservation{}, ErrInvalidKey
 	}
@@ -148,7 +154,11 @@ func (l *Limiter) reserve(ctx context.Context, k Key) (reservation, error) {
 	if s.group {
 		keys = append(keys, base+"group:"+k.Chat)
 	}
-	res, err := reserveScript.Run(ctx, l.rdb, keys, s.args...).Int64Slice()
+	args := s.args
+	if maxWait >= 0 {
+		args = append([]any{maxWait.Microseconds()}, s.args[1:]...)
+	}
+	res, err := reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
 	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}

@@ -1,0 +1,32 @@
+package ratelimit
+
+import (
+	"context"
+	"time"
+)
+
+// ReserveWithin is [Limiter.Reserve] with its own longest wait: it reserves a
+// slot only if the send may happen within maxWait, and otherwise reserves
+// nothing and answers ok = false with the wait.
+//
+// Broadcasts use it with a short maxWait (a lookahead of a few tens of
+// milliseconds) so that they never hold reservations far ahead of now.
+// Reservations are first come, first served: with many broadcast senders each
+// holding a slot up to Config.MaxWait ahead, the bot's budget would be booked
+// seconds into the future, and a message from the critical queue, which
+// reserves behind them, would wait that long. A broadcast sender whose slot
+// lies beyond its lookahead sleeps until the slot comes within it and asks
+// again, so broadcast reservations reach at most maxWait ahead and other
+// senders queue behind at most that much broadcast traffic.
+//
+// A negative maxWait means Config.MaxWait.
+func (l *Limiter) ReserveWithin(ctx context.Context, k Key, maxWait time.Duration) (wait time.Duration, ok bool, err error) {
+	if maxWait < 0 {
+		maxWait = -1
+	}
+	r, err := l.reserveWithin(ctx, k, maxWait)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.wait, r.ok, nil
+}

@@ -1,0 +1,52 @@
+package ratelimit
+
+import (
+	"testing"
+	"time"
+
+	"github.com/telequeue/telequeue/internal/redistest"
+)
+
+// TestReserveWithin checks that a short per-call wait reserves nothing beyond
+// it, so that a later Reserve with the full MaxWait gets the slot right after
+// the last one actually granted.
+func TestReserveWithin(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	// One send per 102 ms (10/s plus the 2% margin).
+	l := newLimiter(t, rdb, Config{Global: 10, Prefix: "within:"})
+	k := Key{Bot: "alpha", Chat: "1"}
+	const lookahead = 50 * time.Millisecond
+
+	first, err := l.reserveWithin(ctx, k, lookahead)
+	if err != nil || !first.ok || first.wait != 0 {
+		t.Fatalf("first = %+v, %v; want ok without wait", first, err)
+	}
+	// The next slot is 102 ms away, beyond the lookahead: refused, several
+	// times, without moving the slot.
+	var refused reservation
+	for i := range 3 {
+		r, err := l.reserveWithin(ctx, Key{Bot: "alpha", Chat: "2"}, lookahead)
+		if err != nil || r.ok || r.wait <= lookahead {
+			t.Fatalf("broadcast %d = %+v, %v; want refused with a wait over %v", i, r, err, lookahead)
+		}
+		if i > 0 && r.at != refused.at {
+			t.Fatalf("refusal %d names %d, the first %d: a refusal must not reserve", i, r.at, refused.at)
+		}
+		refused = r
+	}
+	if got := refused.at - first.at; got != 102_000 {
+		t.Errorf("refused slot %dµs after the first send, want 102 ms", got)
+	}
+	// A priority send with the full MaxWait takes that very slot.
+	prio, err := l.reserve(ctx, Key{Bot: "alpha", Chat: "3"})
+	if err != nil || !prio.ok || prio.at != refused.at {
+		t.Fatalf("priority = %+v, %v; want ok at %d", prio, err, refused.at)
+	}
+	// The public method agrees, and a negative wait means MaxWait.
+	wait, ok, err := l.ReserveWithin(ctx, Key{Bot: "alpha", Chat: "4"}, -1)
+	if err != nil || !ok || wait <= 0 || wait > 2*time.Second {
+		t.Fatalf("ReserveWithin(-1) = %v, %v, %v; want ok within MaxWait", wait, ok, err)
+	}
+}
