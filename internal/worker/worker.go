@@ -22,6 +22,7 @@ import (
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/internal/ratelimit"
 	"github.com/telequeue/telequeue/server"
+	"github.com/telequeue/telequeue/tasks"
 )
 
 // Deps are optional overrides; zero values build the defaults from config.
@@ -89,6 +90,18 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
+	// Multi-part replies and ordered messages; orders live in rdb.
+	taskHandlers, err := handlers.TaskHandlers(h, handlers.OrderedConfig{Redis: rdb, Logger: log})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	bh, err := newBroadcastHandler(cfg, bots, rdb, limiter, sender, log)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	taskHandlers[tasks.TypeBroadcastChunk] = bh
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	srv, err := server.New(server.Config{
 		Redis:                    asynq.RedisConnOpt(conn),
@@ -99,6 +112,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		SendMessage:              h,
+		Handlers:                 taskHandlers,
 		Logger:                   log,
 		LogLevel:                 level,
 	})

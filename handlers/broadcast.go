@@ -1,0 +1,666 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Defaults of [BroadcastConfig].
+const (
+	DefaultBroadcastLookahead     = 50 * time.Millisecond
+	DefaultBroadcastMaxActive     = 4
+	DefaultBroadcastSlice         = time.Minute
+	DefaultBroadcastRetries       = 3
+	DefaultBroadcastRetryBackoff  = 10 * time.Second
+	DefaultBroadcastOutageAfter   = 3
+	DefaultBroadcastSettleTimeout = 10 * time.Minute
+)
+
+// busyDelay is how long a chunk task waits when its process already runs
+// MaxActive chunks.
+const busyDelay = time.Second
+
+// LookaheadLimiter is a [Limiter] that can reserve with a per-call longest
+// wait; *ratelimit.Limiter implements it.
+type LookaheadLimiter interface {
+	Limiter
+	ReserveWithin(ctx context.Context, k ratelimit.Key, maxWait time.Duration) (wait time.Duration, ok bool, err error)
+}
+
+var _ LookaheadLimiter = (*ratelimit.Limiter)(nil)
+
+// BroadcastConfig configures a [BroadcastHandler]. Zero values are
+// documented defaults.
+type BroadcastConfig struct {
+	// Bots maps bot names to senders (see [NewBots]). Required.
+	Bots map[string]Sender
+	// Redis holds the broadcasts' state; the handler also enqueues the next
+	// chunk tasks through it. Required.
+	Redis redis.UniversalClient
+	// Limiter enforces Telegram's limits; nil sends without limits. If it
+	// is a [LookaheadLimiter] (the cluster-wide limiter is), a broadcast
+	// send reserves a slot only when the slot is at most Lookahead away, so
+	// that broadcasts never book the bot's budget ahead of messages from
+	// other queues; see the package documentation.
+	Limiter Limiter
+	// Lookahead is how far ahead of now a broadcast send may reserve its
+	// slot (default 50ms). A message from another queue waits at most about
+	// this long, plus one slot, behind broadcast traffic.
+	Lookahead time.Duration
+	// MaxWait is the longest limiter wait a chunk sleeps; a longer one (a
+	// 429 pause, a busy group) reschedules the chunk task (default 2s).
+	MaxWait time.Duration
+	// MaxActive is how many chunk tasks this process runs at once (default
+	// 4). A chunk task beyond it is rescheduled after a second, so that a
+	// broadcast never occupies every sender of a process and messages from
+	// the critical and default queues always find one free. Set it below the
+	// server's concurrency.
+	MaxActive int
+	// Slice is how long one run of a chunk task sends before it reschedules
+	// itself, giving the worker back to the queues (default 1m).
+	Slice time.Duration
+	// RecipientRetries is how many retry passes a chunk makes over the
+	// recipients whose send failed transiently (5xx, timeout, network);
+	// after the last they count as failed (default 3).
+	RecipientRetries int
+	// RetryBackoff is the wait before retry pass 1; pass p waits
+	// RetryBackoff·4^(p-1) (default 10s: 10s, 40s, 160s).
+	RetryBackoff time.Duration
+	// OutageAfter is the number of consecutive transient failures within a
+	// run that are taken for an outage: the chunk task then fails and is
+	// retried with backoff instead of deferring recipient after recipient
+	// (default 3).
+	OutageAfter int
+	// SettleTimeout bounds how long the handler keeps trying to record a
+	// recipient's outcome while Redis is unreachable (default 10m). Giving
+	// up risks sending that recipient again, never skipping one.
+	SettleTimeout time.Duration
+	// Observer receives metrics events; nil discards them.
+	Observer Observer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// BroadcastHandler handles [tasks.TypeBroadcastChunk]: it sends a broadcast's
+// message to the recipients of one chunk, one after the other, recording each
+// outcome in Redis as soon as Telegram answers, and then enqueues the next
+// chunk of its lane.
+type BroadcastHandler struct {
+	bots          map[string]Sender
+	store         *broadcast.Store
+	enqueuer      *asynq.Client
+	limiter       Limiter
+	within        LookaheadLimiter // nil: plain Reserve
+	lookahead     time.Duration
+	maxWait       time.Duration
+	active        chan struct{}
+	slice         time.Duration
+	retries       int
+	backoff       time.Duration
+	outageAfter   int
+	settleTimeout time.Duration
+	obs           Observer
+	log           *slog.Logger
+}
+
+var _ asynq.Handler = (*BroadcastHandler)(nil)
+
+// NewBroadcastHandler validates cfg and returns the handler.
+func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
+	if len(cfg.Bots) == 0 {
+		return nil, errors.New("handlers: no bots configured (set TELEGRAM_BOT_TOKEN or TELEGRAM_BOTS)")
+	}
+	if cfg.Redis == nil {
+		return nil, errors.New("handlers: broadcast handler needs Redis")
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Lookahead", cfg.Lookahead}, {"MaxWait", cfg.MaxWait}, {"Slice", cfg.Slice}, {"RetryBackoff", cfg.RetryBackoff}, {"SettleTimeout", cfg.SettleTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
+		}
+	}
+	if cfg.MaxActive < 0 || cfg.RecipientRetries < 0 || cfg.OutageAfter < 0 {
+		errs = append(errs, errors.New("MaxActive, RecipientRetries and OutageAfter must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("handlers: broadcast config: %w", err)
+	}
+	h := &BroadcastHandler{
+		bots:          cfg.Bots,
+		store:         broadcast.NewStore(cfg.Redis),
+		enqueuer:      asynq.NewClientFromRedisClient(cfg.Redis),
+		limiter:       cfg.Limiter,
+		lookahead:     orDefault(cfg.Lookahead, DefaultBroadcastLookahead),
+		maxWait:       orDefault(cfg.MaxWait, ratelimit.DefaultMaxWait),
+		active:        make(chan struct{}, orDefault(cfg.MaxActive, DefaultBroadcastMaxActive)),
+		slice:         orDefault(cfg.Slice, DefaultBroadcastSlice),
+		retries:       orDefault(cfg.RecipientRetries, DefaultBroadcastRetries),
+		backoff:       orDefault(cfg.RetryBackoff, DefaultBroadcastRetryBackoff),
+		outageAfter:   orDefault(cfg.OutageAfter, DefaultBroadcastOutageAfter),
+		settleTimeout: orDefault(cfg.SettleTimeout, DefaultBroadcastSettleTimeout),
+		obs:           cfg.Observer,
+		log:           cfg.Logger,
+	}
+	if w, ok := cfg.Limiter.(LookaheadLimiter); ok {
+		h.within = w
+	}
+	if h.obs == nil {
+		h.obs = nopObserver{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h, nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// snoozeError reschedules a chunk task without counting a failure. For
+// [IsFailure] and [RetryDelay] it is a [*RateLimitedError] (see As); its
+// text says why the chunk pauses.
+type snoozeError struct {
+	reason string
+	after  time.Duration
+}
+
+func (e *snoozeError) Error() string {
+	return fmt.Sprintf("broadcast: %s; continuing in %s", e.reason, e.after.Round(time.Millisecond))
+}
+
+// As lets errors.As find a *RateLimitedError with RetryAfter = after.
+func (e *snoozeError) As(target any) bool {
+	if p, ok := target.(**RateLimitedError); ok {
+		*p = &RateLimitedError{RetryAfter: e.after}
+		return true
+	}
+	return false
+}
+
+// ProcessTask sends one chunk; see the package documentation.
+func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.ParseBroadcastChunk(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	select {
+	case h.active <- struct{}{}:
+		defer func() { <-h.active }()
+	default:
+		return &snoozeError{reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), after: busyDelay}
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
+
+	raw, info, err := h.store.Message(ctx, p.Broadcast)
+	switch {
+	case errors.Is(err, broadcast.ErrNotFound):
+		log.WarnContext(ctx, "broadcast not found (expired or deleted); nothing to send")
+		return nil
+	case err != nil:
+		return fmt.Errorf("broadcast: read state: %w", err)
+	}
+	m, err := tasks.ParseBroadcastMessage(raw)
+	if err != nil {
+		return fmt.Errorf("%w: stored message: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	botName := m.BotName()
+	bot, ok := h.bots[botName]
+	if !ok {
+		err := fmt.Errorf("%w %q: no token configured on this worker", ErrUnknownBot, botName)
+		h.lastError(p.Broadcast, err)
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	r := &chunkRun{
+		h: h, id: p.Broadcast, chunk: p.Chunk, info: info, msg: m, bot: bot, botName: botName,
+		start: time.Now(), log: log,
+	}
+	err = r.run(ctx)
+	if errors.Is(err, errGone) {
+		log.WarnContext(ctx, "broadcast disappeared while sending (expired or deleted); stopping")
+		return nil
+	}
+	return err
+}
+
+// errRecheck ends a pass early: another run of the chunk moved its progress,
+// or the broadcast was cancelled. The run goes on from the progress found.
+var errRecheck = errors.New("broadcast: chunk state changed")
+
+// chunkRun is one run of a chunk task.
+type chunkRun struct {
+	h         *BroadcastHandler
+	id        string
+	chunk     int
+	info      *broadcast.Info
+	msg       *tasks.SendMessage
+	bot       Sender
+	botName   string
+	start     time.Time
+	log       *slog.Logger
+	handedOff bool
+	transient int // consecutive transient failures
+}
+
+// run drives the chunk from the progress stored in Redis until it is done
+// or the run must stop (a snooze, an error). It returns nil only when the
+// chunk is done, so that a task is never completed while its chunk still
+// has recipients to settle.
+func (r *chunkRun) run(ctx context.Context) error {
+	prog, err := r.h.store.Progress(ctx, r.id, r.chunk)
+	if err != nil {
+		return fmt.Errorf("broadcast: read progress: %w", err)
+	}
+	for {
+		switch {
+		case !prog.Started:
+			prog, err = r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: broadcast.Progress{Started: true}})
+		case prog.Done:
+			return r.handoff(ctx)
+		case r.info.State == broadcast.StateCancelled:
+			prog, err = r.rest(prog, broadcast.OutcomeCancelled)
+		default:
+			prog, err = r.runPass(ctx, prog)
+		}
+		switch {
+		case errors.Is(err, errRecheck):
+			r.log.DebugContext(ctx, "chunk state changed; continuing from the stored progress", "progress", prog.String(), "state", r.info.State)
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// runPass runs the rest of the current pass and ends it.
+func (r *chunkRun) runPass(ctx context.Context, prog broadcast.Progress) (broadcast.Progress, error) {
+	if prog.Pass > 0 {
+		// Pass 0 ended in an earlier run, which may have crashed before
+		// its hand-off.
+		if err := r.handoff(ctx); err != nil {
+			return prog, err
+		}
+	}
+	list, err := r.h.store.Recipients(ctx, r.id, r.chunk, prog.Pass)
+	if err != nil {
+		return prog, fmt.Errorf("broadcast: read recipients: %w", err)
+	}
+	prog, err = r.pass(ctx, prog, list)
+	if err != nil {
+		return prog, err
+	}
+	if prog.Pass == 0 {
+		if err := r.handoff(ctx); err != nil {
+			return prog, err
+		}
+	}
+	return r.endPass(ctx, prog)
+}
+
+// pass sends to list[prog.Cursor:], settling each recipient, and returns the
+// progress at the end of the list. It returns errRecheck if another run
+// moved the chunk or the broadcast was cancelled.
+func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int64) (broadcast.Progress, error) {
+	for prog.Cursor < len(list) {
+		if err := ctx.Err(); err != nil {
+			return prog, fmt.Errorf("broadcast: run stopped: %w", err)
+		}
+		if time.Since(r.start) >= r.h.slice {
+			return prog, &snoozeError{reason: "time slice used, giving the worker back", after: 0}
+		}
+		chat := list[prog.Cursor]
+		outcome, err := r.send(ctx, chat)
+		if err != nil {
+			return prog, err
+		}
+		next := prog
+		next.Cursor++
+		res, err := r.h.settle(r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
+		if err != nil {
+			return prog, r.gone(err)
+		}
+		if !res.Applied {
+			return res.Current, errRecheck
+		}
+		prog = next
+		if res.State == broadcast.StateCancelled {
+			r.info.State = broadcast.StateCancelled
+			r.log.InfoContext(ctx, "broadcast cancelled; settling the chunk's other recipients as cancelled")
+			return prog, errRecheck
+		}
+	}
+	return prog, nil
+}
+
+// endPass finishes a pass: the chunk is done if no recipient waits for a
+// retry; otherwise the next pass starts after a backoff, or, after the last
+// pass, the waiting recipients count as failed.
+func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadcast.Progress, error) {
+	waiting, err := r.h.store.PassLength(ctx, r.id, r.chunk, prog.Pass+1)
+	if err != nil {
+		return prog, fmt.Errorf("broadcast: read retry list: %w", err)
+	}
+	if waiting > 0 && prog.Pass >= r.h.retries {
+		r.log.WarnContext(ctx, "recipients still failing after the last retry pass count as failed", "recipients", waiting)
+		return r.rest(prog, broadcast.OutcomeFailed)
+	}
+	to := broadcast.Progress{Started: true, Done: true}
+	if waiting > 0 {
+		to = broadcast.Progress{Started: true, Pass: prog.Pass + 1}
+	}
+	next, err := r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: to, DeletePasses: []int{prog.Pass}})
+	if err != nil || next != to || to.Done {
+		return next, err
+	}
+	after := r.h.backoff << (2 * prog.Pass)
+	r.log.InfoContext(ctx, "retrying recipients whose send failed transiently", "recipients", waiting, "pass", to.Pass, "after", after)
+	return next, &snoozeError{reason: fmt.Sprintf("%d recipient(s) to retry in pass %d", waiting, to.Pass), after: after}
+}
+
+// step applies a progress change that settles nobody and returns the
+// progress now stored: st.To, or what another run wrote.
+func (r *chunkRun) step(st broadcast.Step) (broadcast.Progress, error) {
+	res, err := r.h.settle(r.id, st)
+	if err != nil {
+		return st.From, r.gone(err)
+	}
+	if !res.Applied {
+		return res.Current, errRecheck
+	}
+	return st.To, nil
+}
+
+// rest settles the chunk's unsettled recipients as outcome and returns the
+// progress now stored.
+func (r *chunkRun) rest(prog broadcast.Progress, outcome broadcast.Outcome) (broadcast.Progress, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.h.settleTimeout)
+	defer cancel()
+	var res broadcast.Result
+	err := r.h.insist(ctx, r.id, func(ctx context.Context) error {
+		var err error
+		res, err = r.h.store.SettleRest(ctx, r.id, r.chunk, prog, outcome)
+		return err
+	})
+	if err != nil {
+		return prog, r.gone(err)
+	}
+	if !res.Applied {
+		return res.Current, errRecheck
+	}
+	return res.Current, nil
+}
+
+// handoff enqueues the next chunk of this lane (chunk + lanes) unless it
+// exists, a task has started it, or the broadcast was cancelled. Run it
+// again after a crash: it is idempotent.
+func (r *chunkRun) handoff(ctx context.Context) error {
+	if r.handedOff {
+		return nil
+	}
+	next := r.chunk + r.info.Lanes
+	if r.info.Lanes <= 0 || next >= r.info.Chunks || r.info.State == broadcast.StateCancelled {
+		r.handedOff = true
+		return nil
+	}
+	p, err := r.h.store.Progress(ctx, r.id, next)
+	if err != nil {
+		return fmt.Errorf("broadcast: read progress of chunk %d: %w", next, err)
+	}
+	if !p.Started {
+		task, err := tasks.NewBroadcastChunkTask(&tasks.BroadcastChunk{Broadcast: r.id, Chunk: next})
+		if err != nil {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		_, err = r.h.enqueuer.EnqueueContext(ctx, task)
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+			return fmt.Errorf("broadcast: enqueue chunk %d: %w", next, err)
+		}
+	}
+	r.handedOff = true
+	return nil
+}
+
+// errGone ends a run whose broadcast disappeared (expired or deleted).
+var errGone = errors.New("broadcast disappeared")
+
+// gone wraps a failure to record progress; the store's ErrNotFound (the
+// broadcast expired or was deleted while running) becomes errGone.
+func (r *chunkRun) gone(err error) error {
+	if errors.Is(err, broadcast.ErrNotFound) {
+		return errGone
+	}
+	return fmt.Errorf("broadcast: record progress: %w", err)
+}
+
+// send sends the message to one chat and sorts the answer: an outcome to
+// settle, or an error that ends the run (429, a long limiter wait, a bad
+// token, an outage).
+func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, error) {
+	chat := telego.ChatID{ID: chatID}
+	for migrations := 0; ; migrations++ {
+		if err := r.h.waitForSlot(ctx, r.botName, r.msg, chat); err != nil {
+			return "", err
+		}
+		params, err := r.msg.Params(chat)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		}
+		start := time.Now()
+		_, sendErr := r.bot.SendMessage(ctx, params)
+		latency := time.Since(start)
+		if sendErr == nil {
+			r.h.obs.Sent(r.botName, OutcomeSent, latency)
+			r.transient = 0
+			return broadcast.OutcomeSent, nil
+		}
+		var apiErr *ta.Error
+		if !errors.As(sendErr, &apiErr) {
+			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
+			return r.transientFailure(ctx, chatID, transportError(sendErr))
+		}
+		var rp ta.ResponseParameters
+		if apiErr.Parameters != nil {
+			rp = *apiErr.Parameters
+		}
+		switch {
+		case apiErr.ErrorCode == 429:
+			r.h.obs.Sent(r.botName, OutcomeRateLimited, latency)
+			retryAfter := time.Duration(max(rp.RetryAfter, 1)) * time.Second
+			if r.h.limiter != nil {
+				if err := r.h.limiter.Throttled(ctx, limitKey(r.botName, r.msg, chat), retryAfter); err != nil {
+					r.log.WarnContext(ctx, "could not record 429 pause", "chat_id", chatID, "error", err)
+				}
+			}
+			return "", &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
+		case rp.MigrateToChatID != 0 && migrations < maxMigrations:
+			r.h.obs.Sent(r.botName, OutcomeMigrated, latency)
+			chat = telego.ChatID{ID: rp.MigrateToChatID}
+			continue
+		case apiErr.ErrorCode == 401:
+			r.h.obs.Sent(r.botName, OutcomeUnauthorized, latency)
+			r.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration; run the archived chunk task again to resume", "bot", r.botName)
+			err := &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(r.botName) + ")"}
+			r.h.lastError(r.id, err)
+			return "", fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		case apiErr.ErrorCode >= 500:
+			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
+			return r.transientFailure(ctx, chatID, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description})
+		case apiErr.ErrorCode == 403:
+			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
+			r.transient = 0
+			return broadcast.OutcomeBlocked, nil
+		default:
+			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
+			r.transient = 0
+			r.log.DebugContext(ctx, "recipient failed for good", "chat_id", chatID, "code", apiErr.ErrorCode, "description", apiErr.Description)
+			return broadcast.OutcomeFailed, nil
+		}
+	}
+}
+
+// transientFailure defers one recipient to the next retry pass, unless
+// OutageAfter recipients in a row failed: then the chunk task fails and is
+// retried with backoff, leaving the recipient unsettled.
+func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error) (broadcast.Outcome, error) {
+	r.h.obs.Retry(r.botName)
+	r.transient++
+	if r.transient >= r.h.outageAfter {
+		out := fmt.Errorf("broadcast: %d recipients in a row failed, last %w; pausing the chunk", r.transient, err)
+		r.h.lastError(r.id, out)
+		return "", out
+	}
+	r.log.DebugContext(ctx, "recipient failed transiently; retrying in the next pass", "chat_id", chatID, "error", err)
+	return broadcast.OutcomeRetry, nil
+}
+
+// waitForSlot waits for a limiter slot. With a [LookaheadLimiter] it
+// reserves only a slot at most Lookahead away; while the next slot is
+// further, it sleeps until it comes within the lookahead and asks again, so
+// that priority messages reserving meanwhile go first. A wait beyond MaxWait
+// reschedules the chunk.
+func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
+	if h.limiter == nil {
+		return nil
+	}
+	k := limitKey(bot, m, chat)
+	var waited time.Duration
+	for {
+		var (
+			wait time.Duration
+			ok   bool
+			err  error
+		)
+		if h.within != nil {
+			wait, ok, err = h.within.ReserveWithin(ctx, k, h.lookahead)
+		} else {
+			wait, ok, err = h.limiter.Reserve(ctx, k)
+		}
+		if err != nil {
+			return fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if ok {
+			if waited+wait > 0 {
+				h.obs.RateLimitWait(bot, waited+wait, false)
+			}
+			return sleepCtx(ctx, wait)
+		}
+		if h.within == nil || wait > h.maxWait {
+			h.obs.RateLimitWait(bot, wait, true)
+			return &RateLimitedError{RetryAfter: wait}
+		}
+		// Beyond the lookahead: sleep until the slot is within it. The
+		// jitter spreads the chunks that wait for the same slot.
+		d := wait - h.lookahead + time.Duration(rand.Int64N(int64(2*time.Millisecond)))
+		d = max(d, time.Millisecond)
+		waited += d
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("broadcast: run stopped: %w", ctx.Err())
+	}
+}
+
+// settle records one step, insisting while Redis is unreachable (as sent
+// markers do): the step may record a message Telegram already confirmed.
+// It uses its own context so that a run stopped by shutdown still records
+// what it sent.
+func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.settleTimeout)
+	defer cancel()
+	var res broadcast.Result
+	err := h.insist(ctx, id, func(ctx context.Context) error {
+		var err error
+		res, err = h.store.Settle(ctx, id, st)
+		return err
+	})
+	return res, err
+}
+
+// insist runs f until it succeeds, fails with an error that a retry cannot
+// fix, or ctx ends, backing off from 50ms to 2s.
+func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context.Context) error) error {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f(ctx)
+		if err == nil || !retryableRedisError(err) {
+			if err == nil && attempt > 1 {
+				h.log.Info("broadcast progress recorded after retries", "broadcast", id, "attempts", attempt)
+			}
+			return err
+		}
+		if attempt == 1 {
+			h.log.Warn("cannot record broadcast progress; retrying until Redis answers", "broadcast", id, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			h.log.Error("gave up recording broadcast progress; a recipient may be sent the message again", "broadcast", id, "error", err)
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// retryableRedisError reports whether err may go away by itself: a
+// connection failure, or a reply saying Redis cannot serve now. Other Redis
+// replies (a script error) and ErrNotFound are final.
+func retryableRedisError(err error) bool {
+	if errors.Is(err, broadcast.ErrNotFound) {
+		return false
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// lastError records a chunk-wide error in the broadcast's status, best
+// effort.
+func (h *BroadcastHandler) lastError(id string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if e := h.store.SetLastError(ctx, id, err.Error()); e != nil {
+		h.log.Warn("could not record the broadcast's last error", "broadcast", id, "error", e)
+	}
+}

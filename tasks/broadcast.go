@@ -1,0 +1,167 @@
+package tasks
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+)
+
+// TypeBroadcastChunk is the task type that sends one chunk of a broadcast's
+// recipients. Never rename it: queued tasks of every running process carry
+// it.
+const TypeBroadcastChunk = "telegram:broadcast_chunk"
+
+// BroadcastChunkVersion is the payload version this build writes and the
+// newest it reads.
+const BroadcastChunkVersion = 1
+
+// Limits of a broadcast.
+const (
+	// MaxBroadcastRecipients is the largest number of distinct chats one
+	// broadcast may address. Larger audiences are split into several
+	// broadcasts.
+	MaxBroadcastRecipients = 1_000_000
+	// MaxBroadcastChunk is the largest number of recipients one chunk task
+	// sends to.
+	MaxBroadcastChunk = 10_000
+	// MaxBroadcastParallelism is the most chunk tasks of one broadcast that
+	// run at the same time.
+	MaxBroadcastParallelism = 64
+)
+
+// Per-type defaults of [NewBroadcastChunkTask].
+const (
+	// BroadcastChunkMaxRetry is the retry budget of a chunk task. Only
+	// chunk-wide failures use it (Redis unreachable, Telegram failing for
+	// every recipient, a worker crash); a single recipient's failure is
+	// settled or retried within the chunk, and rate-limit waits are not
+	// failures.
+	BroadcastChunkMaxRetry = 25
+	// BroadcastChunkTimeout bounds one run of a chunk task. Handlers stop
+	// a run well before it (see handlers.BroadcastConfig.Slice).
+	BroadcastChunkTimeout = 15 * time.Minute
+)
+
+// BroadcastChunk is the payload of a [TypeBroadcastChunk] task. The message
+// and the recipients are stored once per broadcast in Redis; the task only
+// names the broadcast and the chunk.
+type BroadcastChunk struct {
+	// Version of the payload format; 0 is read as 1. Set by the constructor.
+	Version int `json:"v,omitempty"`
+	// Broadcast is the broadcast's id.
+	Broadcast string `json:"broadcast"`
+	// Chunk is the index of the chunk, from 0.
+	Chunk int `json:"chunk"`
+}
+
+// broadcastIDRE accepts the ids telequeue generates (lowercase base32) and
+// leaves room for callers' own: letters, digits, '_' and '-'.
+var broadcastIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidBroadcastID reports whether id can name a broadcast.
+func ValidBroadcastID(id string) bool { return broadcastIDRE.MatchString(id) }
+
+// Validate checks the payload. It returns a [*ValidationError].
+func (p *BroadcastChunk) Validate() error {
+	switch {
+	case p.Version < 0 || p.Version > BroadcastChunkVersion:
+		return invalid("v", ErrUnsupportedVersion, "version %d, this build reads up to %d", p.Version, BroadcastChunkVersion)
+	case !ValidBroadcastID(p.Broadcast):
+		return invalid("broadcast", ErrInvalidField, "%q: use 1-64 letters, digits, '_' or '-'", p.Broadcast)
+	case p.Chunk < 0 || p.Chunk >= MaxBroadcastRecipients:
+		return invalid("chunk", ErrInvalidField, "%d is out of range", p.Chunk)
+	}
+	return nil
+}
+
+// ParseBroadcastChunk decodes and validates a chunk payload; unknown fields
+// are an error.
+func ParseBroadcastChunk(data []byte) (*BroadcastChunk, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var p BroadcastChunk
+	if err := dec.Decode(&p); err != nil {
+		return nil, decodeError(err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// BroadcastChunkTaskID is the asynq task id of a broadcast's chunk: fixed, so
+// that enqueueing the same chunk twice is refused while the first task is
+// stored.
+func BroadcastChunkTaskID(broadcast string, chunk int) string {
+	return fmt.Sprintf("broadcast-%s-%d", broadcast, chunk)
+}
+
+// NewBroadcastChunkTask validates p and returns a task with the type's
+// default options (queue "bulk", task id [BroadcastChunkTaskID], MaxRetry 25,
+// Timeout 15m); opts override them.
+func NewBroadcastChunkTask(p *BroadcastChunk, opts ...asynq.Option) (*asynq.Task, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	c := *p
+	c.Version = BroadcastChunkVersion
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: encode %s: %w", TypeBroadcastChunk, err)
+	}
+	defaults := []asynq.Option{
+		asynq.Queue(QueueBulk),
+		asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)),
+		asynq.MaxRetry(BroadcastChunkMaxRetry),
+		asynq.Timeout(BroadcastChunkTimeout),
+	}
+	return asynq.NewTask(TypeBroadcastChunk, data, append(defaults, opts...)...), nil
+}
+
+// ValidateBroadcastMessage checks the message of a broadcast: every field as
+// [SendMessage.Validate] does, except that the chat is left empty (each
+// recipient's id takes its place).
+func ValidateBroadcastMessage(m *SendMessage) error {
+	if m.ChatID.ID != 0 || m.ChatID.Username != "" {
+		return invalid("chat_id", ErrInvalidChat, "a broadcast takes its chats from chat_ids; leave chat_id out")
+	}
+	c := *m
+	c.ChatID = telego.ChatID{ID: 1}
+	return c.Validate()
+}
+
+// ValidateBroadcastChat checks one recipient id of a broadcast: a non-zero
+// integer chat id (users are positive, groups negative) within the Bot API's
+// range. Channels are addressed by id too.
+func ValidateBroadcastChat(id int64) error {
+	if id == 0 {
+		return &ValidationError{Field: "chat_ids", Err: ErrMissingChat, Detail: "0 is not a chat id"}
+	}
+	if err := validateChat(telego.ChatID{ID: id}); err != nil {
+		return invalid("chat_ids", ErrInvalidChat, "%d is out of range", id)
+	}
+	return nil
+}
+
+// ParseBroadcastMessage decodes a broadcast's message strictly (unknown
+// fields are an error) and validates it with [ValidateBroadcastMessage].
+func ParseBroadcastMessage(data []byte) (*SendMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m SendMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	}
+	if err := ValidateBroadcastMessage(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
