@@ -99,29 +99,40 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 		return err
 	}
 
-	chat := m.ChatID
+	msg, chat, migratedFrom, err := h.send(ctx, botName, bot, taskID, m, m.ChatID)
+	if err != nil {
+		return err
+	}
+	return h.delivered(ctx, t, taskID, msg, chat, migratedFrom)
+}
+
+// send sends m to chat, resending to the new supergroup when Telegram says
+// the group migrated, and returns Telegram's message, the chat it went to and
+// the migrated group's old id (0 if none). Errors are sorted into retry
+// classes as the package documentation describes.
+func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sender, taskID string, m *tasks.SendMessage, chat telego.ChatID) (*telego.Message, telego.ChatID, int64, error) {
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
 		if err := h.waitForSlot(ctx, botName, m, chat); err != nil {
-			return err
+			return nil, chat, 0, err
 		}
 		params, err := m.Params(chat)
 		if err != nil {
-			return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+			return nil, chat, 0, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
 		}
 		start := time.Now()
 		msg, sendErr := bot.SendMessage(ctx, params)
 		latency := time.Since(start)
 		if sendErr == nil {
 			h.obs.Sent(botName, OutcomeSent, latency)
-			return h.delivered(ctx, t, taskID, msg, chat, migratedFrom)
+			return msg, chat, migratedFrom, nil
 		}
 
 		var apiErr *ta.Error
 		if !errors.As(sendErr, &apiErr) {
 			h.obs.Sent(botName, OutcomeTransient, latency)
 			h.obs.Retry(botName)
-			return transportError(sendErr)
+			return nil, chat, 0, transportError(sendErr)
 		}
 		var params2 ta.ResponseParameters
 		if apiErr.Parameters != nil {
@@ -136,7 +147,7 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 					h.log.WarnContext(ctx, "could not record 429 pause", "task_id", taskID, "bot", botName, "error", err)
 				}
 			}
-			return &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
+			return nil, chat, 0, &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
 		case params2.MigrateToChatID != 0 && migrations < maxMigrations:
 			h.obs.Sent(botName, OutcomeMigrated, latency)
 			h.log.InfoContext(ctx, "group migrated to a supergroup; resending",
@@ -150,16 +161,16 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 			h.obs.Sent(botName, OutcomeUnauthorized, latency)
 			h.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration",
 				"bot", botName, "task_id", taskID)
-			return fmt.Errorf("%w: %w", &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(botName) + ")"}, asynq.SkipRetry)
+			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(botName) + ")"}, asynq.SkipRetry)
 		case apiErr.ErrorCode >= 500:
 			h.obs.Sent(botName, OutcomeTransient, latency)
 			h.obs.Retry(botName)
-			return &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}
+			return nil, chat, 0, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}
 		default:
 			// 400, 403 and other 4xx: Telegram will not accept this message
 			// however often it is sent.
 			h.obs.Sent(botName, OutcomePermanent, latency)
-			return fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
+			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
 		}
 	}
 }

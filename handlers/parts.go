@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// SendMessagesHandler handles [tasks.TypeSendMessages]: a multi-part reply,
+// sent part after part to one chat by one task, each part through the same
+// limiter, error classes and migration handling as a single message.
+//
+// Right after Telegram confirms a part, its result is written to the
+// reply's progress in Redis ([keys.Parts]), insisting while Redis is
+// unreachable like the "sent" marker. A run of the task (a retry after a 5xx
+// or a timeout, a reschedule after a 429, a rerun after a crash) skips the
+// parts recorded there, so a part is never sent twice unless Telegram's
+// answer to it was lost (then nothing can tell it was delivered, and it is
+// sent again, like any message). When the last part is confirmed, the
+// result — every part's message_id ([tasks.SendMessagesResult]) — becomes
+// the task's result and sent marker, and the progress is deleted.
+//
+// A part that fails for good (400, 403) archives the task with the part's
+// number in the reason; the parts before it stay delivered. Progress needs
+// the handler's Redis client: without it (SENT_MARKERS=false) a retried
+// reply starts again from its first part.
+type SendMessagesHandler struct {
+	h *SendMessageHandler
+}
+
+var _ asynq.Handler = (*SendMessagesHandler)(nil)
+
+// NewSendMessagesHandler returns a handler that sends each part with send's
+// bots, limiter, Redis and observer.
+func NewSendMessagesHandler(send *SendMessageHandler) *SendMessagesHandler {
+	return &SendMessagesHandler{h: send}
+}
+
+// ProcessTask sends the parts not sent yet, in order.
+func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	h := p.h
+	r, err := tasks.ParseSendMessages(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	botName := r.BotName()
+	bot, ok := h.bots[botName]
+	if !ok {
+		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {
+		return err
+	}
+	done, err := p.progress(ctx, taskID)
+	if err != nil {
+		return fmt.Errorf("read reply progress: %w", err)
+	}
+	results := make([]tasks.SendResult, len(r.Parts))
+	chat := r.ChatID
+	for i := range r.Parts {
+		if res, ok := done[i]; ok {
+			results[i] = res
+			if res.MigratedFrom != 0 && res.ChatID != 0 {
+				chat = telego.ChatID{ID: res.ChatID}
+			}
+			continue
+		}
+		msg, sentTo, migratedFrom, err := h.send(ctx, botName, bot, taskID, &r.Parts[i], chat)
+		if err != nil {
+			return fmt.Errorf("part %d of %d: %w", i+1, len(r.Parts), err)
+		}
+		chat = sentTo
+		results[i] = sendResult(msg, sentTo, migratedFrom)
+		if err := p.record(taskID, i, results[i]); err != nil {
+			return fmt.Errorf("part %d of %d: %w", i+1, len(r.Parts), err)
+		}
+		h.log.DebugContext(ctx, "reply part sent", "task_id", taskID, "part", i+1, "parts", len(r.Parts), "chat_id", chat.String())
+	}
+	out := tasks.SendMessagesResult{SendResult: results[0], Parts: results}
+	for _, res := range results {
+		out.MessageIDs = append(out.MessageIDs, res.MessageID)
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if h.rdb != nil && taskID != "" {
+		h.writeMarker(taskID, data)
+		// The marker answers any rerun now; the progress is no longer needed.
+		if err := h.rdb.Del(context.WithoutCancel(ctx), keys.Parts(taskID)).Err(); err != nil {
+			h.log.WarnContext(ctx, "could not delete reply progress; it expires with the marker TTL", "task_id", taskID, "error", err)
+		}
+	}
+	if _, err := t.ResultWriter().Write(data); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
+}
+
+// sendResult is the result of one delivered message.
+func sendResult(msg *telego.Message, chat telego.ChatID, migratedFrom int64) tasks.SendResult {
+	res := tasks.SendResult{MessageID: int64(msg.MessageID), ChatID: msg.Chat.ID, MigratedFrom: migratedFrom, Date: msg.Date}
+	if chat.Username != "" {
+		res.ChatUsername = chat.Username
+	}
+	return res
+}
+
+// progress reads the parts of the reply that Telegram already confirmed.
+func (p *SendMessagesHandler) progress(ctx context.Context, taskID string) (map[int]tasks.SendResult, error) {
+	h := p.h
+	if h.rdb == nil || taskID == "" {
+		return nil, nil
+	}
+	fields, err := h.rdb.HGetAll(ctx, keys.Parts(taskID)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	done := make(map[int]tasks.SendResult, len(fields))
+	for k, v := range fields {
+		i, err := strconv.Atoi(k)
+		var res tasks.SendResult
+		if err != nil || json.Unmarshal([]byte(v), &res) != nil {
+			h.log.WarnContext(ctx, "ignoring an unreadable reply progress entry", "task_id", taskID, "field", k)
+			continue
+		}
+		done[i] = res
+	}
+	return done, nil
+}
+
+// record writes a confirmed part to the reply's progress, insisting, with
+// backoff and independent of the task's context, until Redis answers or
+// MarkerWriteTimeout passes. If it gives up, the error makes the task retry,
+// which sends that part again: a duplicate rather than a loss, and never a
+// part out of order.
+func (p *SendMessagesHandler) record(taskID string, part int, res tasks.SendResult) error {
+	h := p.h
+	if h.rdb == nil || taskID == "" {
+		return nil
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
+	defer cancel()
+	key := keys.Parts(taskID)
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.HSet(ctx, key, strconv.Itoa(part), data)
+			pipe.PExpire(ctx, key, h.markerTTL)
+			return nil
+		})
+		if err == nil {
+			if attempt > 1 {
+				h.log.Info("reply progress written after retries", "task_id", taskID, "part", part+1, "attempts", attempt)
+			}
+			return nil
+		}
+		if attempt == 1 {
+			h.log.Warn("cannot record a sent reply part; retrying until Redis answers", "task_id", taskID, "part", part+1, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			h.log.Error("gave up recording a sent reply part; it may be sent again", "task_id", taskID, "part", part+1, "error", err)
+			return fmt.Errorf("sent, but its progress could not be recorded: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}

@@ -1,0 +1,89 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types of ordered messages. Never rename them: queued tasks of every
+// running process carry them. Their payloads are those of
+// [TypeSendMessage] and [TypeSendMessages]; only the type tells a worker to
+// deliver the task in its chat's order (see the ordering design in the
+// handlers package).
+const (
+	TypeSendMessageOrdered  = "telegram:send_message:ordered"
+	TypeSendMessagesOrdered = "telegram:send_messages:ordered"
+)
+
+// IsOrdered reports whether tasks of type typ are delivered in their chat's
+// order.
+func IsOrdered(typ string) bool {
+	return typ == TypeSendMessageOrdered || typ == TypeSendMessagesOrdered
+}
+
+// NewOrderedSendMessageTask is [NewSendMessageTask] for a message that is
+// delivered after every ordered message enqueued before it to the same bot
+// and chat, and before every later one. Enqueue it through the client
+// package, which records its place in the chat's order: a task enqueued
+// with asynq directly still runs, but joins its chat's order only when a
+// worker first sees it.
+func NewOrderedSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
+	t, err := NewSendMessageTask(m, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeSendMessageOrdered, t.Payload(), append(sendDefaults(), opts...)...), nil
+}
+
+// sendDefaults are the per-type defaults of [NewSendMessageTask].
+func sendDefaults() []asynq.Option {
+	return []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(DefaultMaxRetry), asynq.Timeout(DefaultTimeout)}
+}
+
+// OrderKey identifies the order an ordered task belongs to: its bot and
+// chat, read from a payload of [TypeSendMessage] or [TypeSendMessages]
+// without full validation.
+type OrderKey struct {
+	Bot  string // never empty: "default" when the payload names no bot
+	Chat string // integer id, or @username in lower case
+}
+
+// ReadOrderKey reads the bot and chat of a payload.
+func ReadOrderKey(payload []byte) (OrderKey, error) {
+	var p struct {
+		Bot    string          `json:"bot"`
+		ChatID json.RawMessage `json:"chat_id"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return OrderKey{}, fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+	}
+	m := SendMessage{Bot: p.Bot}
+	if err := json.Unmarshal(p.ChatID, &m.ChatID); err != nil || validateChat(m.ChatID) != nil || (m.Bot != "" && !botNameRE.MatchString(m.Bot)) {
+		return OrderKey{}, fmt.Errorf("%w: no valid bot and chat_id", ErrMalformedPayload)
+	}
+	return OrderKeyOf(m.BotName(), m.ChatID.String()), nil
+}
+
+// OrderKeyOf returns the order key of a bot name and a chat (an integer id
+// or an @username, compared case-insensitively as Telegram does).
+func OrderKeyOf(bot, chat string) OrderKey {
+	if bot == "" {
+		bot = DefaultBot
+	}
+	if len(chat) > 0 && chat[0] == '@' {
+		chat = lowerASCII(chat)
+	}
+	return OrderKey{Bot: bot, Chat: chat}
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
