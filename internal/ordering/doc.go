@@ -26,8 +26,8 @@
 //  1. Enqueue (client). One Lua script increments the chat's sequence and
 //     adds the task id: registration happens before the call returns, so the
 //     sequence is the order in which calls returned (two calls that overlap
-//     have no order to keep). Then the task is enqueued. The head (position
-//     0) is enqueued as due; any other task is enqueued *parked*: scheduled
+//     have no order to keep). Then the task is enqueued. The head is
+//     enqueued as due; any other task is enqueued *parked*: scheduled
 //     for a fallback time, ParkBase × position (15 s per position, at most
 //     ParkMax, 5 min), so that it takes no worker slot while it waits. If
 //     the head finished between the two steps, nobody could wake the parked
@@ -68,8 +68,9 @@
 // time to finish enqueuing it. A waiting chat therefore resumes at the
 // latest after the park delay of its next message (≤ ParkMax, 5 min) plus
 // asynq's forwarder interval. A crashed worker holding the head leaves the
-// head "active" until asynq's recoverer retries it (about 1–2 min after the
-// crash, FACTS §3.3); the chat resumes then, in order.
+// head "active" until asynq's recoverer retries it (it runs every minute and
+// takes leases expired for 30 s, so 1–2 min after the crash); the chat
+// resumes then, in order.
 //
 // A task that runs while it is not in its order (an archived message re-run
 // from the dashboard, or a task whose registration was given up as vanished
