@@ -106,6 +106,7 @@ func (s *Server) apiRoutes() http.Handler {
 	mux.HandleFunc("POST /v1/messages", s.postMessage)
 	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
 	mux.HandleFunc("GET /v1/stats", s.getStats)
+	s.broadcastRoutes(mux)
 	// JSON answers for wrong methods and unknown paths.
 	mux.Handle("/v1/messages", methodNotAllowed("POST"))
 	mux.Handle("/v1/messages/{id}", methodNotAllowed("GET"))

@@ -9,6 +9,10 @@
 //	POST /v1/messages         queue a message (Bearer API_TOKEN)
 //	GET  /v1/messages/{id}    state, attempts, last error, Telegram message_id
 //	GET  /v1/stats            queue depths, processed/failed totals, servers and workers
+//	POST /v1/broadcasts       queue one message for up to 1,000,000 chats
+//	GET  /v1/broadcasts/{id}  progress: total, sent, failed, blocked, cancelled, pending
+//	DELETE /v1/broadcasts/{id}          cancel what was not sent yet
+//	GET  /v1/broadcasts/{id}/blocked    chats that answered 403 (offset, limit)
 //	GET  /v1/openapi.json     the API's OpenAPI 3 document (no auth)
 //	GET  /healthz             200 while the process runs
 //	GET  /readyz              200 when Redis answers PING, else 503
