@@ -22,7 +22,8 @@ const batchWorkers = 32
 // it was not. Invalid messages do not stop the others; once Redis is found
 // unavailable, the messages not yet tried fail at once with an error wrapping
 // [ErrUnavailable] and can be retried. An [IdempotencyKey] cannot be shared by
-// a batch: with one, every message fails.
+// a batch: with one, every message fails. With [Ordered], the messages of
+// each chat are queued one after the other, in the order of msgs.
 func (c *Client) EnqueueMany(ctx context.Context, msgs []*tasks.SendMessage, opts ...Option) ([]*Receipt, []error) {
 	receipts := make([]*Receipt, len(msgs))
 	errs := make([]error, len(msgs))
@@ -42,6 +43,10 @@ func (c *Client) EnqueueMany(ctx context.Context, msgs []*tasks.SendMessage, opt
 		todo = append(todo, i)
 	}
 
+	if len(todo) > 0 && ready[todo[0]].s.ordered {
+		c.enqueueManyOrdered(ctx, ready, todo, receipts, errs)
+		return receipts, errs
+	}
 	var (
 		next atomic.Int64
 		down atomic.Pointer[error] // first connection failure

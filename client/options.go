@@ -36,6 +36,7 @@ type settings struct {
 	processAt time.Time // zero: now
 	deadline  time.Time // zero: none
 	maxRetry  int       // 0: the client's
+	ordered   bool      // see Ordered
 }
 
 // Priority puts the message on the queue of that priority: "critical",

@@ -62,6 +62,19 @@ func (c *Client) prepare(now time.Time, m *tasks.SendMessage, opts []Option) (*p
 		return nil, err
 	}
 	id := newID()
+	// NewSendMessageTask validates m and returns its *ValidationError as is.
+	task, err := s.newTask(m, c.taskOptions(&s, id))
+	if err != nil {
+		return nil, err
+	}
+	if err := tasks.CheckBot(m.BotName(), c.cfg.Bots); err != nil {
+		return nil, err
+	}
+	return &prepared{msg: m, task: task, id: id, s: s}, nil
+}
+
+// taskOptions are the asynq options of a task with id queued with s.
+func (c *Client) taskOptions(s *settings, id string) []asynq.Option {
 	aopts := []asynq.Option{
 		asynq.Queue(s.queue),
 		asynq.TaskID(id),
@@ -74,15 +87,7 @@ func (c *Client) prepare(now time.Time, m *tasks.SendMessage, opts []Option) (*p
 	if !s.deadline.IsZero() {
 		aopts = append(aopts, asynq.Deadline(s.deadline))
 	}
-	// NewSendMessageTask validates m and returns its *ValidationError as is.
-	task, err := tasks.NewSendMessageTask(m, aopts...)
-	if err != nil {
-		return nil, err
-	}
-	if err := tasks.CheckBot(m.BotName(), c.cfg.Bots); err != nil {
-		return nil, err
-	}
-	return &prepared{msg: m, task: task, id: id, s: s}, nil
+	return aopts
 }
 
 // enqueue stores a prepared message, claiming its idempotency key first.
@@ -92,7 +97,7 @@ func (c *Client) enqueue(ctx context.Context, p *prepared) (*Receipt, error) {
 			return nil, err
 		}
 	}
-	_, err := c.asynq.EnqueueContext(ctx, p.task)
+	err := c.enqueueTask(ctx, p)
 	if err != nil {
 		if !c.enqueuedAnyway(ctx, p, err) {
 			return nil, fmt.Errorf("client: enqueue: %w", unavailable(err))

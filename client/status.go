@@ -41,8 +41,12 @@ type Status struct {
 	LastFailedAt  time.Time `json:"last_failed_at,omitzero"`
 	NextProcessAt time.Time `json:"next_process_at,omitzero"`
 	CompletedAt   time.Time `json:"completed_at,omitzero"`
-	// Result is set once Telegram accepted the message.
+	// Result is set once Telegram accepted the message; for a multi-part
+	// reply it is the first part's.
 	Result *tasks.SendResult `json:"result,omitempty"`
+	// MessageIDs are the message_ids of a multi-part reply's parts, once all
+	// are sent (see [Client.SendMessages]).
+	MessageIDs []int64 `json:"message_ids,omitempty"`
 	// Message is the queued payload; nil when the task is known only from
 	// its sent marker.
 	Message *tasks.SendMessage `json:"message,omitempty"`
@@ -106,8 +110,9 @@ func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 		} else {
 			st.Result = &r
 		}
+		st.MessageIDs = messageIDs(info.Result)
 	}
-	if info.Type == tasks.TypeSendMessage {
+	if info.Type == tasks.TypeSendMessage || info.Type == tasks.TypeSendMessageOrdered {
 		// Decoded leniently: a payload that no longer validates is still
 		// worth showing.
 		var m tasks.SendMessage

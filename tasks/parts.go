@@ -171,3 +171,13 @@ type SendMessagesResult struct {
 	MessageIDs []int64      `json:"message_ids"`
 	Parts      []SendResult `json:"parts"`
 }
+
+// Texts returns one plain part per text, for [SendMessages] and the client's
+// SendMessages.
+func Texts(texts ...string) []*SendMessage {
+	out := make([]*SendMessage, len(texts))
+	for i, t := range texts {
+		out[i] = &SendMessage{Text: t}
+	}
+	return out
+}
