@@ -44,6 +44,7 @@ func commands() []command {
 	return []command{
 		{"send", "[flags] TEXT | --jsonl FILE|-", "queue a message, or one message per JSON line", runSend},
 		{"status", "[--json] ID", "show a task's state, attempts, last error and message_id", runStatus},
+		{"broadcast", "--chats FILE TEXT | status ID | --cancel ID | --blocked ID", "send one message to many chats; progress, cancel, blocked chats", runBroadcast},
 		{"dev", "", "run telequeue on this machine for development", runDev},
 		{"help", "[COMMAND]", "show help", nil}, // handled by Main
 	}
@@ -123,11 +124,11 @@ func printUsage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("telequeue queues Telegram messages for telequeue workers through Redis.\n\nUsage:\n\n")
 	for _, cmd := range commands() {
-		b.WriteString(strings.TrimRight(fmt.Sprintf("  telequeue %-7s %s", cmd.name, cmd.args), " ") + "\n")
+		b.WriteString(strings.TrimRight(fmt.Sprintf("  telequeue %-9s %s", cmd.name, cmd.args), " ") + "\n")
 	}
 	b.WriteString("\nCommands:\n\n")
 	for _, cmd := range commands() {
-		fmt.Fprintf(&b, "  %-7s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(&b, "  %-9s %s\n", cmd.name, cmd.summary)
 	}
 	b.WriteString("\nConfiguration comes from the environment: REDIS_URL (required), TELEGRAM_BOTS /\n" +
 		"TELEGRAM_BOT_TOKEN (known bot names), MAX_RETRY, RESULT_RETENTION, LOG_LEVEL.\n" +
