@@ -78,10 +78,10 @@ type Config struct {
 	// message_id) and its idempotency key are kept.
 	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
 	// TASK_CHECK_INTERVAL: how often an idle worker polls the queues.
-	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"1s"`
+	TaskCheckInterval time.Duration `env:"TASK_CHECK_INTERVAL" envDefault:"25ms"`
 	// DELAYED_TASK_CHECK_INTERVAL: how often scheduled and retried tasks are
 	// moved to their queue.
-	DelayedTaskCheckInterval time.Duration `env:"DELAYED_TASK_CHECK_INTERVAL" envDefault:"5s"`
+	DelayedTaskCheckInterval time.Duration `env:"DELAYED_TASK_CHECK_INTERVAL" envDefault:"250ms"`
 
 	// PORT: HTTP port of web (and of dev mode); 0 picks a free port.
 	Port int `env:"PORT" envDefault:"8080"`
