@@ -206,7 +206,14 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 	if h.limiter == nil {
 		return nil
 	}
-	wait, ok, err := h.limiter.Reserve(ctx, limitKey(bot, m, chat))
+	var (
+		wait time.Duration
+		ok   bool
+	)
+	err := untilRedisAnswers(ctx, func() (err error) {
+		wait, ok, err = h.limiter.Reserve(ctx, limitKey(bot, m, chat))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("rate limiter unavailable: %w", err)
 	}
@@ -235,7 +242,11 @@ func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, tas
 	if h.rdb == nil || taskID == "" {
 		return false, nil
 	}
-	res, err := h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
+	var res []byte
+	err := untilRedisAnswers(ctx, func() (err error) {
+		res, err = h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
+		return err
+	})
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil
@@ -268,19 +279,33 @@ func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskI
 	if err != nil {
 		return err
 	}
+	marked := false
 	if h.rdb != nil && taskID != "" {
-		h.writeMarker(taskID, data)
+		marked = h.writeMarker(taskID, data)
 	}
-	if _, err := t.ResultWriter().Write(data); err != nil {
-		// The marker makes the next run complete without sending.
+	// asynq's connection may come back later than ours after an outage.
+	err = untilRedisAnswers(ctx, func() error {
+		_, err := t.ResultWriter().Write(data)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case marked:
+		// The message is delivered and the marker holds its result, which
+		// client.Status falls back to: completing beats a rerun that only
+		// finds the marker, after asynq's lease recovery if Redis is down.
+		h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
+		return nil
+	default:
 		return fmt.Errorf("write result: %w", err)
 	}
-	return nil
 }
 
 // writeMarker keeps trying, with backoff and independent of the task's
-// context, until the marker is stored or MarkerWriteTimeout passes.
-func (h *SendMessageHandler) writeMarker(taskID string, data []byte) {
+// context, until the marker is stored or MarkerWriteTimeout passes. It
+// reports whether the marker was stored.
+func (h *SendMessageHandler) writeMarker(taskID string, data []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
 	defer cancel()
 	delay := 50 * time.Millisecond
@@ -290,7 +315,7 @@ func (h *SendMessageHandler) writeMarker(taskID string, data []byte) {
 			if attempt > 1 {
 				h.log.Info("sent marker written after retries", "task_id", taskID, "attempts", attempt)
 			}
-			return
+			return true
 		}
 		if attempt == 1 {
 			h.log.Warn("cannot write sent marker; retrying until Redis answers", "task_id", taskID, "error", err)
@@ -298,7 +323,7 @@ func (h *SendMessageHandler) writeMarker(taskID string, data []byte) {
 		select {
 		case <-ctx.Done():
 			h.log.Error("gave up writing sent marker; the message may be sent again", "task_id", taskID, "error", err)
-			return
+			return false
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 2*time.Second)
