@@ -182,7 +182,7 @@ func (e Exit) Clean() bool { return e.Code == 0 && e.Signal == 0 }
 
 func (e Exit) String() string {
 	if e.Signal != 0 {
-		return "killed by " + e.Signal.String()
+		return "signal: " + e.Signal.String()
 	}
 	return fmt.Sprintf("exit status %d", e.Code)
 }
