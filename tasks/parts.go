@@ -119,14 +119,31 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 // ParseSendMessages decodes and validates a payload strictly (unknown fields
 // are errors) and returns it with every part's bot and chat set.
 func ParseSendMessages(data []byte) (*SendMessages, error) {
+	// Parts are decoded one by one so that an error names its part.
+	var raw struct {
+		SendMessages
+		Parts []json.RawMessage `json:"parts"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var r SendMessages
-	if err := dec.Decode(&r); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return nil, decodeError(err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	}
+	r := raw.SendMessages
+	r.Parts = make([]SendMessage, len(raw.Parts))
+	for i, p := range raw.Parts {
+		m, err := DecodeSendMessage(p)
+		if err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				return nil, &ValidationError{Field: "parts[" + strconv.Itoa(i) + "]." + ve.Field, Err: ve.Err, Detail: ve.Detail}
+			}
+			return nil, fmt.Errorf("parts[%d]: %w", i, err)
+		}
+		r.Parts[i] = *m
 	}
 	return r.normalized()
 }
@@ -180,4 +197,20 @@ func Texts(texts ...string) []*SendMessage {
 		out[i] = &SendMessage{Text: t}
 	}
 	return out
+}
+
+// DecodeSendMessage decodes a sendMessage payload strictly (unknown fields
+// are errors naming the field) without validating it, for a message that is
+// split before it is validated, such as a long text for [SplitMessage].
+func DecodeSendMessage(data []byte) (*SendMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m SendMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	}
+	return &m, nil
 }

@@ -107,6 +107,7 @@ func (s *Server) apiRoutes() http.Handler {
 	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
 	mux.HandleFunc("GET /v1/stats", s.getStats)
 	s.broadcastRoutes(mux)
+	s.replyRoutes(mux)
 	// JSON answers for wrong methods and unknown paths.
 	mux.Handle("/v1/messages", methodNotAllowed("POST"))
 	mux.Handle("/v1/messages/{id}", methodNotAllowed("GET"))
@@ -131,10 +132,11 @@ type messageRequest struct {
 	Priority string
 	SendAt   time.Time
 	SendIn   time.Duration
+	Ordered  bool
 }
 
 // requestFields are the body fields that are not SendMessage's.
-var requestFields = []string{"priority", "send_at", "send_in"}
+var requestFields = []string{"priority", "send_at", "send_in", "ordered"}
 
 // sentReceipt is the 202 body.
 type sentReceipt struct {
@@ -144,20 +146,8 @@ type sentReceipt struct {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
-			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
-				Message: fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes)})
-			return
-		}
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeMalformedJSON, Message: "cannot read the body"})
+	body, ok := readJSONBody(w, r, MaxBodyBytes)
+	if !ok {
 		return
 	}
 	msg, req, apiErr := parseMessageRequest(body)
@@ -165,7 +155,40 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, *apiErr)
 		return
 	}
+	opts, apiErr := req.options(r)
+	if apiErr != nil {
+		writeError(w, http.StatusBadRequest, *apiErr)
+		return
+	}
+	receipt, err := s.cfg.Client.SendMessage(r.Context(), msg, opts...)
+	s.writeQueued(w, r, receipt, err)
+}
 
+// readJSONBody reads a JSON request body of at most limit bytes, or answers
+// the error and returns false.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
+			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
+				Message: fmt.Sprintf("the body exceeds %d bytes", limit)})
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeMalformedJSON, Message: "cannot read the body"})
+		return nil, false
+	}
+	return body, true
+}
+
+// options are the client options a request asks for: its body's and its
+// Idempotency-Key header.
+func (req *messageRequest) options(r *http.Request) ([]client.Option, *apiError) {
 	opts := []client.Option{client.Priority(req.Priority)}
 	switch {
 	case !req.SendAt.IsZero():
@@ -173,16 +196,21 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	case req.SendIn > 0:
 		opts = append(opts, client.SendIn(req.SendIn))
 	}
+	if req.Ordered {
+		opts = append(opts, client.Ordered())
+	}
 	if key, ok := r.Header[IdempotencyKeyHeader]; ok {
 		if len(key) != 1 {
-			writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: IdempotencyKeyHeader,
-				Message: "send one Idempotency-Key header"})
-			return
+			return nil, &apiError{Code: CodeInvalidField, Field: IdempotencyKeyHeader, Message: "send one Idempotency-Key header"}
 		}
 		opts = append(opts, client.IdempotencyKey(key[0]))
 	}
+	return opts, nil
+}
 
-	receipt, err := s.cfg.Client.SendMessage(r.Context(), msg, opts...)
+// writeQueued answers a queued message's receipt (202, Location) or the error
+// that kept it from being queued.
+func (s *Server) writeQueued(w http.ResponseWriter, r *http.Request, receipt *client.Receipt, err error) {
 	var (
 		ve  *tasks.ValidationError
 		dup *client.DuplicateError
@@ -215,6 +243,8 @@ func optionField(err error) string {
 		return IdempotencyKeyHeader
 	case strings.Contains(msg, "priority"):
 		return "priority"
+	case strings.Contains(msg, "ordered"):
+		return "ordered"
 	}
 	return ""
 }
@@ -228,6 +258,33 @@ func isJSON(contentType string) bool {
 // tasks.ParseSendMessage so that errors name the field, and the request
 // options.
 func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *apiError) {
+	fields, req, apiErr := parseRequestFields(body)
+	if apiErr != nil {
+		return nil, nil, apiErr
+	}
+	rest, err := json.Marshal(fields)
+	if err != nil {
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	}
+	msg, err := tasks.ParseSendMessage(rest)
+	if err != nil {
+		return nil, nil, payloadError(err)
+	}
+	return msg, req, nil
+}
+
+// payloadError is the 400 of a payload that tasks refused.
+func payloadError(err error) *apiError {
+	var ve *tasks.ValidationError
+	if errors.As(err, &ve) {
+		return &apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()}
+	}
+	return &apiError{Code: CodeMalformedJSON, Message: err.Error()}
+}
+
+// parseRequestFields decodes a body object and takes the request options
+// (requestFields) out of it; the other fields are returned.
+func parseRequestFields(body []byte) (map[string]json.RawMessage, *messageRequest, *apiError) {
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil || fields == nil {
@@ -287,22 +344,15 @@ func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *api
 	if sendAt != "" && sendIn != "" {
 		return nil, nil, invalid("send_in", "set either send_at or send_in, not both")
 	}
+	if raw, ok := fields["ordered"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &req.Ordered); err != nil {
+			return nil, nil, invalid("ordered", "must be true or false")
+		}
+	}
 	for _, f := range requestFields {
 		delete(fields, f)
 	}
-	rest, err := json.Marshal(fields)
-	if err != nil {
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
-	}
-	msg, err := tasks.ParseSendMessage(rest)
-	if err != nil {
-		var ve *tasks.ValidationError
-		if errors.As(err, &ve) {
-			return nil, nil, &apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()}
-		}
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: err.Error()}
-	}
-	return msg, req, nil
+	return fields, req, nil
 }
 
 // messageStatus is the body of GET /v1/messages/{id}.
@@ -320,6 +370,8 @@ type messageStatus struct {
 	ChatID        any       `json:"chat_id,omitempty"`
 	// MessageID is Telegram's message_id, once sent.
 	MessageID int64 `json:"message_id,omitempty"`
+	// MessageIDs are a multi-part reply's message_ids, once all are sent.
+	MessageIDs []int64 `json:"message_ids,omitempty"`
 	// SentChatID is the chat Telegram delivered to, when it differs from
 	// chat_id (a group migrated to a supergroup).
 	SentChatID int64 `json:"sent_chat_id,omitempty"`
@@ -345,6 +397,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		out.Bot = m.BotName()
 		out.ChatID = m.ChatID
 	}
+	out.MessageIDs = st.MessageIDs
 	if res := st.Result; res != nil {
 		out.MessageID = res.MessageID
 		if st.Message == nil || (res.ChatID != 0 && res.ChatID != st.Message.ChatID.ID) {

@@ -168,6 +168,7 @@ type dashboardPayload struct {
 	Bot   string  `json:"bot,omitempty"`
 	Chat  string  `json:"chat,omitempty"`
 	Text  *string `json:"text,omitempty"`
+	Parts int     `json:"parts,omitempty"` // multi-part replies: Text is the first part's
 	Bytes int     `json:"bytes,omitempty"` // payloads of other types: size only
 	Error string  `json:"error,omitempty"`
 }
@@ -180,13 +181,23 @@ type dashboardPayload struct {
 func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
 		out := dashboardPayload{Type: taskType}
-		if taskType != tasks.TypeSendMessage {
-			out.Bytes = len(payload)
-			return encodeCompact(out)
-		}
 		var m tasks.SendMessage
-		if err := json.Unmarshal(payload, &m); err != nil {
-			out.Bytes, out.Error = len(payload), "undecodable payload"
+		switch taskType {
+		case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered:
+			if err := json.Unmarshal(payload, &m); err != nil {
+				out.Bytes, out.Error = len(payload), "undecodable payload"
+				return encodeCompact(out)
+			}
+		case tasks.TypeSendMessages, tasks.TypeSendMessagesOrdered:
+			var r tasks.SendMessages
+			if err := json.Unmarshal(payload, &r); err != nil || len(r.Parts) == 0 {
+				out.Bytes, out.Error = len(payload), "undecodable payload"
+				return encodeCompact(out)
+			}
+			m, out.Parts = r.Parts[0], len(r.Parts)
+			m.Bot, m.ChatID = r.Bot, r.ChatID
+		default:
+			out.Bytes = len(payload)
 			return encodeCompact(out)
 		}
 		out.Bot = m.BotName()
@@ -204,7 +215,7 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 func ResultFormatter() asynqmon.ResultFormatter {
 	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
 		var r tasks.SendResult
-		if taskType != tasks.TypeSendMessage || json.Unmarshal(result, &r) != nil {
+		if !isSendType(taskType) || json.Unmarshal(result, &r) != nil {
 			return encodeCompact(struct {
 				Bytes int `json:"bytes"`
 			}{len(result)})
@@ -213,6 +224,16 @@ func ResultFormatter() asynqmon.ResultFormatter {
 			MessageID int64 `json:"message_id"`
 		}{r.MessageID})
 	})
+}
+
+// isSendType reports whether tasks of type typ send messages and have a
+// tasks.SendResult (or, for replies, its superset) as their result.
+func isSendType(typ string) bool {
+	switch typ {
+	case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered, tasks.TypeSendMessages, tasks.TypeSendMessagesOrdered:
+		return true
+	}
+	return false
 }
 
 // truncate returns the first n characters (runes) of s, with "…" when cut.
