@@ -39,6 +39,7 @@ type job struct {
 	opts    []client.Option
 	key     string // the line's idempotency key, if any
 	after   *job   // an earlier line with the same key, enqueued first
+	prev    *job   // the previous ordered line to the same chat, enqueued first
 	receipt *client.Receipt
 	err     error
 	done    chan struct{} // closed once receipt or err is set
@@ -62,7 +63,7 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	defaults := lineDefaults{bot: f.bot, parseMode: f.parseMode, opts: f.options()}
+	defaults := lineDefaults{bot: f.bot, parseMode: f.parseMode, opts: f.options(), ordered: f.ordered}
 	order := make(chan *job, jsonlWindow)
 	work := make(chan *job, jsonlWorkers)
 
@@ -115,6 +116,10 @@ func enqueue(ctx context.Context, c *client.Client, j *job, stop context.CancelC
 		// one, is the one queued. It was handed out to a worker before
 		// this one, so the wait ends.
 		<-j.after.done
+	}
+	if j.prev != nil {
+		// Ordered lines of a chat are queued in file order.
+		<-j.prev.done
 	}
 	if cause := context.Cause(ctx); cause != nil {
 		j.err = fmt.Errorf("%w: %w", errNotTried, cause)
@@ -183,6 +188,8 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 	var buf []byte
 	// Lines with an idempotency key still in flight, by key.
 	keyed := map[string]*job{}
+	// The last ordered line of each chat.
+	ordered := map[tasks.OrderKey]*job{}
 	for n := 1; ; n++ {
 		if ctx.Err() != nil {
 			return nil
@@ -206,6 +213,14 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 					forgetDone(keyed)
 				}
 			}
+			if j.err == nil && d.isOrdered(trimmed) {
+				k := tasks.OrderKeyOf(j.msg.BotName(), j.msg.ChatID.String())
+				j.prev = ordered[k]
+				ordered[k] = j
+				if len(ordered) > 2*jsonlWindow {
+					forgetDone(ordered)
+				}
+			}
 			order <- j
 			if j.err != nil {
 				close(j.done)
@@ -220,7 +235,7 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 }
 
 // forgetDone removes finished jobs from keyed.
-func forgetDone(keyed map[string]*job) {
+func forgetDone[K comparable](keyed map[K]*job) {
 	for k, j := range keyed {
 		select {
 		case <-j.done:
@@ -251,10 +266,11 @@ func readLine(br *bufio.Reader, buf []byte) (line []byte, tooLong bool, err erro
 type lineDefaults struct {
 	bot, parseMode string
 	opts           []client.Option
+	ordered        bool // --ordered
 }
 
 // lineOptionKeys are the per-line keys that are not payload fields.
-var lineOptionKeys = [...]string{"priority", "idempotency_key", "send_in", "send_at"}
+var lineOptionKeys = [...]string{"priority", "idempotency_key", "send_in", "send_at", "ordered"}
 
 // parse decodes one line: the payload, strictly (unknown fields are errors),
 // and the per-line options, which are removed from the object first. key is
@@ -332,6 +348,11 @@ func takeLineOptions(fields map[string]json.RawMessage) (opts []client.Option, i
 			if err = json.Unmarshal(raw, &at); err == nil {
 				opts = append(opts, client.SendAt(at))
 			}
+		case "ordered":
+			var ordered bool
+			if err = json.Unmarshal(raw, &ordered); err == nil && ordered {
+				opts = append(opts, client.Ordered())
+			}
 		}
 		if err != nil {
 			return nil, "", &tasks.ValidationError{Field: k, Err: tasks.ErrInvalidField, Detail: lineOptionHelp(k)}
@@ -348,6 +369,8 @@ func lineOptionHelp(key string) string {
 		return `want a duration such as "90s" or "2h", or a number of seconds`
 	case "send_at":
 		return `want an RFC 3339 time such as "2030-01-02T15:04:05Z"`
+	case "ordered":
+		return "want true or false"
 	}
 	return "want a string"
 }

@@ -28,9 +28,19 @@ JSONL lines are sendMessage payloads as the worker takes them, e.g.
   {"chat_id": "@news", "text": "v2", "bot": "alerts", "priority": "bulk",
    "idempotency_key": "release-v2", "send_in": "10m"}
 plus optional per-line "priority", "idempotency_key", "send_in" (a duration
-such as "90s", or seconds) and "send_at" (RFC 3339). Unknown fields are
-errors. --bot, --parse-mode, --priority and --in apply to lines that do not
-set their own. A bad line is reported as "line N: ..." on standard error and
+such as "90s", or seconds), "send_at" (RFC 3339) and "ordered" (true: the
+line's message is delivered in its chat's order, see --ordered; lines of one
+chat are queued in file order). Unknown fields are errors. --bot,
+--parse-mode, --priority and --in apply to lines that do not set their own;
+--ordered orders every line.
+
+--ordered delivers the message after every ordered message queued before it
+to the same bot and chat, one at a time (not with --in). --split queues a
+long TEXT as one multi-part reply, cut into parts of at most 4096 characters
+at paragraph, line and word boundaries (plain text or --parse-mode HTML);
+--parts queues each TEXT argument as one part of a reply. A reply is one
+task: its parts arrive in order, and a retry resumes after the last part
+sent. A bad line is reported as "line N: ..." on standard error and
 the others are still queued; the exit status is then 1.`
 
 // maxTextInput bounds TEXT read from standard input.
@@ -40,6 +50,7 @@ const maxTextInput = 1 << 20
 type sendFlags struct {
 	chat, bot, priority, key, parseMode, jsonl string
 	in                                         time.Duration
+	ordered, split, parts                      bool
 }
 
 func runSend(ctx context.Context, e *env, args []string) error {
@@ -52,6 +63,9 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.in, "in", 0, "send after this delay, e.g. 10s or 2h")
 	fs.StringVar(&f.parseMode, "parse-mode", "", "HTML, Markdown or MarkdownV2")
 	fs.StringVar(&f.jsonl, "jsonl", "", `queue one message per JSON line of FILE ("-": standard input)`)
+	fs.BoolVar(&f.ordered, "ordered", false, "deliver in the chat's order, after the ordered messages queued before")
+	fs.BoolVar(&f.split, "split", false, "split a long TEXT into a multi-part reply of 4096-character parts")
+	fs.BoolVar(&f.parts, "parts", false, "queue each TEXT argument as one part of a multi-part reply")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -65,10 +79,16 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return usagef("--in %v: must not be negative", f.in)
 	}
 	if f.jsonl != "" {
+		if f.split || f.parts {
+			return usagef("--split and --parts take TEXT, not --jsonl")
+		}
 		if f.chat != "" || f.key != "" || len(pos) > 0 {
 			return usagef("--jsonl takes the chat, text and key from each line: drop --chat, --key and TEXT")
 		}
 		return sendJSONL(ctx, e, f)
+	}
+	if f.split || f.parts {
+		return sendReply(ctx, e, f, pos)
 	}
 	return sendOne(ctx, e, f, pos)
 }
@@ -124,6 +144,9 @@ func (f *sendFlags) options() []client.Option {
 	}
 	if f.in > 0 {
 		opts = append(opts, client.SendIn(f.in))
+	}
+	if f.ordered {
+		opts = append(opts, client.Ordered())
 	}
 	return opts
 }
