@@ -12,6 +12,9 @@
 //	400, 403                     archived at once (asynq.SkipRetry) with Telegram's description
 //	401                          archived, logged as a configuration error
 //	5xx, timeout, network        retried with exponential backoff and jitter (see [RetryDelay])
+//	invalid payload, unknown bot archived at once, with the field and the reason
+//	payload "v" newer than this  retried (see [ErrNewerPayload]): an upgraded worker sends it
+//	build reads
 //
 // Error texts returned to asynq are stored in Redis and shown in the dashboard.
 // They are built here from Telegram's description or a short transport

@@ -44,6 +44,12 @@ var ErrUnknownBot = errors.New("unknown bot")
 // that cannot be decoded or validated.
 var ErrInvalidPayload = errors.New("invalid payload")
 
+// ErrNewerPayload is returned for a payload whose version ("v") is newer than
+// this worker reads. It is not wrapped with asynq.SkipRetry: the task is
+// retried, so that during a rolling deploy an upgraded worker sends it, and
+// archived with this reason once its retries run out.
+var ErrNewerPayload = errors.New("payload from a newer version")
+
 // IsFailure reports whether err counts as a failed attempt. Rate-limit waits
 // do not: they neither use up MaxRetry nor count in the failed statistics.
 func IsFailure(err error) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -84,9 +85,9 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 // ProcessTask sends one message. See the package documentation for how each
 // outcome ends.
 func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	m, err := tasks.ParseSendMessage(t.Payload())
+	m, err := parsePayload(t.Payload())
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	botName := m.BotName()
 	bot, ok := h.bots[botName]
@@ -173,6 +174,30 @@ func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sende
 			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
 		}
 	}
+}
+
+// parsePayload decodes and validates a payload and sorts what is wrong with
+// it: a payload from a newer version is retried, so that during a rolling
+// deploy an upgraded worker can send it; anything else is archived at once.
+func parsePayload(payload []byte) (*tasks.SendMessage, error) {
+	if !utf8.Valid(payload) {
+		// encoding/json would turn the bad bytes into U+FFFD and the
+		// message would go out mangled.
+		return nil, fmt.Errorf("%w: not valid UTF-8: %w", ErrInvalidPayload, asynq.SkipRetry)
+	}
+	// Before strict decoding: a newer payload may have fields this build
+	// does not know.
+	var head struct {
+		V int `json:"v"`
+	}
+	if json.Unmarshal(payload, &head) == nil && head.V > tasks.SendMessageVersion {
+		return nil, fmt.Errorf("%w: version %d, this worker reads up to %d", ErrNewerPayload, head.V, tasks.SendMessageVersion)
+	}
+	m, err := tasks.ParseSendMessage(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	return m, nil
 }
 
 // transportError maps a non-API telego error to an error whose text is safe
