@@ -58,14 +58,20 @@ type Config struct {
 	LogLevel slog.Level
 }
 
+// ErrUnknownTaskType is returned for a task whose type has no handler on
+// this worker. It is not wrapped with asynq.SkipRetry: the task is retried,
+// so that during a rolling deploy a newer worker that knows the type takes
+// it, and archived with this reason once its retries run out.
+var ErrUnknownTaskType = errors.New("unknown task type")
+
 // Server is an asynq server with telequeue's handlers and policies.
 type Server struct {
 	srv   *asynq.Server
-	mux   *asynq.ServeMux
+	types map[string]asynq.Handler // task type → handler, matched exactly
 	log   *slog.Logger
 	drain time.Duration
 
-	handlers sync.WaitGroup // handler calls running now
+	inflight sync.WaitGroup // handler calls running now
 	running  atomic.Int64   // how many, for logs
 }
 
@@ -121,26 +127,41 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
-	s := &Server{srv: srv, mux: asynq.NewServeMux(), log: log, drain: cfg.DrainTimeout}
-	s.mux.Handle(tasks.TypeSendMessage, s.track(cfg.SendMessage))
+	s := &Server{srv: srv, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout}
+	s.types[tasks.TypeSendMessage] = s.track(cfg.SendMessage)
 	for typ, h := range cfg.Handlers {
-		if typ == tasks.TypeSendMessage || h == nil {
+		if typ == "" || typ == tasks.TypeSendMessage || h == nil {
 			return nil, fmt.Errorf("server: bad handler for task type %q", typ)
 		}
-		s.mux.Handle(typ, s.track(h))
+		s.types[typ] = s.track(h)
 	}
 	return s, nil
+}
+
+// dispatch runs the handler of t's type. Types match exactly: asynq's
+// ServeMux matches by prefix, which would hand "telegram:send_message_v2" to
+// the send_message handler.
+func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
+	h, ok := s.types[t.Type()]
+	if !ok {
+		typ := t.Type()
+		if len(typ) > 100 {
+			typ = typ[:100] + "…"
+		}
+		return fmt.Errorf("%w %q: this worker has no handler for it (a newer one may)", ErrUnknownTaskType, typ)
+	}
+	return h.ProcessTask(ctx, t)
 }
 
 // track counts h's running calls, so that Shutdown can wait for those that
 // outlive asynq's shutdown timeout.
 func (s *Server) track(h asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		s.handlers.Add(1)
+		s.inflight.Add(1)
 		s.running.Add(1)
 		defer func() {
 			s.running.Add(-1)
-			s.handlers.Done()
+			s.inflight.Done()
 		}()
 		return h.ProcessTask(ctx, t)
 	})
@@ -148,7 +169,7 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 
 // Start starts processing in the background.
 func (s *Server) Start() error {
-	if err := s.srv.Start(s.mux); err != nil {
+	if err := s.srv.Start(asynq.HandlerFunc(s.dispatch)); err != nil {
 		return fmt.Errorf("server: start: %w", err)
 	}
 	return nil
@@ -175,7 +196,7 @@ func (s *Server) waitHandlers() {
 		"handlers", n, "drain_timeout", s.drain)
 	done := make(chan struct{})
 	go func() {
-		s.handlers.Wait()
+		s.inflight.Wait()
 		close(done)
 	}()
 	timer := time.NewTimer(s.drain)
@@ -225,6 +246,8 @@ func errorLogger(log *slog.Logger) func(ctx context.Context, t *asynq.Task, err 
 			log.WarnContext(ctx, "send failed for good; task archived", attrs...)
 		case retried >= maxRetry:
 			log.ErrorContext(ctx, "send failed; retries exhausted; task archived", attrs...)
+		case errors.Is(err, ErrUnknownTaskType), errors.Is(err, handlers.ErrNewerPayload):
+			log.WarnContext(ctx, "task from a newer version than this worker; will retry so that an upgraded worker takes it", attrs...)
 		default:
 			log.WarnContext(ctx, "send failed; will retry", attrs...)
 		}
