@@ -303,7 +303,7 @@ func TestUnknownBotAndBadPayloadAreArchived(t *testing.T) {
 	if !strings.Contains(info.LastErr, `unknown bot "promo"`) {
 		t.Fatalf("last error %q", info.LastErr)
 	}
-	for i, payload := range []string{`not json`, `{"chat_id":1,"text":""}`, `{"v":9,"chat_id":1,"text":"x"}`, `{"chat_id":1,"text":"x","extra":1}`} {
+	for i, payload := range []string{`not json`, `{"chat_id":1,"text":""}`, `{"chat_id":1,"text":"x","extra":1}`, "{\"chat_id\":1,\"text\":\"\xff\"}"} {
 		ti, err := e.client.Enqueue(asynq.NewTask(tasks.TypeSendMessage, []byte(payload)), asynq.MaxRetry(3), asynq.Retention(time.Hour))
 		if err != nil {
 			t.Fatal(err)
@@ -312,6 +312,16 @@ func TestUnknownBotAndBadPayloadAreArchived(t *testing.T) {
 		if !strings.Contains(info.LastErr, "invalid payload") {
 			t.Fatalf("payload %d: last error %q", i, info.LastErr)
 		}
+	}
+	// A payload from a newer version is retried, for an upgraded worker.
+	ti, err := e.client.Enqueue(asynq.NewTask(tasks.TypeSendMessage, []byte(`{"v":9,"chat_id":1,"text":"x","new_field":1}`)),
+		asynq.MaxRetry(3), asynq.Retention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info = e.waitState(t, ti.ID, asynq.TaskStateRetry, 10*time.Second)
+	if !strings.Contains(info.LastErr, "newer version: version 9") {
+		t.Fatalf("newer payload: last error %q", info.LastErr)
 	}
 	if n := e.sandbox.Count(); n != 0 {
 		t.Fatalf("sandbox received %d messages", n)
