@@ -263,3 +263,51 @@ func TestOrderedRejectsSchedule(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestOrderedReplyTakesOneTurn: an ordered multi-part reply between two
+// ordered messages arrives whole between them, and Status reports its parts'
+// message_ids.
+func TestOrderedReplyTakesOneTurn(t *testing.T) {
+	e := setupReplies(t, replyOptions{servers: 3})
+	c, err := client.New(client.Config{Redis: e.opt, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	chat := telego.ChatID{ID: 31}
+	var replyID string
+	for round := range 3 {
+		if _, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: chat, Text: fmt.Sprintf("before %d", round)}, client.Ordered()); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.SendMessages(ctx, chat, tasks.Texts(fmt.Sprintf("reply %d part 1", round), fmt.Sprintf("reply %d part 2", round), fmt.Sprintf("reply %d part 3", round)), client.Ordered())
+		if err != nil {
+			t.Fatal(err)
+		}
+		replyID = r.ID
+	}
+	if _, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: chat, Text: "after"}, client.Ordered()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitTexts(t, 13, 20*time.Second)
+	var want []string
+	for round := range 3 {
+		want = append(want, fmt.Sprintf("before %d", round))
+		for p := 1; p <= 3; p++ {
+			want = append(want, fmt.Sprintf("reply %d part %d", round, p))
+		}
+	}
+	want = append(want, "after")
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("delivered %q\nwant %q", got, want)
+	}
+	e.waitState(t, replyID, asynq.TaskStateCompleted, 5*time.Second)
+	st, err := c.Status(ctx, replyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != tasks.TypeSendMessagesOrdered || len(st.MessageIDs) != 3 || st.Result == nil || st.Result.MessageID != st.MessageIDs[0] {
+		t.Errorf("status %+v", st)
+	}
+}
