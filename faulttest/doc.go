@@ -1,0 +1,18 @@
+// Package faulttest proves telequeue's delivery guarantees under the faults
+// production brings. Its tests start real processes — the cmd/worker and
+// cmd/web binaries and redis-server — send messages through them to the Bot
+// API sandbox, inject a fault, and count: every accepted message delivered,
+// duplicates counted and bounded.
+//
+//   - TestWorkerSIGKILL: two of six workers killed (-9) mid-load, with and
+//     without sent markers.
+//   - TestWorkerSIGTERM: a deploy; in-flight sends finish, the rest waits
+//     for the next worker; and a send that outlives SHUTDOWN_TIMEOUT.
+//   - TestRedisOutage: redis-server killed (-9) and restarted from its AOF
+//     while workers and web keep running.
+//   - TestHostileInput: payloads and requests built to break things.
+//
+// The tests run in plain `go test ./...` (they need redis-server on PATH),
+// each in bounded time, and log their measurements (run with -v to see
+// them). The package has no non-test code besides this comment.
+package faulttest
