@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -36,10 +35,12 @@ const (
 const busyDelay = time.Second
 
 // LookaheadLimiter is a [Limiter] that can reserve with a per-call longest
-// wait; *ratelimit.Limiter implements it.
+// wait and tell whether a 429 pause holds a key; *ratelimit.Limiter
+// implements it.
 type LookaheadLimiter interface {
 	Limiter
 	ReserveWithin(ctx context.Context, k ratelimit.Key, maxWait time.Duration) (wait time.Duration, ok bool, err error)
+	Paused(ctx context.Context, k ratelimit.Key) (time.Duration, error)
 }
 
 var _ LookaheadLimiter = (*ratelimit.Limiter)(nil)
@@ -116,6 +117,12 @@ type BroadcastHandler struct {
 	settleTimeout time.Duration
 	obs           Observer
 	log           *slog.Logger
+
+	// pacers holds one mutex per bot: the chunks of this process that
+	// wait for a slot beyond the lookahead queue on it, so that one of
+	// them at a time asks the limiter instead of all of them at every slot.
+	pacersMu sync.Mutex
+	pacers   map[string]*sync.Mutex
 }
 
 var _ asynq.Handler = (*BroadcastHandler)(nil)
@@ -158,6 +165,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		settleTimeout: orDefault(cfg.SettleTimeout, DefaultBroadcastSettleTimeout),
 		obs:           cfg.Observer,
 		log:           cfg.Logger,
+		pacers:        make(map[string]*sync.Mutex),
 	}
 	if w, ok := cfg.Limiter.(LookaheadLimiter); ok {
 		h.within = w
@@ -214,7 +222,14 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	taskID, _ := asynq.GetTaskID(ctx)
 	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
 
-	raw, info, err := h.store.Message(ctx, p.Broadcast)
+	var (
+		raw  []byte
+		info *broadcast.Info
+	)
+	err = untilRedisAnswers(ctx, func() (err error) {
+		raw, info, err = h.store.Message(ctx, p.Broadcast)
+		return err
+	})
 	switch {
 	case errors.Is(err, broadcast.ErrNotFound):
 		log.WarnContext(ctx, "broadcast not found (expired or deleted); nothing to send")
@@ -269,7 +284,11 @@ type chunkRun struct {
 // chunk is done, so that a task is never completed while its chunk still
 // has recipients to settle.
 func (r *chunkRun) run(ctx context.Context) error {
-	prog, err := r.h.store.Progress(ctx, r.id, r.chunk)
+	var prog broadcast.Progress
+	err := untilRedisAnswers(ctx, func() (err error) {
+		prog, err = r.h.store.Progress(ctx, r.id, r.chunk)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("broadcast: read progress: %w", err)
 	}
@@ -302,7 +321,11 @@ func (r *chunkRun) runPass(ctx context.Context, prog broadcast.Progress) (broadc
 			return prog, err
 		}
 	}
-	list, err := r.h.store.Recipients(ctx, r.id, r.chunk, prog.Pass)
+	var list []int64
+	err := untilRedisAnswers(ctx, func() (err error) {
+		list, err = r.h.store.Recipients(ctx, r.id, r.chunk, prog.Pass)
+		return err
+	})
 	if err != nil {
 		return prog, fmt.Errorf("broadcast: read recipients: %w", err)
 	}
@@ -357,7 +380,11 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 // retry; otherwise the next pass starts after a backoff, or, after the last
 // pass, the waiting recipients count as failed.
 func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadcast.Progress, error) {
-	waiting, err := r.h.store.PassLength(ctx, r.id, r.chunk, prog.Pass+1)
+	var waiting int
+	err := untilRedisAnswers(ctx, func() (err error) {
+		waiting, err = r.h.store.PassLength(ctx, r.id, r.chunk, prog.Pass+1)
+		return err
+	})
 	if err != nil {
 		return prog, fmt.Errorf("broadcast: read retry list: %w", err)
 	}
@@ -423,19 +450,23 @@ func (r *chunkRun) handoff(ctx context.Context) error {
 		r.handedOff = true
 		return nil
 	}
-	p, err := r.h.store.Progress(ctx, r.id, next)
+	task, err := tasks.NewBroadcastChunkTask(&tasks.BroadcastChunk{Broadcast: r.id, Chunk: next})
 	if err != nil {
-		return fmt.Errorf("broadcast: read progress of chunk %d: %w", next, err)
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	if !p.Started {
-		task, err := tasks.NewBroadcastChunkTask(&tasks.BroadcastChunk{Broadcast: r.id, Chunk: next})
-		if err != nil {
-			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	err = untilRedisAnswers(ctx, func() error {
+		p, err := r.h.store.Progress(ctx, r.id, next)
+		if err != nil || p.Started {
+			return err
 		}
 		_, err = r.h.enqueuer.EnqueueContext(ctx, task)
-		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-			return fmt.Errorf("broadcast: enqueue chunk %d: %w", next, err)
+		if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+			return nil
 		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast: hand over to chunk %d: %w", next, err)
 	}
 	r.handedOff = true
 	return nil
@@ -535,49 +566,113 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 }
 
 // waitForSlot waits for a limiter slot. With a [LookaheadLimiter] it
-// reserves only a slot at most Lookahead away; while the next slot is
-// further, it sleeps until it comes within the lookahead and asks again, so
-// that priority messages reserving meanwhile go first. A wait beyond MaxWait
-// reschedules the chunk.
+// reserves only a slot at most Lookahead away, so that messages from other
+// queues reserving meanwhile go first (see the package documentation):
+//
+//   - a slot within the lookahead is reserved at once;
+//   - otherwise the chunk queues on the bot's pacer (one per process) and,
+//     holding it, sleeps until the slot comes within the lookahead and asks
+//     again, so that per slot one chunk per process asks rather than all;
+//   - a wait beyond MaxWait (a 429 pause, a busy group) reschedules the
+//     chunk.
+//
+// After sleeping until its slot, the chunk checks that no 429 pause began
+// meanwhile: a send into a pause draws another 429 and lengthens the pause
+// for every sender.
 func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
 	if h.limiter == nil {
 		return nil
 	}
 	k := limitKey(bot, m, chat)
-	var waited time.Duration
-	for {
-		var (
-			wait time.Duration
-			ok   bool
-			err  error
-		)
-		if h.within != nil {
-			wait, ok, err = h.within.ReserveWithin(ctx, k, h.lookahead)
-		} else {
-			wait, ok, err = h.limiter.Reserve(ctx, k)
-		}
+	if h.within == nil {
+		wait, ok, err := h.limiter.Reserve(ctx, k)
 		if err != nil {
 			return fmt.Errorf("rate limiter unavailable: %w", err)
 		}
-		if ok {
-			if waited+wait > 0 {
-				h.obs.RateLimitWait(bot, waited+wait, false)
-			}
-			return sleepCtx(ctx, wait)
-		}
-		if h.within == nil || wait > h.maxWait {
+		if !ok {
 			h.obs.RateLimitWait(bot, wait, true)
 			return &RateLimitedError{RetryAfter: wait}
 		}
-		// Beyond the lookahead: sleep until the slot is within it. The
-		// jitter spreads the chunks that wait for the same slot.
-		d := wait - h.lookahead + time.Duration(rand.Int64N(int64(2*time.Millisecond)))
-		d = max(d, time.Millisecond)
-		waited += d
-		if err := sleepCtx(ctx, d); err != nil {
+		if wait > 0 {
+			h.obs.RateLimitWait(bot, wait, false)
+		}
+		return sleepCtx(ctx, wait)
+	}
+	for {
+		wait, err := h.reserveWithin(ctx, bot, k)
+		if err != nil {
 			return err
 		}
+		if wait <= pauseCheckLead {
+			return sleepCtx(ctx, wait)
+		}
+		// Check for a pause shortly before the slot, not at it, so that
+		// the check's round trip does not delay the send.
+		if err := sleepCtx(ctx, wait-pauseCheckLead); err != nil {
+			return err
+		}
+		start := time.Now()
+		paused, err := h.within.Paused(ctx, k)
+		if err != nil {
+			return fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if paused > 0 {
+			// The reserved slot is lost; ask again behind the pause.
+			continue
+		}
+		return sleepCtx(ctx, pauseCheckLead-time.Since(start))
 	}
+}
+
+// pauseCheckLead is how long before its slot a chunk checks for a 429
+// pause: more than a Redis round trip.
+const pauseCheckLead = 5 * time.Millisecond
+
+// reserveWithin reserves a slot at most Lookahead away and returns the wait
+// until it, or a *RateLimitedError for a wait beyond MaxWait.
+func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
+	wait, ok, err := h.within.ReserveWithin(ctx, k, h.lookahead)
+	if err != nil {
+		return 0, fmt.Errorf("rate limiter unavailable: %w", err)
+	}
+	if ok {
+		return wait, nil
+	}
+	pacer := h.pacer(bot)
+	pacer.Lock()
+	defer pacer.Unlock()
+	var waited time.Duration
+	for {
+		if wait > h.maxWait {
+			h.obs.RateLimitWait(bot, wait, true)
+			return 0, &RateLimitedError{RetryAfter: wait}
+		}
+		// Beyond the lookahead: sleep until the slot is within it.
+		d := max(wait-h.lookahead, time.Millisecond)
+		waited += d
+		if err := sleepCtx(ctx, d); err != nil {
+			return 0, err
+		}
+		wait, ok, err = h.within.ReserveWithin(ctx, k, h.lookahead)
+		if err != nil {
+			return 0, fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if ok {
+			h.obs.RateLimitWait(bot, waited+wait, false)
+			return wait, nil
+		}
+	}
+}
+
+func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
+	h.pacersMu.Lock()
+	defer h.pacersMu.Unlock()
+	p, ok := h.pacers[bot]
+	if !ok {
+		p = new(sync.Mutex)
+		h.pacers[bot] = p
+	}
+	return p
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -616,7 +711,7 @@ func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context
 	delay := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := f(ctx)
-		if err == nil || !retryableRedisError(err) {
+		if err == nil || !redisUnreachable(err) {
 			if err == nil && attempt > 1 {
 				h.log.Info("broadcast progress recorded after retries", "broadcast", id, "attempts", attempt)
 			}
@@ -633,26 +728,6 @@ func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
-}
-
-// retryableRedisError reports whether err may go away by itself: a
-// connection failure, or a reply saying Redis cannot serve now. Other Redis
-// replies (a script error) and ErrNotFound are final.
-func retryableRedisError(err error) bool {
-	if errors.Is(err, broadcast.ErrNotFound) {
-		return false
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }
 
 // lastError records a chunk-wide error in the broadcast's status, best

@@ -2,7 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ReserveWithin is [Limiter.Reserve] with its own longest wait: it reserves a
@@ -29,4 +32,28 @@ func (l *Limiter) ReserveWithin(ctx context.Context, k Key, maxWait time.Duratio
 		return 0, false, err
 	}
 	return r.wait, r.ok, nil
+}
+
+// Paused returns how long a 429 pause recorded by [Limiter.Throttled] still
+// holds k's bot or chat (0 if none). A sender that reserved a slot and slept
+// until it asks just before sending, so that a 429 another sender met in the
+// meantime stops it instead of drawing another 429 (which would extend the
+// pause). One round trip.
+func (l *Limiter) Paused(ctx context.Context, k Key) (time.Duration, error) {
+	if k.Bot == "" || k.Chat == "" {
+		return 0, ErrInvalidKey
+	}
+	base := l.base(k.Bot)
+	var bot, chat *redis.DurationCmd
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		bot = p.PTTL(ctx, base+"pause")
+		chat = p.PTTL(ctx, base+"pause:chat:"+k.Chat)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: pause of bot %q: %w", k.Bot, err)
+	}
+	// PTTL answers -2 (no key) or -1 (no expiry, never written here) as
+	// negative durations.
+	return max(bot.Val(), chat.Val(), 0), nil
 }

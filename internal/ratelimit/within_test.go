@@ -50,3 +50,40 @@ func TestReserveWithin(t *testing.T) {
 		t.Fatalf("ReserveWithin(-1) = %v, %v, %v; want ok within MaxWait", wait, ok, err)
 	}
 }
+
+func TestPaused(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 10*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	l := newLimiter(t, rdb, Config{Global: 30, Prefix: "paused:"})
+	k := Key{Bot: "alpha", Chat: "7"}
+	if d, err := l.Paused(ctx, k); err != nil || d != 0 {
+		t.Fatalf("before any 429: %v, %v", d, err)
+	}
+	// A private chat's 429 pauses the whole bot.
+	if err := l.Throttled(ctx, k, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"7", "8"} {
+		if d, err := l.Paused(ctx, Key{Bot: "alpha", Chat: c}); err != nil || d <= 2*time.Second || d > 3*time.Second {
+			t.Errorf("chat %s: paused %v, %v; want about 3s", c, d, err)
+		}
+	}
+	if d, err := l.Paused(ctx, Key{Bot: "beta", Chat: "7"}); err != nil || d != 0 {
+		t.Errorf("another bot: %v, %v", d, err)
+	}
+	// A group's 429 pauses that group only.
+	g := Key{Bot: "gamma", Chat: "-100", Group: true}
+	if err := l.Throttled(ctx, g, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := l.Paused(ctx, g); d <= 0 {
+		t.Errorf("group not paused")
+	}
+	if d, _ := l.Paused(ctx, Key{Bot: "gamma", Chat: "5"}); d != 0 {
+		t.Errorf("the group's 429 paused chat 5 for %v", d)
+	}
+	if _, err := l.Paused(ctx, Key{Bot: "alpha"}); err == nil {
+		t.Error("key without chat accepted")
+	}
+}
