@@ -345,9 +345,9 @@ func TestSplitHTML(t *testing.T) {
 // randomHTML builds well-formed Telegram HTML with nested elements.
 func randomHTML(r *rand.Rand, depth int) string {
 	var b strings.Builder
-	for range 1 + r.IntN(8) {
+	for range 1 + r.IntN(6) {
 		switch k := r.IntN(10); {
-		case k < 5 || depth > 3:
+		case k < 5 || depth > 2:
 			b.WriteString(html.EscapeString(randomText(r, 1+r.IntN(6))))
 		case k == 5:
 			b.WriteString("&lt;&amp;&#128512;")
@@ -395,7 +395,7 @@ func htmlFormat(t *testing.T, s string) []string {
 
 func TestSplitHTMLProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for range 800 {
+	for range 2000 {
 		text := randomHTML(r, 0)
 		limit := 8 + r.IntN(40)
 		parts, err := tasks.SplitHTML(text, limit)
