@@ -28,8 +28,10 @@ import (
 // describes the design); a chat's next message starts as soon as the one
 // before it is sent. A message whose task vanishes (deleted from the
 // dashboard) holds its chat back for at most a few minutes. While a message
-// waits for its turn, [Client.Status] reports it scheduled or retry with a
-// last error starting "ordered: waiting for its turn".
+// waits for its turn, [Client.Status] reports it scheduled (parked when it
+// was queued; NextProcessAt is only a fallback, it is woken when its turn
+// comes) or retry with a last error starting "ordered: waiting for its
+// turn".
 func Ordered() Option {
 	return func(s *settings) error {
 		s.ordered = true
