@@ -25,4 +25,9 @@
 // Telegram confirms, it writes one. A task that runs again after a crash or a
 // Redis outage, but whose message was already delivered, completes without
 // sending again.
+//
+// [TaskHandlers] adds the handlers built on it: [SendMessagesHandler] sends a
+// multi-part reply part by part and resumes after the last part sent, and
+// [OrderedHandler] runs ordered messages and replies one at a time per chat,
+// in enqueue order (design in internal/ordering).
 package handlers
