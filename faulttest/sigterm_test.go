@@ -86,8 +86,8 @@ func testSIGTERMInFlight(t *testing.T) {
 	assertAlive(t, fresh)
 }
 
-// testSIGTERMSlowSend: one send takes 3 s (Telegram records it at once and
-// answers late), SHUTDOWN_TIMEOUT is 1 s. asynq gives up on it at 1 s and
+// testSIGTERMSlowSend: one send takes seconds (Telegram records it at once
+// and answers late), SHUTDOWN_TIMEOUT is 1 s. asynq gives up on it at 1 s and
 // pushes the task back to the queue while the send is still in flight. The
 // worker must still exit 0 and the message must be sent once.
 //
@@ -101,8 +101,15 @@ func testSIGTERMInFlight(t *testing.T) {
 // warns about it at start.
 func testSIGTERMSlowSend(t *testing.T, overlap bool) {
 	const slowChat = 4242
+	// Telegram's answer takes 3 s, within SHUTDOWN_TIMEOUT (1 s) plus the
+	// old worker's drain (4 s). With overlap, 6 s: starting the new worker
+	// before the SIGTERM must not outlast the send on a loaded machine.
+	slow := 3 * time.Second
+	if overlap {
+		slow = 6 * time.Second
+	}
 	r := newRig(t, rigOptions{})
-	r.sandbox.AddRule(sandbox.Rule{Chat: "4242", Kind: sandbox.KindLatency, Latency: 3 * time.Second})
+	r.sandbox.AddRule(sandbox.Rule{Chat: "4242", Kind: sandbox.KindLatency, Latency: slow})
 	old := r.startWorker("worker-old", "SHUTDOWN_TIMEOUT=1s")
 	texts, _ := r.enqueue([]*tasks.SendMessage{{ChatID: chatID(slowChat), Text: "slow"}})
 	deadline := time.Now().Add(30 * time.Second)
@@ -112,7 +119,7 @@ func testSIGTERMSlowSend(t *testing.T, overlap bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Telegram has the message; its answer comes in about 3 s.
+	// Telegram has the message; its answer comes later.
 	var fresh *proctest.Process
 	if overlap {
 		fresh = r.startWorker("worker-new")
