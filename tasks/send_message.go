@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -284,13 +285,18 @@ func CheckBot(name string, known []string) error {
 // ParseSendMessage decodes and validates a payload. Unknown fields are an
 // error, so that a typo or a payload from a newer version is never half-sent.
 func ParseSendMessage(data []byte) (*SendMessage, error) {
+	if !utf8.Valid(data) {
+		// encoding/json would replace the bad bytes with U+FFFD and so
+		// send altered text; refuse instead.
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrMalformedPayload)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m SendMessage
 	if err := dec.Decode(&m); err != nil {
 		return nil, decodeError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
 	}
 	if err := m.Validate(); err != nil {

@@ -107,6 +107,8 @@ func TestParseSendMessage(t *testing.T) {
 		{"wrong type", `{"chat_id":42,"text":7}`, tasks.ErrInvalidField, "text"},
 		{"not json", `chat_id=42`, tasks.ErrMalformedPayload, ""},
 		{"trailing data", `{"chat_id":42,"text":"hi"} {}`, tasks.ErrMalformedPayload, ""},
+		{"trailing bracket", `{"chat_id":42,"text":"hi"}]`, tasks.ErrMalformedPayload, ""},
+		{"invalid utf8", "{\"chat_id\":42,\"text\":\"h\xffi\"}", tasks.ErrMalformedPayload, ""},
 		{"newer version", `{"v":2,"chat_id":42,"text":"hi"}`, tasks.ErrUnsupportedVersion, "v"},
 		{"missing text", `{"chat_id":42}`, tasks.ErrEmptyText, "text"},
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
@@ -285,6 +286,11 @@ func payloadError(err error) *apiError {
 // parseRequestFields decodes a body object and takes the request options
 // (requestFields) out of it; the other fields are returned.
 func parseRequestFields(body []byte) (map[string]json.RawMessage, *messageRequest, *apiError) {
+	if !utf8.Valid(body) {
+		// encoding/json would turn the bad bytes into U+FFFD and queue
+		// altered text.
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body is not valid UTF-8"}
+	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil || fields == nil {
