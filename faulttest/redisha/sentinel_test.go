@@ -316,6 +316,9 @@ func sentinelFailover(t *testing.T, opts redistest.SentinelOptions, lag time.Dur
 		t.Errorf("with min-replicas-max-lag 1 a message accepted %v before the kill, %v into the stall, was lost: the master should have refused it",
 			newest.Round(time.Millisecond), (lag - newest).Round(time.Millisecond))
 	}
+	if refused["READONLY"] > 0 {
+		t.Errorf("%d enqueues hit READONLY: a client wrote to the demoted old master (asynq #854)", refused["READONLY"])
+	}
 	if len(stuck) > 0 {
 		if len(stuck) > 10 {
 			stuck = append(stuck[:10], "…")
