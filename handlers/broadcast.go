@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 // Defaults of [BroadcastConfig].
 const (
 	DefaultBroadcastLookahead     = 50 * time.Millisecond
+	DefaultBroadcastShare         = 0.85
 	DefaultBroadcastMaxActive     = 4
 	DefaultBroadcastSlice         = time.Minute
 	DefaultBroadcastRetries       = 3
@@ -39,7 +41,7 @@ const busyDelay = time.Second
 // implements it.
 type LookaheadLimiter interface {
 	Limiter
-	ReserveWithin(ctx context.Context, k ratelimit.Key, maxWait time.Duration) (wait time.Duration, ok bool, err error)
+	ReserveWithin(ctx context.Context, k ratelimit.Key, w ratelimit.Within) (wait time.Duration, ok bool, err error)
 	Paused(ctx context.Context, k ratelimit.Key) (time.Duration, error)
 }
 
@@ -63,6 +65,14 @@ type BroadcastConfig struct {
 	// slot (default 50ms). A message from another queue waits at most about
 	// this long, plus one slot, behind broadcast traffic.
 	Lookahead time.Duration
+	// Share is the fraction of a bot's budget broadcasts use (default 0.85:
+	// about 25 of Telegram's 30 messages per second). The rest stays free
+	// for other messages, and each broadcast send leaves a little slack
+	// behind it (T/Share instead of T) that absorbs the jitter between the
+	// reserved instant and the moment Telegram sees the request, which
+	// would otherwise draw a 429 and pause the whole bot. 1 lets
+	// broadcasts use the whole budget.
+	Share float64
 	// MaxWait is the longest limiter wait a chunk sleeps; a longer one (a
 	// 429 pause, a busy group) reschedules the chunk task (default 2s).
 	MaxWait time.Duration
@@ -108,6 +118,7 @@ type BroadcastHandler struct {
 	limiter       Limiter
 	within        LookaheadLimiter // nil: plain Reserve
 	lookahead     time.Duration
+	share         float64
 	maxWait       time.Duration
 	active        chan struct{}
 	slice         time.Duration
@@ -144,6 +155,9 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
 		}
 	}
+	if math.IsNaN(cfg.Share) || cfg.Share < 0 || cfg.Share > 1 {
+		errs = append(errs, fmt.Errorf("Share %v: must be in (0, 1]", cfg.Share))
+	}
 	if cfg.MaxActive < 0 || cfg.RecipientRetries < 0 || cfg.OutageAfter < 0 {
 		errs = append(errs, errors.New("MaxActive, RecipientRetries and OutageAfter must not be negative"))
 	}
@@ -156,6 +170,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		enqueuer:      asynq.NewClientFromRedisClient(cfg.Redis),
 		limiter:       cfg.Limiter,
 		lookahead:     orDefault(cfg.Lookahead, DefaultBroadcastLookahead),
+		share:         cfg.Share,
 		maxWait:       orDefault(cfg.MaxWait, ratelimit.DefaultMaxWait),
 		active:        make(chan struct{}, orDefault(cfg.MaxActive, DefaultBroadcastMaxActive)),
 		slice:         orDefault(cfg.Slice, DefaultBroadcastSlice),
@@ -166,6 +181,9 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		obs:           cfg.Observer,
 		log:           cfg.Logger,
 		pacers:        make(map[string]*sync.Mutex),
+	}
+	if h.share == 0 {
+		h.share = DefaultBroadcastShare
 	}
 	if w, ok := cfg.Limiter.(LookaheadLimiter); ok {
 		h.within = w
@@ -631,7 +649,7 @@ const pauseCheckLead = 5 * time.Millisecond
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
 // until it, or a *RateLimitedError for a wait beyond MaxWait.
 func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
-	wait, ok, err := h.within.ReserveWithin(ctx, k, h.lookahead)
+	wait, ok, err := h.within.ReserveWithin(ctx, k, ratelimit.Within{MaxWait: h.lookahead, Share: h.share})
 	if err != nil {
 		return 0, fmt.Errorf("rate limiter unavailable: %w", err)
 	}
@@ -653,7 +671,7 @@ func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k rate
 		if err := sleepCtx(ctx, d); err != nil {
 			return 0, err
 		}
-		wait, ok, err = h.within.ReserveWithin(ctx, k, h.lookahead)
+		wait, ok, err = h.within.ReserveWithin(ctx, k, ratelimit.Within{MaxWait: h.lookahead, Share: h.share})
 		if err != nil {
 			return 0, fmt.Errorf("rate limiter unavailable: %w", err)
 		}

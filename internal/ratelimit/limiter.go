@@ -117,12 +117,11 @@ func (l *Limiter) Reserve(ctx context.Context, k Key) (wait time.Duration, ok bo
 }
 
 func (l *Limiter) reserve(ctx context.Context, k Key) (reservation, error) {
-	return l.reserveWithin(ctx, k, -1)
+	return l.reserveWithin(ctx, k, Within{MaxWait: -1})
 }
 
-// reserveWithin is reserve with maxWait in place of Config.MaxWait when
-// maxWait >= 0.
-func (l *Limiter) reserveWithin(ctx context.Context, k Key, maxWait time.Duration) (reservation, error) {
+// reserveWithin is reserve with w's longest wait and share (see [Within]).
+func (l *Limiter) reserveWithin(ctx context.Context, k Key, w Within) (reservation, error) {
 	if k.Bot == "" || k.Chat == "" {
 		return reservation{}, ErrInvalidKey
 	}
@@ -154,11 +153,7 @@ func (l *Limiter) reserveWithin(ctx context.Context, k Key, maxWait time.Duratio
 	if s.group {
 		keys = append(keys, base+"group:"+k.Chat)
 	}
-	args := s.args
-	if maxWait >= 0 {
-		args = append([]any{maxWait.Microseconds()}, s.args[1:]...)
-	}
-	res, err := reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	res, err := reserveScript.Run(ctx, l.rdb, keys, w.args(s)...).Int64Slice()
 	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}

@@ -3,31 +3,67 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// ReserveWithin is [Limiter.Reserve] with its own longest wait: it reserves a
-// slot only if the send may happen within maxWait, and otherwise reserves
-// nothing and answers ok = false with the wait.
+// Within adjusts one reservation of [Limiter.ReserveWithin].
+type Within struct {
+	// MaxWait is the longest wait reserved, in place of Config.MaxWait; a
+	// negative value means Config.MaxWait.
+	MaxWait time.Duration
+	// Share is the fraction of the bot's budget (Global, or Paid for paid
+	// sends) that the caller's kind of traffic may use, in (0, 1]; 0 means
+	// 1. A send reserved with Share s moves the bot's next slot T/s after
+	// it instead of T: that traffic alone runs at s times the rate, leaves
+	// the rest to other senders, and leaves (1/s - 1)·T of slack after each
+	// of its sends for the jitter between the reserved instant and the
+	// moment Telegram sees the request. Per-chat and per-group limits are
+	// not scaled.
+	Share float64
+}
+
+// args returns the reserve script's ARGV for shape s under w.
+func (w Within) args(s *shape) []any {
+	scale := s.bot != "" && w.Share > 0 && w.Share < 1
+	if w.MaxWait < 0 && !scale {
+		return s.args
+	}
+	args := append([]any(nil), s.args...)
+	if w.MaxWait >= 0 {
+		args[0] = w.MaxWait.Microseconds()
+	}
+	if scale {
+		// ARGV[3] is the bot-wide interval when a bot-wide limit applies.
+		args[2] = int64(math.Ceil(float64(args[2].(int64)) / w.Share))
+	}
+	return args
+}
+
+// ReserveWithin is [Limiter.Reserve] with w's longest wait and share: it
+// reserves a slot only if the send may happen within w.MaxWait, and
+// otherwise reserves nothing and answers ok = false with the wait.
 //
-// Broadcasts use it with a short maxWait (a lookahead of a few tens of
+// Broadcasts use it with a short MaxWait (a lookahead of a few tens of
 // milliseconds) so that they never hold reservations far ahead of now.
 // Reservations are first come, first served: with many broadcast senders each
 // holding a slot up to Config.MaxWait ahead, the bot's budget would be booked
 // seconds into the future, and a message from the critical queue, which
 // reserves behind them, would wait that long. A broadcast sender whose slot
 // lies beyond its lookahead sleeps until the slot comes within it and asks
-// again, so broadcast reservations reach at most maxWait ahead and other
-// senders queue behind at most that much broadcast traffic.
-//
-// A negative maxWait means Config.MaxWait.
-func (l *Limiter) ReserveWithin(ctx context.Context, k Key, maxWait time.Duration) (wait time.Duration, ok bool, err error) {
-	if maxWait < 0 {
-		maxWait = -1
+// again, so broadcast reservations reach at most MaxWait ahead and other
+// senders queue behind at most that much broadcast traffic. With a Share
+// below 1 they also leave part of the budget to those senders.
+func (l *Limiter) ReserveWithin(ctx context.Context, k Key, w Within) (wait time.Duration, ok bool, err error) {
+	if math.IsNaN(w.Share) || w.Share < 0 || w.Share > 1 {
+		return 0, false, fmt.Errorf("%w: share %v: must be in (0, 1]", ErrInvalidConfig, w.Share)
 	}
-	r, err := l.reserveWithin(ctx, k, maxWait)
+	if w.MaxWait < 0 {
+		w.MaxWait = -1
+	}
+	r, err := l.reserveWithin(ctx, k, w)
 	if err != nil {
 		return 0, false, err
 	}

@@ -19,7 +19,7 @@ func TestReserveWithin(t *testing.T) {
 	k := Key{Bot: "alpha", Chat: "1"}
 	const lookahead = 50 * time.Millisecond
 
-	first, err := l.reserveWithin(ctx, k, lookahead)
+	first, err := l.reserveWithin(ctx, k, Within{MaxWait: lookahead})
 	if err != nil || !first.ok || first.wait != 0 {
 		t.Fatalf("first = %+v, %v; want ok without wait", first, err)
 	}
@@ -27,7 +27,7 @@ func TestReserveWithin(t *testing.T) {
 	// times, without moving the slot.
 	var refused reservation
 	for i := range 3 {
-		r, err := l.reserveWithin(ctx, Key{Bot: "alpha", Chat: "2"}, lookahead)
+		r, err := l.reserveWithin(ctx, Key{Bot: "alpha", Chat: "2"}, Within{MaxWait: lookahead})
 		if err != nil || r.ok || r.wait <= lookahead {
 			t.Fatalf("broadcast %d = %+v, %v; want refused with a wait over %v", i, r, err, lookahead)
 		}
@@ -45,9 +45,46 @@ func TestReserveWithin(t *testing.T) {
 		t.Fatalf("priority = %+v, %v; want ok at %d", prio, err, refused.at)
 	}
 	// The public method agrees, and a negative wait means MaxWait.
-	wait, ok, err := l.ReserveWithin(ctx, Key{Bot: "alpha", Chat: "4"}, -1)
+	wait, ok, err := l.ReserveWithin(ctx, Key{Bot: "alpha", Chat: "4"}, Within{MaxWait: -1})
 	if err != nil || !ok || wait <= 0 || wait > 2*time.Second {
 		t.Fatalf("ReserveWithin(-1) = %v, %v, %v; want ok within MaxWait", wait, ok, err)
+	}
+}
+
+// TestReserveShare checks that a send reserved with a share moves the bot's
+// next slot T/share later, and that other sends keep their T.
+func TestReserveShare(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	// T = 102 ms; chats 1/s, which Share does not scale.
+	l := newLimiter(t, rdb, Config{Global: 10, Chat: 1, Prefix: "share:"})
+	bulk := Within{MaxWait: time.Second, Share: 0.5}
+	b1, err := l.reserveWithin(ctx, Key{Bot: "a", Chat: "1"}, bulk)
+	if err != nil || !b1.ok {
+		t.Fatalf("b1 = %+v, %v", b1, err)
+	}
+	b2, err := l.reserveWithin(ctx, Key{Bot: "a", Chat: "2"}, bulk)
+	if err != nil || !b2.ok || b2.at-b1.at != 204_000 {
+		t.Fatalf("b2 = %+v, %v; want 204 ms after b1", b2, err)
+	}
+	p, err := l.reserve(ctx, Key{Bot: "a", Chat: "3"})
+	if err != nil || !p.ok || p.at-b2.at != 204_000 {
+		t.Fatalf("priority = %+v, %v; want 204 ms after b2", p, err)
+	}
+	b3, err := l.reserveWithin(ctx, Key{Bot: "a", Chat: "4"}, bulk)
+	if err != nil || !b3.ok || b3.at-p.at != 102_000 {
+		t.Fatalf("b3 = %+v, %v; want 102 ms after the priority send", b3, err)
+	}
+	// The chat's own limit is not scaled: chat 1 again 1.02 s after b1.
+	c, err := l.reserveWithin(ctx, Key{Bot: "a", Chat: "1"}, Within{MaxWait: 2 * time.Second, Share: 0.5})
+	if err != nil || !c.ok || c.at-b1.at != 1_020_000 {
+		t.Fatalf("chat 1 again = %+v, %v; want 1.02 s after b1", c, err)
+	}
+	for _, bad := range []float64{-0.1, 1.5} {
+		if _, _, err := l.ReserveWithin(ctx, Key{Bot: "a", Chat: "5"}, Within{Share: bad}); err == nil {
+			t.Errorf("share %v accepted", bad)
+		}
 	}
 }
 
