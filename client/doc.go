@@ -46,6 +46,16 @@
 // [Client.EnqueueMany] validates a slice of messages and queues the valid
 // ones concurrently, returning a receipt or an error per message.
 //
+// # Broadcasts
+//
+// [Client.Broadcast] queues one message for up to a million chats in well
+// under a second: the message and the packed chat ids are stored once, and
+// workers send them in chunks on the bulk queue, within the rate limits and
+// leaving room for critical messages. [Client.BroadcastStatus] reports how
+// many were sent, failed, blocked the bot or are pending,
+// [Client.BroadcastBlocked] lists the chats that answered 403, and
+// [Client.CancelBroadcast] stops what was not sent yet.
+//
 // # Errors
 //
 // Besides validation errors, calls return errors wrapping [ErrUnavailable]

@@ -30,4 +30,10 @@
 // multi-part reply part by part and resumes after the last part sent, and
 // [OrderedHandler] runs ordered messages and replies one at a time per chat,
 // in enqueue order (design in internal/ordering).
+//
+// [BroadcastHandler] sends one chunk of a broadcast's recipients, recording
+// each recipient's outcome in Redis as soon as Telegram answers, and hands
+// over to the next chunk of its lane; it reserves only a short lookahead and
+// a share of the bot's budget so that other messages are not starved (design
+// in internal/broadcast).
 package handlers
