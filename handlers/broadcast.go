@@ -83,7 +83,9 @@ type BroadcastConfig struct {
 	// server's concurrency.
 	MaxActive int
 	// Slice is how long one run of a chunk task sends before it reschedules
-	// itself, giving the worker back to the queues (default 1m).
+	// itself, giving the worker back to the queues (default 1m). Keep it
+	// below the server's ShutdownTimeout: on shutdown a run then stops
+	// between two recipients instead of being cut off mid-send.
 	Slice time.Duration
 	// RecipientRetries is how many retry passes a chunk makes over the
 	// recipients whose send failed transiently (5xx, timeout, network);

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -11,7 +12,10 @@ import (
 
 // newBroadcastHandler builds the handler of broadcast chunk tasks. A process
 // runs at most half its senders' worth of chunks, so that critical and
-// default messages always find a free sender while a broadcast runs.
+// default messages always find a free sender while a broadcast runs. A chunk
+// run gives its sender back after half of SHUTDOWN_TIMEOUT (5s to 1m), so
+// that on SIGTERM running chunks stop between two recipients before asynq
+// gives up on them and pushes their tasks back mid-send.
 func newBroadcastHandler(cfg *config.Config, bots map[string]handlers.Sender, rdb redis.UniversalClient,
 	limiter handlers.Limiter, obs handlers.Observer, log *slog.Logger) (*handlers.BroadcastHandler, error) {
 	return handlers.NewBroadcastHandler(handlers.BroadcastConfig{
@@ -20,6 +24,7 @@ func newBroadcastHandler(cfg *config.Config, bots map[string]handlers.Sender, rd
 		Limiter:   limiter,
 		MaxWait:   cfg.RateMaxWait,
 		MaxActive: max(cfg.Concurrency/2, 1),
+		Slice:     min(max(cfg.ShutdownTimeout/2, 5*time.Second), time.Minute),
 		Observer:  obs,
 		Logger:    log,
 	})
