@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// measureEnqueue times the client (1 and 100 producers, EnqueueMany) and the
+// telequeue CLI with a JSONL file, with no worker running.
+func (b *bench) measureEnqueue(ctx context.Context) error {
+	c, err := b.newClient()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	const sec = "enqueue"
+
+	// One producer, one message at a time.
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	n := b.size.enqueueOne
+	msgs := messages(n, 1_000_000, "e")
+	b.progress(fmt.Sprintf("enqueue: client.SendMessage, 1 producer, %d messages", n))
+	start := time.Now()
+	for _, m := range msgs {
+		if _, err := c.SendMessage(ctx, m); err != nil {
+			return err
+		}
+	}
+	b.report.add(sec, "client.SendMessage, 1 producer", rate(n, time.Since(start)), "", nil)
+
+	// 100 producers.
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	n = b.size.enqueueMany
+	msgs = messages(n, 1_000_000, "e")
+	b.progress(fmt.Sprintf("enqueue: client.SendMessage, 100 producers, %d messages", n))
+	var next atomic.Int64
+	errs := make(chan error, 100)
+	start = time.Now()
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if _, err := c.SendMessage(ctx, msgs[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	b.report.add(sec, "client.SendMessage, 100 producers", rate(n, elapsed), "", nil)
+
+	// EnqueueMany.
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	b.progress(fmt.Sprintf("enqueue: client.EnqueueMany, %d messages", n))
+	start = time.Now()
+	if err := enqueueMany(ctx, c, msgs); err != nil {
+		return err
+	}
+	b.report.add(sec, "client.EnqueueMany (32 in flight)", rate(n, time.Since(start)), "", nil)
+
+	// telequeue send --jsonl.
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	n = b.size.jsonl
+	path := filepath.Join(b.tmp, "messages.jsonl")
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "{\"chat_id\":%d,\"text\":%q}\n", 1_000_000+i, text150("j"+strconv.Itoa(i)))
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		return err
+	}
+	b.progress(fmt.Sprintf("enqueue: telequeue send --jsonl, %d lines", n))
+	out, err := os.Create(filepath.Join(b.tmp, "jsonl.out"))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "telequeue"), "send", "--jsonl", path)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + b.redis.URL()}
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	start = time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("telequeue send --jsonl: %w: %s", err, stderr.String())
+	}
+	elapsed = time.Since(start)
+	queued, err := b.pending(ctx, queue)
+	if err != nil {
+		return err
+	}
+	if int(queued) != n {
+		return fmt.Errorf("telequeue send --jsonl queued %d of %d lines", queued, n)
+	}
+	b.report.add(sec, fmt.Sprintf("telequeue send --jsonl, %d lines (whole command)", n), rate(n, elapsed), "", nil)
+	return b.flush(ctx)
+}
+
+func rate(n int, d time.Duration) string {
+	return fmt.Sprintf("%.0f msgs/s", float64(n)/d.Seconds())
+}

@@ -1,0 +1,159 @@
+// Command plainworker is the benchmark's baseline: a plain asynq server with
+// the same concurrency, queues and polling as a telequeue worker, whose
+// handler either does nothing ("noop") or POSTs the task payload, a
+// sendMessage JSON body, to a Bot API server and decodes the reply ("http"),
+// without limiter, sent markers or results.
+//
+//	plainworker -mode http -redis 127.0.0.1:PORT -api http://127.0.0.1:PORT -token 123:abc
+//
+// It runs until SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/valyala/fasthttp"
+)
+
+// TaskType is the type of the baseline's tasks.
+const TaskType = "bench:plain"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "plainworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("plainworker", flag.ContinueOnError)
+	var (
+		mode        = fs.String("mode", "noop", "noop or http")
+		addr        = fs.String("redis", "", "redis host:port (required)")
+		api         = fs.String("api", "", "Bot API base URL (mode http)")
+		token       = fs.String("token", "", "bot token (mode http)")
+		concurrency = fs.Int("concurrency", 10, "handlers per process")
+		taskCheck   = fs.Duration("task-check", time.Second, "asynq TaskCheckInterval")
+		delayed     = fs.Duration("delayed-check", 5*time.Second, "asynq DelayedTaskCheckInterval")
+		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile here until exit")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *addr == "" {
+		return errors.New("-redis is required")
+	}
+	var h asynq.Handler
+	switch *mode {
+	case "noop":
+		h = asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
+	case "http":
+		if *api == "" || *token == "" {
+			return errors.New("mode http needs -api and -token")
+		}
+		h = newSender(*api + "/bot" + *token + "/sendMessage")
+	default:
+		return fmt.Errorf("-mode %q: use noop or http", *mode)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: *addr}, asynq.Config{
+		Concurrency:              *concurrency,
+		Queues:                   map[string]int{"critical": 6, "default": 3, "bulk": 1},
+		TaskCheckInterval:        *taskCheck,
+		DelayedTaskCheckInterval: *delayed,
+		ShutdownTimeout:          5 * time.Second,
+		LogLevel:                 asynq.WarnLevel,
+		Logger:                   slogAdapter{slog.New(slog.NewTextHandler(os.Stderr, nil))},
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(TaskType, h)
+	if err := srv.Start(mux); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
+}
+
+// sender POSTs the payload with fasthttp, as telequeue's Bot API caller does.
+type sender struct {
+	url    string
+	client *fasthttp.Client
+}
+
+func newSender(url string) *sender {
+	return &sender{url: url, client: &fasthttp.Client{
+		MaxConnsPerHost:     1024,
+		MaxIdleConnDuration: 90 * time.Second,
+		ReadTimeout:         15 * time.Second,
+		WriteTimeout:        15 * time.Second,
+	}}
+}
+
+// reply is the part of a Bot API answer a plain sender would read.
+type reply struct {
+	OK     bool `json:"ok"`
+	Result struct {
+		MessageID int64 `json:"message_id"`
+	} `json:"result"`
+	Description string `json:"description"`
+}
+
+func (s *sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(s.url)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(t.Payload())
+	var err error
+	if d, ok := ctx.Deadline(); ok {
+		err = s.client.DoDeadline(req, resp, d)
+	} else {
+		err = s.client.Do(req, resp)
+	}
+	if err != nil {
+		return err
+	}
+	var r reply
+	if err := json.Unmarshal(resp.Body(), &r); err != nil {
+		return fmt.Errorf("status %d: %w", resp.StatusCode(), err)
+	}
+	if !r.OK {
+		return fmt.Errorf("status %d: %s", resp.StatusCode(), r.Description)
+	}
+	return nil
+}
+
+// slogAdapter is asynq's Logger over slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)); os.Exit(1) }

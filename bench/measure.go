@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Targets of issue 3.
+const (
+	targetThroughput   = 4000.0
+	targetPlainRatio   = 0.7
+	targetIdleP50      = 30 * time.Millisecond
+	targetIdleP99      = 150 * time.Millisecond
+	targetIdleCommands = 200.0 // per process
+	targetMemory       = 1024.0
+	targetUtilisation  = 0.95
+)
+
+const queue = tasks.QueueDefault
+
+// want reports whether a section runs: all but the sweep by default, the
+// sweep with -sweep, or those -only names.
+func (b *bench) want(section string) bool {
+	if b.opts.only == "" {
+		return section != "sweep" || b.opts.sweep
+	}
+	for _, s := range strings.Split(b.opts.only, ",") {
+		if strings.TrimSpace(s) == section {
+			return true
+		}
+	}
+	return section == "sweep" && b.opts.sweep
+}
+
+// runAll runs the sections in order into b.report.
+func (b *bench) runAll(ctx context.Context) error {
+	redisInfo, err := b.info(ctx, "server")
+	if err != nil {
+		return err
+	}
+	cmd := strings.Join(append([]string{"go run ./bench"}, b.opts.args...), " ")
+	gmp := "Go's default (number of CPUs)"
+	if b.opts.gomaxprocs > 0 {
+		gmp = strconv.Itoa(b.opts.gomaxprocs)
+	}
+	b.report.header = []string{
+		"machine:  " + machine(redisInfo["redis_version"]),
+		"command:  " + cmd,
+		"load:     load average " + loadavg() + " at the start (other processes share the machine)",
+		fmt.Sprintf("workers:  cmd/worker, WORKER_CONCURRENCY=10, TASK_CHECK_INTERVAL=%v, DELAYED_TASK_CHECK_INTERVAL=%v, LOG_LEVEL=warn, GOMAXPROCS %s;",
+			b.taskCheck, b.delayedCheck, gmp),
+		"          baselines (bench/internal/plainworker) with the same concurrency, queues and intervals; one redis-server; the sandbox runs in the bench process",
+	}
+	steps := []struct {
+		section string
+		run     func(context.Context) error
+	}{
+		{"enqueue", b.measureEnqueue},
+		{"memory", b.measureMemory},
+		{"throughput", b.measureThroughput},
+		{"latency", b.measureLatencyAndIdle},
+		{"compliance", b.measureCompliance},
+		{"sweep", b.measureSweep},
+	}
+	for _, s := range steps {
+		if !b.want(s.section) && !(s.section == "latency" && b.want("idle")) {
+			continue
+		}
+		if err := s.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.section, err)
+		}
+	}
+	return nil
+}
