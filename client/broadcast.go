@@ -164,8 +164,12 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 			return nil, err
 		}
 	}
-	if !s.startAt.After(time.Now()) {
+	now := time.Now()
+	if !s.startAt.After(now) {
 		s.startAt = time.Time{}
+	}
+	if !s.startAt.IsZero() && !s.startAt.Before(now.Add(s.ttl)) {
+		return nil, fmt.Errorf("%w: start %s is after the broadcast would expire (TTL %v)", ErrInvalidOption, s.startAt.Format(time.RFC3339), s.ttl)
 	}
 	if err := tasks.ValidateBroadcastMessage(m); err != nil {
 		return nil, err

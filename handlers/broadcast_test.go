@@ -433,6 +433,7 @@ func TestBroadcastValidation(t *testing.T) {
 		{"empty text", &tasks.SendMessage{Text: " "}, []int64{1}, nil, "text", false},
 		{"bad parallelism", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastParallelism(0)}, "", true},
 		{"bad chunk", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastChunkSize(20_000)}, "", true},
+		{"starts after expiry", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastAt(time.Now().Add(48 * time.Hour)), client.BroadcastTTL(24 * time.Hour)}, "", true},
 	} {
 		_, err := e.client.Broadcast(ctx, tc.m, tc.ids, tc.opts...)
 		var ve *tasks.ValidationError
