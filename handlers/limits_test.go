@@ -253,21 +253,22 @@ func atOf(msgs []sandbox.Received, tag string) []time.Time {
 }
 
 // The scaled limits of these tests. The sandbox judges each limit as a GCRA
-// that lets a send arrive Tolerance × interval early. Its default, 10%, is
-// 10 ms of the 100 ms interval of 10/s, while the delay between the instant
-// the limiter grants a slot and the instant the request reaches the sandbox
-// varies by 8–60 ms on this project's 2-core machine under load (other test
-// packages, builds): a send delayed that much followed by one on time looks
-// like a burst. With 10% these tests would measure the machine's scheduling,
-// not the limiter (BENCHMARKS.md shows the 10% case at 300/s). 90% of an
-// interval absorbs the jitter and still rejects two sends of one granted slot;
-// the rate itself is checked with the sandbox's per-second maximum and the
-// smallest gaps per chat and group.
+// that lets a send arrive Tolerance × interval early. A send that reaches it
+// late pushes the limit's schedule, and the next send, on time, then looks
+// early: on this project's shared 2-core machine a handler that slept until
+// its granted instant was seen to reach the sandbox 109 ms late (a stalled
+// process), while its neighbours were on time. With the sandbox's default
+// 10% these tests would measure the machine's scheduling, not the limiter
+// (BENCHMARKS.md shows the 10% case at 300/s). So the rates are low and the
+// tolerance is 90% of the interval (180 ms at 5/s): that absorbs such
+// stalls and still rejects two sends of one granted slot; the rate itself is
+// checked with the sandbox's per-second maximum and the smallest gaps per
+// chat and group.
 const testTolerance = 0.9
 
 var (
-	testLimits = sandbox.Limits{Global: 10, Chat: 2, Group: 60, Tolerance: testTolerance}
-	testRL     = ratelimit.Config{Global: 10, Chat: 2, Group: 60, MaxWait: time.Second}
+	testLimits = sandbox.Limits{Global: 5, Chat: 2, Group: 60, Tolerance: testTolerance}
+	testRL     = ratelimit.Config{Global: 5, Chat: 2, Group: 60, MaxWait: time.Second}
 )
 
 // TestLimitsHoldAcrossServers: three servers, each with its own limiter,
@@ -277,7 +278,7 @@ func TestLimitsHoldAcrossServers(t *testing.T) {
 	t.Parallel()
 	e := setupLimits(t, 3, testLimits, testRL)
 	var msgs []*tasks.SendMessage
-	for i := range 30 {
+	for i := range 20 {
 		msgs = append(msgs, limited(int64(10_000+i), "broadcast", false))
 	}
 	for c := range 3 {
@@ -412,11 +413,11 @@ func TestTelegram429PausesBusyCluster(t *testing.T) {
 		"after the sleep, which the Limiter interface does not offer yet")
 	t.Parallel()
 	const retryAfter = 2
-	e := setupLimits(t, 3, sandbox.Limits{Global: 10, Tolerance: testTolerance},
-		ratelimit.Config{Global: 10, MaxWait: time.Second})
+	e := setupLimits(t, 3, sandbox.Limits{Global: 5, Tolerance: testTolerance},
+		ratelimit.Config{Global: 5, MaxWait: time.Second})
 	e.sandbox.AddRule(sandbox.Rule{Chat: "80010", Kind: sandbox.KindTooManyRequests, RetryAfter: retryAfter, Times: 1})
 	var msgs []*tasks.SendMessage
-	for i := range 40 {
+	for i := range 20 {
 		msgs = append(msgs, limited(int64(80_000+i), "busy", false))
 	}
 	ids := e.enqueueAll(t, 3, msgs...)
@@ -512,10 +513,10 @@ func TestRateLimitWaitsAreNotFailures(t *testing.T) {
 // global rate.
 func TestPaidBroadcastUsesItsOwnBudget(t *testing.T) {
 	t.Parallel()
-	const global, paid = 2, 10 // per second
+	const global, paid = 1, 5 // per second
 	e := setupLimits(t, 3, sandbox.Limits{Global: global, Paid: paid, Tolerance: testTolerance},
 		ratelimit.Config{Global: global, Paid: paid, MaxWait: time.Second})
-	const nPaid, nUnpaid = 30, 6
+	const nPaid, nUnpaid = 15, 4
 	var msgs []*tasks.SendMessage
 	for i := range nPaid {
 		msgs = append(msgs, limited(int64(60_000+i), "paid", true))
@@ -532,8 +533,8 @@ func TestPaidBroadcastUsesItsOwnBudget(t *testing.T) {
 	paidAt, unpaidAt := atOf(got, "paid"), atOf(got, "unpaid")
 	paidSpan := paidAt[len(paidAt)-1].Sub(paidAt[0])
 	unpaidSpan := unpaidAt[len(unpaidAt)-1].Sub(unpaidAt[0])
-	// 30 paid sends take about 3 s at 10/s; at the global 2/s they would
-	// take 15 s.
+	// 15 paid sends take about 3 s at 5/s; at the global 1/s they would
+	// take 14 s.
 	if paidSpan > 7*time.Second {
 		t.Errorf("paid sends took %s, want about 3s: they are not using the paid budget", paidSpan)
 	}
@@ -541,11 +542,11 @@ func TestPaidBroadcastUsesItsOwnBudget(t *testing.T) {
 		t.Errorf("at most %d paid sends in a second, want more than the global limit %d", st.MaxPaidPerSecond, global)
 	}
 	// Unpaid sends keep to the global budget, which paid sends do not use
-	// up: 6 take about 2.5 s.
+	// up: 4 take about 3 s.
 	if min := time.Duration(float64(nUnpaid-1) / global * 0.9 * float64(time.Second)); unpaidSpan < min {
 		t.Errorf("unpaid sends took %s, want at least %s at %d/s", unpaidSpan, min, global)
 	}
-	if unpaidSpan > 8*time.Second {
+	if unpaidSpan > 9*time.Second {
 		t.Errorf("unpaid sends took %s: the paid broadcast held them back", unpaidSpan)
 	}
 	if st.MaxPerSecond > global+1 {
