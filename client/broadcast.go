@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/ctxwait"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -372,7 +373,7 @@ func (c *Client) CancelBroadcast(ctx context.Context, id string) (*BroadcastProg
 	// pause, a retry pass) settles when it runs: run it now.
 	for _, chunk := range res.Running {
 		tid := tasks.BroadcastChunkTaskID(id, chunk)
-		_, err := withContext(ctx, func() (struct{}, error) { return struct{}{}, c.inspector.RunTask(tasks.QueueBulk, tid) })
+		_, err := ctxwait.Do(ctx, func() (struct{}, error) { return struct{}{}, c.inspector.RunTask(tasks.QueueBulk, tid) })
 		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 			c.log.DebugContext(ctx, "cancel: chunk task not moved to pending", "task_id", tid, "error", err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/ctxwait"
 	"github.com/telequeue/telequeue/internal/ordering"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -91,7 +92,7 @@ func (c *Client) enqueueOrdered(ctx context.Context, p *prepared) error {
 	if _, err := c.asynq.EnqueueContext(ctx, p.task, opts...); err != nil {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_, ierr := withContext(wctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(p.s.queue, p.id) })
+		_, ierr := ctxwait.Do(wctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(p.s.queue, p.id) })
 		switch {
 		case ierr == nil:
 			// Stored after all (the reply was lost): carry on.

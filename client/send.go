@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/ctxwait"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -162,7 +163,7 @@ func (c *Client) enqueuedAnyway(ctx context.Context, p *prepared, enqErr error) 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if isConnError(enqErr) || errors.Is(enqErr, context.DeadlineExceeded) || errors.Is(enqErr, context.Canceled) {
-		_, err := withContext(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(p.s.queue, p.id) })
+		_, err := ctxwait.Do(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(p.s.queue, p.id) })
 		switch {
 		case err == nil:
 			return true
@@ -184,28 +185,3 @@ func (c *Client) enqueuedAnyway(ctx context.Context, p *prepared, enqErr error) 
 
 // newID returns a random task id: 26 lowercase base32 characters, 130 bits.
 func newID() string { return strings.ToLower(rand.Text()) }
-
-// withContext runs f, which cannot take a context (asynq's Inspector), and
-// stops waiting when ctx ends; f then finishes in the background, bounded by
-// the Redis client's own timeouts.
-func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := f()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/ctxwait"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -62,7 +63,7 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 		return nil, fmt.Errorf("client: status: empty id: %w", ErrNotFound)
 	}
 	for _, q := range tasks.Queues {
-		info, err := withContext(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(q, id) })
+		info, err := ctxwait.Do(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(q, id) })
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 			continue

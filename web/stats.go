@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/ctxwait"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -76,11 +77,11 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 
 // collectStats reads the figures of every queue and live server.
 func collectStats(ctx context.Context, insp Inspector) (*Stats, error) {
-	infos, err := withContext(ctx, func() ([]*asynq.QueueInfo, error) { return metrics.QueueInfos(insp, tasks.Queues[:]) })
+	infos, err := ctxwait.Do(ctx, func() ([]*asynq.QueueInfo, error) { return metrics.QueueInfos(insp, tasks.Queues[:]) })
 	if err != nil {
 		return nil, fmt.Errorf("queues: %w", err)
 	}
-	servers, err := withContext(ctx, insp.Servers)
+	servers, err := ctxwait.Do(ctx, insp.Servers)
 	if err != nil {
 		return nil, fmt.Errorf("servers: %w", err)
 	}
@@ -127,29 +128,4 @@ func collectStats(ctx context.Context, insp Inspector) (*Stats, error) {
 		return a.PID < b.PID
 	})
 	return st, nil
-}
-
-// withContext runs f, which cannot take a context (asynq's Inspector), and
-// stops waiting when ctx ends; f then finishes in the background, bounded by
-// the Redis client's own timeouts.
-func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := f()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
 }
