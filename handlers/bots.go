@@ -1,12 +1,16 @@
 package handlers
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
 )
 
 // BotsConfig describes the bots a worker sends with.
@@ -20,11 +24,23 @@ type BotsConfig struct {
 	Timeout time.Duration
 }
 
-// NewBots creates one telego client per configured bot, once, sharing one
+// NewBots creates one sender per configured bot, once, sharing one
 // connection pool. Errors name the bot, never the token.
+//
+// A sender speaks the Bot API with telego's types (SendMessageParams,
+// Message, telegoapi.Response and the *telegoapi.Error of a refused call) over
+// telequeue's fasthttp caller, but does not go through telego.Bot's generic
+// request path: for every call that path encodes the whole response a second
+// time for a debug log line (even with logging discarded) and decodes the full
+// Message, and its go-json encoder grows each task goroutine's stack; together
+// 15–20% of a worker's CPU in the 6 × 10 benchmark (BENCHMARKS.md).
 func NewBots(cfg BotsConfig) (map[string]Sender, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second
+	}
+	api := strings.TrimRight(cfg.APIURL, "/")
+	if api == "" {
+		api = defaultAPIURL
 	}
 	c := newCaller(cfg.Timeout)
 	bots := make(map[string]Sender, len(cfg.Tokens))
@@ -34,17 +50,76 @@ func NewBots(cfg BotsConfig) (map[string]Sender, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		opts := []telego.BotOption{telego.WithAPICaller(c), telego.WithDiscardLogger()}
-		if cfg.APIURL != "" {
-			opts = append(opts, telego.WithAPIServer(strings.TrimRight(cfg.APIURL, "/")))
-		}
-		bot, err := telego.NewBot(cfg.Tokens[name], opts...)
-		if err != nil {
-			// telego's validation errors do not quote the token, but do not
-			// rely on it.
+		token := cfg.Tokens[name]
+		// telego's token check, so that a token it would refuse is refused
+		// here too. Its errors do not quote the token, but do not rely on it.
+		if _, err := telego.NewBot(token, telego.WithDiscardLogger()); err != nil {
 			return nil, fmt.Errorf("bot %q: invalid token (want digits:35 characters)", name)
 		}
-		bots[name] = bot
+		bots[name] = &botClient{sendMessageURL: api + "/bot" + token + "/sendMessage", caller: c}
 	}
 	return bots, nil
+}
+
+// defaultAPIURL is Telegram's Bot API server.
+const defaultAPIURL = "https://api.telegram.org"
+
+// botClient is one bot's [Sender].
+type botClient struct {
+	// sendMessageURL holds the token: it goes to the caller and nowhere
+	// else (the caller's errors never include it).
+	sendMessageURL string
+	caller         caller
+}
+
+var _ Sender = (*botClient)(nil)
+
+// sentMessage is the part of Telegram's Message that telequeue records.
+type sentMessage struct {
+	MessageID int   `json:"message_id"`
+	Date      int64 `json:"date"`
+	Chat      struct {
+		ID   int64  `json:"id"`
+		Type string `json:"type"`
+	} `json:"chat"`
+}
+
+// SendMessage calls sendMessage. Its errors are those of telego.Bot's: a
+// refused call wraps a *telegoapi.Error, anything else wraps the caller's
+// [*TransportError].
+func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error) {
+	data, err := stdJSONConstructor{}.JSONRequest(params)
+	if err != nil {
+		return nil, fmt.Errorf("internal execution: %w", err)
+	}
+	resp, err := b.caller.Call(ctx, b.sendMessageURL, data)
+	if err != nil {
+		return nil, fmt.Errorf("internal execution: %w", err)
+	}
+	if !resp.Ok {
+		return nil, fmt.Errorf("api: %w", resp.Error)
+	}
+	var m sentMessage
+	if err := json.Unmarshal(resp.Result, &m); err != nil || m.MessageID == 0 {
+		return nil, fmt.Errorf("internal execution: %w", &TransportError{Kind: "response", err: errors.New("result is not a message")})
+	}
+	return &telego.Message{MessageID: m.MessageID, Date: m.Date, Chat: telego.Chat{ID: m.Chat.ID, Type: m.Chat.Type}}, nil
+}
+
+// stdJSONConstructor encodes request parameters with encoding/json instead of
+// telego's default encoder (github.com/grbit/go-json). The JSON is the same
+// (both follow the struct tags and telego's MarshalJSON methods) except that
+// encoding/json honours the `omitzero` tags telego uses and go-json ignores:
+// telego.Bot sends "reply_parameters":{"chat_id":""...} for a reply within
+// the same chat, telequeue leaves chat_id out.
+type stdJSONConstructor struct {
+	ta.DefaultConstructor
+}
+
+func (stdJSONConstructor) JSONRequest(parameters any) (*ta.RequestData, error) {
+	data, err := json.Marshal(parameters)
+	if err != nil {
+		return nil, fmt.Errorf("encode json: %w", err)
+	}
+	return &ta.RequestData{ContentType: ta.ContentTypeJSON, BodyRaw: data}, nil
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/telequeue/telequeue/internal/ratelimit"
 )
 
-// Sender sends one message with one bot. *telego.Bot satisfies it.
+// Sender sends one message with one bot. *telego.Bot satisfies it, and so
+// do the senders of [NewBots].
 type Sender interface {
 	SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error)
 }
