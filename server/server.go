@@ -73,6 +73,7 @@ type Server struct {
 
 	inflight sync.WaitGroup // handler calls running now
 	running  atomic.Int64   // how many, for logs
+	warm     *warmPool      // runs the handler calls
 }
 
 // DefaultQueues are the default queue weights.
@@ -127,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
-	s := &Server{srv: srv, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout}
+	s := &Server{srv: srv, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, warm: newWarmPool(cfg.Concurrency, log)}
 	s.types[tasks.TypeSendMessage] = s.track(cfg.SendMessage)
 	for typ, h := range cfg.Handlers {
 		if typ == "" || typ == tasks.TypeSendMessage || h == nil {
@@ -163,7 +164,7 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 			s.running.Add(-1)
 			s.inflight.Done()
 		}()
-		return h.ProcessTask(ctx, t)
+		return s.warm.run(func() error { return h.ProcessTask(ctx, t) })
 	})
 }
 
@@ -182,6 +183,7 @@ func (s *Server) Shutdown() {
 	s.srv.Stop()
 	s.srv.Shutdown()
 	s.waitHandlers()
+	s.warm.stop()
 }
 
 // waitHandlers waits, up to the drain timeout, for handlers that asynq gave
