@@ -1,15 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -128,16 +125,12 @@ func methodNotAllowed(allow string) http.Handler {
 }
 
 // messageRequest is the body of POST /v1/messages besides the SendMessage
-// fields.
+// fields: priority, send_at or send_in, and ordered.
 type messageRequest struct {
-	Priority string
-	SendAt   time.Time
-	SendIn   time.Duration
-	Ordered  bool
+	priority string
+	when     schedule
+	ordered  bool
 }
-
-// requestFields are the body fields that are not SendMessage's.
-var requestFields = []string{"priority", "send_at", "send_in", "ordered"}
 
 // sentReceipt is the 202 body.
 type sentReceipt struct {
@@ -162,78 +155,55 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	receipt, err := s.cfg.Client.SendMessage(r.Context(), msg, opts...)
-	s.writeQueued(w, r, receipt, err)
-}
-
-// readJSONBody reads a JSON request body of at most limit bytes, or answers
-// the error and returns false.
-func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
-			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
-				Message: fmt.Sprintf("the body exceeds %d bytes", limit)})
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeMalformedJSON, Message: "cannot read the body"})
-		return nil, false
+		s.queueError(w, r, "message", err)
+		return
 	}
-	return body, true
+	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
+	writeJSON(w, http.StatusAccepted, sentReceipt{ID: receipt.ID, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt})
 }
 
 // options are the client options a request asks for: its body's and its
 // Idempotency-Key header.
 func (req *messageRequest) options(r *http.Request) ([]client.Option, *apiError) {
-	opts := []client.Option{client.Priority(req.Priority)}
+	opts := []client.Option{client.Priority(req.priority)}
 	switch {
-	case !req.SendAt.IsZero():
-		opts = append(opts, client.SendAt(req.SendAt))
-	case req.SendIn > 0:
-		opts = append(opts, client.SendIn(req.SendIn))
+	case !req.when.at.IsZero():
+		opts = append(opts, client.SendAt(req.when.at))
+	case req.when.in > 0:
+		opts = append(opts, client.SendIn(req.when.in))
 	}
-	if req.Ordered {
+	if req.ordered {
 		opts = append(opts, client.Ordered())
 	}
-	if key, ok := r.Header[IdempotencyKeyHeader]; ok {
-		if len(key) != 1 {
-			return nil, &apiError{Code: CodeInvalidField, Field: IdempotencyKeyHeader, Message: "send one Idempotency-Key header"}
-		}
-		opts = append(opts, client.IdempotencyKey(key[0]))
+	key, ok, apiErr := idempotencyKey(r)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if ok {
+		opts = append(opts, client.IdempotencyKey(key))
 	}
 	return opts, nil
 }
 
-// writeQueued answers a queued message's receipt (202, Location) or the error
-// that kept it from being queued.
-func (s *Server) writeQueued(w http.ResponseWriter, r *http.Request, receipt *client.Receipt, err error) {
+// queueError answers the error that kept a message or broadcast (what) from
+// being queued.
+func (s *Server) queueError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	var (
 		ve  *tasks.ValidationError
 		dup *client.DuplicateError
 	)
 	switch {
-	case err == nil:
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()})
-		return
 	case errors.As(err, &dup):
 		writeError(w, http.StatusConflict, apiError{Code: CodeDuplicate, ID: dup.ID, Queue: dup.Queue,
-			Message: fmt.Sprintf("the idempotency key was already used by message %s", dup.ID)})
-		return
+			Message: fmt.Sprintf("the idempotency key was already used by %s %s", what, dup.ID)})
 	case errors.Is(err, client.ErrInvalidOption):
 		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: optionField(err), Message: err.Error()})
-		return
 	default:
-		s.serverError(w, r, "queue message", err)
-		return
+		s.serverError(w, r, "queue "+what, err)
 	}
-	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
-	writeJSON(w, http.StatusAccepted, sentReceipt{ID: receipt.ID, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt})
 }
 
 // optionField names the request field behind a client.ErrInvalidOption.
@@ -250,11 +220,6 @@ func optionField(err error) string {
 	return ""
 }
 
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
-}
-
 // parseMessageRequest splits the body into the message, decoded strictly by
 // tasks.ParseSendMessage so that errors name the field, and the request
 // options.
@@ -263,9 +228,9 @@ func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *api
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}
-	rest, err := json.Marshal(fields)
-	if err != nil {
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	rest, apiErr := fields.marshal()
+	if apiErr != nil {
+		return nil, nil, apiErr
 	}
 	msg, err := tasks.ParseSendMessage(rest)
 	if err != nil {
@@ -274,89 +239,35 @@ func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *api
 	return msg, req, nil
 }
 
-// payloadError is the 400 of a payload that tasks refused.
-func payloadError(err error) *apiError {
-	var ve *tasks.ValidationError
-	if errors.As(err, &ve) {
-		return &apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()}
-	}
-	return &apiError{Code: CodeMalformedJSON, Message: err.Error()}
-}
-
 // parseRequestFields decodes a body object and takes the request options
-// (requestFields) out of it; the other fields are returned.
-func parseRequestFields(body []byte) (map[string]json.RawMessage, *messageRequest, *apiError) {
+// (messageRequest) out of it; the other fields are returned.
+func parseRequestFields(body []byte) (requestBody, *messageRequest, *apiError) {
 	if !utf8.Valid(body) {
 		// encoding/json would turn the bad bytes into U+FFFD and queue
 		// altered text.
 		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body is not valid UTF-8"}
 	}
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	fields, apiErr := decodeRequestBody(body)
+	if apiErr != nil {
+		return nil, nil, apiErr
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "trailing data after the JSON object"}
-	}
-	req := &messageRequest{Priority: client.PriorityDefault}
-	invalid := func(field, format string, args ...any) *apiError {
-		return &apiError{Code: CodeInvalidField, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
-	}
-	var str = func(name string) (string, *apiError) {
-		raw, ok := fields[name]
-		if !ok || string(raw) == "null" {
-			return "", nil
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", invalid(name, "must be a string")
-		}
-		return v, nil
-	}
-	priority, e := str("priority")
-	if e != nil {
-		return nil, nil, e
+	req := &messageRequest{priority: client.PriorityDefault}
+	priority, apiErr := fields.takeString("priority")
+	if apiErr != nil {
+		return nil, nil, apiErr
 	}
 	switch priority {
 	case "":
 	case client.PriorityCritical, client.PriorityDefault, client.PriorityBulk:
-		req.Priority = priority
+		req.priority = priority
 	default:
-		return nil, nil, invalid("priority", "%q: use critical, default or bulk", priority)
+		return nil, nil, invalidField("priority", "%q: use critical, default or bulk", priority)
 	}
-	sendAt, e := str("send_at")
-	if e != nil {
-		return nil, nil, e
+	if req.when, apiErr = fields.takeSchedule(); apiErr != nil {
+		return nil, nil, apiErr
 	}
-	if sendAt != "" {
-		t, err := time.Parse(time.RFC3339, sendAt)
-		if err != nil {
-			return nil, nil, invalid("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
-		}
-		req.SendAt = t
-	}
-	sendIn, e := str("send_in")
-	if e != nil {
-		return nil, nil, e
-	}
-	if sendIn != "" {
-		d, err := time.ParseDuration(sendIn)
-		if err != nil || d < 0 {
-			return nil, nil, invalid("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
-		}
-		req.SendIn = d
-	}
-	if sendAt != "" && sendIn != "" {
-		return nil, nil, invalid("send_in", "set either send_at or send_in, not both")
-	}
-	if raw, ok := fields["ordered"]; ok && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &req.Ordered); err != nil {
-			return nil, nil, invalid("ordered", "must be true or false")
-		}
-	}
-	for _, f := range requestFields {
-		delete(fields, f)
+	if _, err := fields.take("ordered", &req.ordered); err != nil {
+		return nil, nil, invalidField("ordered", "must be true or false")
 	}
 	return fields, req, nil
 }

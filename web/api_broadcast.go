@@ -1,12 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,10 +34,6 @@ const (
 	DefaultBlockedPage = 10_000
 	MaxBlockedPage     = 100_000
 )
-
-// broadcastFields are the body fields of POST /v1/broadcasts that are not
-// the message's.
-var broadcastFields = []string{"chat_ids", "send_at", "send_in", "parallelism"}
 
 // broadcastReceipt is the 202 body.
 type broadcastReceipt struct {
@@ -86,20 +79,8 @@ func (s *Server) withBroadcasts(h broadcastHandler) http.HandlerFunc {
 }
 
 func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadcasts) {
-	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
-			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBroadcastBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
-				Message: fmt.Sprintf("the body exceeds %d bytes", MaxBroadcastBodyBytes)})
-			return
-		}
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeMalformedJSON, Message: "cannot read the body"})
+	body, ok := readJSONBody(w, r, MaxBroadcastBodyBytes)
+	if !ok {
 		return
 	}
 	msg, ids, opts, apiErr := parseBroadcastRequest(body)
@@ -107,33 +88,17 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadca
 		writeError(w, http.StatusBadRequest, *apiErr)
 		return
 	}
-	if key, ok := r.Header[IdempotencyKeyHeader]; ok {
-		if len(key) != 1 {
-			writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: IdempotencyKeyHeader,
-				Message: "send one Idempotency-Key header"})
-			return
-		}
-		opts = append(opts, client.BroadcastIdempotencyKey(key[0]))
+	key, ok, apiErr := idempotencyKey(r)
+	if apiErr != nil {
+		writeError(w, http.StatusBadRequest, *apiErr)
+		return
+	}
+	if ok {
+		opts = append(opts, client.BroadcastIdempotencyKey(key))
 	}
 	receipt, err := b.Broadcast(r.Context(), msg, ids, opts...)
-	var (
-		ve  *tasks.ValidationError
-		dup *client.DuplicateError
-	)
-	switch {
-	case err == nil:
-	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()})
-		return
-	case errors.As(err, &dup):
-		writeError(w, http.StatusConflict, apiError{Code: CodeDuplicate, ID: dup.ID, Queue: dup.Queue,
-			Message: fmt.Sprintf("the idempotency key was already used by broadcast %s", dup.ID)})
-		return
-	case errors.Is(err, client.ErrInvalidOption):
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: optionField(err), Message: err.Error()})
-		return
-	default:
-		s.serverError(w, r, "queue broadcast", err)
+	if err != nil {
+		s.queueError(w, r, "broadcast", err)
 		return
 	}
 	w.Header().Set("Location", "/v1/broadcasts/"+receipt.ID)
@@ -144,84 +109,43 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadca
 }
 
 // parseBroadcastRequest splits the body into the message (decoded strictly
-// so that errors name the field), the chat ids and the options.
+// so that errors name the field), the chat ids and the options: send_at or
+// send_in, and parallelism.
 func parseBroadcastRequest(body []byte) (*tasks.SendMessage, []int64, []client.BroadcastOption, *apiError) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, nil, &apiError{Code: CodeMalformedJSON, Message: "trailing data after the JSON object"}
-	}
-	invalid := func(field, format string, args ...any) *apiError {
-		return &apiError{Code: CodeInvalidField, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+	fields, apiErr := decodeRequestBody(body)
+	if apiErr != nil {
+		return nil, nil, nil, apiErr
 	}
 	var ids []int64
-	raw, ok := fields["chat_ids"]
-	if !ok || string(raw) == "null" {
-		return nil, nil, nil, invalid("chat_ids", "is required: an array of integer chat ids")
+	set, err := fields.take("chat_ids", &ids)
+	if !set {
+		return nil, nil, nil, invalidField("chat_ids", "is required: an array of integer chat ids")
 	}
-	if err := json.Unmarshal(raw, &ids); err != nil {
-		return nil, nil, nil, invalid("chat_ids", "must be an array of integer chat ids")
+	if err != nil {
+		return nil, nil, nil, invalidField("chat_ids", "must be an array of integer chat ids")
 	}
 	var opts []client.BroadcastOption
-	str := func(name string) (string, *apiError) {
-		raw, ok := fields[name]
-		if !ok || string(raw) == "null" {
-			return "", nil
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", invalid(name, "must be a string")
-		}
-		return v, nil
+	when, apiErr := fields.takeSchedule()
+	if apiErr != nil {
+		return nil, nil, nil, apiErr
 	}
-	sendAt, e := str("send_at")
-	if e != nil {
-		return nil, nil, nil, e
-	}
-	sendIn, e := str("send_in")
-	if e != nil {
-		return nil, nil, nil, e
-	}
-	switch {
-	case sendAt != "" && sendIn != "":
-		return nil, nil, nil, invalid("send_in", "set either send_at or send_in, not both")
-	case sendAt != "":
-		t, err := time.Parse(time.RFC3339, sendAt)
-		if err != nil {
-			return nil, nil, nil, invalid("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
-		}
+	if t := when.start(); !t.IsZero() {
 		opts = append(opts, client.BroadcastAt(t))
-	case sendIn != "":
-		d, err := time.ParseDuration(sendIn)
-		if err != nil || d < 0 {
-			return nil, nil, nil, invalid("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
-		}
-		opts = append(opts, client.BroadcastAt(time.Now().Add(d)))
 	}
-	if raw, ok := fields["parallelism"]; ok && string(raw) != "null" {
-		var n int
-		if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > tasks.MaxBroadcastParallelism {
-			return nil, nil, nil, invalid("parallelism", "must be an integer from 1 to %d", tasks.MaxBroadcastParallelism)
+	var n int
+	if set, err := fields.take("parallelism", &n); set {
+		if err != nil || n < 1 || n > tasks.MaxBroadcastParallelism {
+			return nil, nil, nil, invalidField("parallelism", "must be an integer from 1 to %d", tasks.MaxBroadcastParallelism)
 		}
 		opts = append(opts, client.BroadcastParallelism(n))
 	}
-	for _, f := range broadcastFields {
-		delete(fields, f)
-	}
-	rest, err := json.Marshal(fields)
-	if err != nil {
-		return nil, nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	rest, apiErr := fields.marshal()
+	if apiErr != nil {
+		return nil, nil, nil, apiErr
 	}
 	msg, err := tasks.ParseBroadcastMessage(rest)
 	if err != nil {
-		var ve *tasks.ValidationError
-		if errors.As(err, &ve) {
-			return nil, nil, nil, &apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()}
-		}
-		return nil, nil, nil, &apiError{Code: CodeMalformedJSON, Message: err.Error()}
+		return nil, nil, nil, payloadError(err)
 	}
 	return msg, ids, opts, nil
 }

@@ -62,11 +62,7 @@ func startBroadcastWorker(t *testing.T, b *bundle, sb *sandbox.Sandbox) {
 
 func (b *bundle) postBroadcast(t *testing.T, body string, header map[string]string) *response {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	for k, v := range header {
-		h[k] = v
-	}
-	return b.do(t, request{method: http.MethodPost, path: "/v1/broadcasts", body: strings.NewReader(body), header: h, token: testToken})
+	return b.postJSON(t, "/v1/broadcasts", body, header)
 }
 
 func idsJSON(ids []int64) string {
@@ -181,34 +177,37 @@ func TestBroadcastAPICancelAndErrors(t *testing.T) {
 		t.Errorf("DELETE: %d %s", r.status, r.body)
 	}
 
+	plain := map[string]string{"Content-Type": "text/plain"}
 	for _, tc := range []struct {
 		name, body string
+		header     map[string]string
 		status     int
 		code       string
 		field      string
 	}{
-		{"no chat_ids", `{"text": "hi"}`, 400, "invalid_field", "chat_ids"},
-		{"chat_ids not ints", `{"chat_ids": ["@x"], "text": "hi"}`, 400, "invalid_field", "chat_ids"},
-		{"zero chat", `{"chat_ids": [0], "text": "hi"}`, 400, "invalid_field", "chat_ids"},
-		{"empty chat_ids", `{"chat_ids": [], "text": "hi"}`, 400, "invalid_field", "chat_ids"},
-		{"chat_id too", `{"chat_ids": [1], "chat_id": 1, "text": "hi"}`, 400, "invalid_field", "chat_id"},
-		{"priority", `{"chat_ids": [1], "text": "hi", "priority": "critical"}`, 400, "invalid_field", "priority"},
-		{"empty text", `{"chat_ids": [1], "text": ""}`, 400, "invalid_field", "text"},
-		{"bad send_in", `{"chat_ids": [1], "text": "hi", "send_in": "soon"}`, 400, "invalid_field", "send_in"},
-		{"bad parallelism", `{"chat_ids": [1], "text": "hi", "parallelism": 65}`, 400, "invalid_field", "parallelism"},
-		{"unknown bot", `{"chat_ids": [1], "text": "hi", "bot": "nobody"}`, 400, "invalid_field", "bot"},
-		{"not an object", `[1]`, 400, "malformed_json", ""},
+		{"no chat_ids", `{"text": "hi"}`, nil, 400, "invalid_field", "chat_ids"},
+		{"chat_ids not ints", `{"chat_ids": ["@x"], "text": "hi"}`, nil, 400, "invalid_field", "chat_ids"},
+		{"zero chat", `{"chat_ids": [0], "text": "hi"}`, nil, 400, "invalid_field", "chat_ids"},
+		{"empty chat_ids", `{"chat_ids": [], "text": "hi"}`, nil, 400, "invalid_field", "chat_ids"},
+		{"chat_id too", `{"chat_ids": [1], "chat_id": 1, "text": "hi"}`, nil, 400, "invalid_field", "chat_id"},
+		{"priority", `{"chat_ids": [1], "text": "hi", "priority": "critical"}`, nil, 400, "invalid_field", "priority"},
+		{"ordered", `{"chat_ids": [1], "text": "hi", "ordered": true}`, nil, 400, "invalid_field", "ordered"},
+		{"empty text", `{"chat_ids": [1], "text": ""}`, nil, 400, "invalid_field", "text"},
+		{"bad send_at", `{"chat_ids": [1], "text": "hi", "send_at": "tomorrow"}`, nil, 400, "invalid_field", "send_at"},
+		{"send_at of the wrong type", `{"chat_ids": [1], "text": "hi", "send_at": 1}`, nil, 400, "invalid_field", "send_at"},
+		{"bad send_in", `{"chat_ids": [1], "text": "hi", "send_in": "soon"}`, nil, 400, "invalid_field", "send_in"},
+		{"send_at and send_in", `{"chat_ids": [1], "text": "hi", "send_at": "2099-01-01T00:00:00Z", "send_in": "5m"}`, nil, 400, "invalid_field", "send_in"},
+		{"bad send_at and send_in", `{"chat_ids": [1], "text": "hi", "send_at": "tomorrow", "send_in": "5m"}`, nil, 400, "invalid_field", "send_at"},
+		{"bad parallelism", `{"chat_ids": [1], "text": "hi", "parallelism": 65}`, nil, 400, "invalid_field", "parallelism"},
+		{"unknown bot", `{"chat_ids": [1], "text": "hi", "bot": "nobody"}`, nil, 400, "invalid_field", "bot"},
+		{"long idempotency key", `{"chat_ids": [1], "text": "hi"}`, map[string]string{"Idempotency-Key": strings.Repeat("k", 201)}, 400, "invalid_field", "Idempotency-Key"},
+		{"not an object", `[1]`, nil, 400, "malformed_json", ""},
+		{"trailing data", `{"chat_ids": [1], "text": "hi"} {}`, nil, 400, "malformed_json", ""},
+		{"text content type", `{}`, plain, 415, "unsupported_media_type", ""},
 	} {
-		r := b.postBroadcast(t, tc.body, nil)
-		code, field, _ := r.apiError(t)
-		if r.status != tc.status || code != tc.code || field != tc.field {
-			t.Errorf("%s: %d %s, want %d %s on %q", tc.name, r.status, r.body, tc.status, tc.code, tc.field)
-		}
-	}
-	r = b.do(t, request{method: http.MethodPost, path: "/v1/broadcasts", body: strings.NewReader(`{}`), token: testToken,
-		header: map[string]string{"Content-Type": "text/plain"}})
-	if r.status != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %d", r.status)
+		t.Run(tc.name, func(t *testing.T) {
+			b.postBroadcast(t, tc.body, tc.header).wantAnswer(t, tc.status, tc.code, tc.field)
+		})
 	}
 	for _, rq := range []request{
 		{method: http.MethodGet, path: "/v1/broadcasts/nope"},

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,7 +76,7 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 	}
 	receipt, err := replies.SendMessages(r.Context(), chat, parts, opts...)
 	if err != nil {
-		s.writeQueued(w, r, nil, err)
+		s.queueError(w, r, "message", err)
 		return
 	}
 	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
@@ -86,11 +85,11 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 
 // parseReply reads the reply's chat and parts from the body's fields (the
 // request options already taken out).
-func parseReply(fields map[string]json.RawMessage) (telego.ChatID, []*tasks.SendMessage, *apiError) {
+func parseReply(fields requestBody) (telego.ChatID, []*tasks.SendMessage, *apiError) {
 	var none telego.ChatID
-	rest, err := json.Marshal(fields)
-	if err != nil {
-		return none, nil, &apiError{Code: CodeMalformedJSON, Message: "the body must be a JSON object"}
+	rest, apiErr := fields.marshal()
+	if apiErr != nil {
+		return none, nil, apiErr
 	}
 	if _, ok := fields["parts"]; ok {
 		var extra []string

@@ -15,11 +15,7 @@ import (
 
 func (b *bundle) postReply(t *testing.T, body string, header map[string]string) *response {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	for k, v := range header {
-		h[k] = v
-	}
-	return b.do(t, request{method: http.MethodPost, path: "/v1/replies", body: strings.NewReader(body), header: h, token: testToken})
+	return b.postJSON(t, "/v1/replies", body, header)
 }
 
 func TestPostReply(t *testing.T) {
@@ -64,14 +60,8 @@ func TestPostReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := b.postReply(t, tt.body, tt.header)
-			if r.status != tt.want {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.want, r.body)
-			}
+			r.wantAnswer(t, tt.want, tt.code, tt.field)
 			if tt.want != http.StatusAccepted {
-				code, field, _ := r.apiError(t)
-				if code != tt.code || field != tt.field {
-					t.Errorf("error code %q field %q, want %q %q: %s", code, field, tt.code, tt.field, r.body)
-				}
 				return
 			}
 			var rc struct {

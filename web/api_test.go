@@ -137,6 +137,7 @@ func TestPostMessage(t *testing.T) {
 		{"bad send_in", `{"chat_id": 42, "text": "hello", "send_in": "5 minutes"}`, nil, http.StatusBadRequest, web.CodeInvalidField, "send_in", ""},
 		{"negative send_in", `{"chat_id": 42, "text": "hello", "send_in": "-5m"}`, nil, http.StatusBadRequest, web.CodeInvalidField, "send_in", ""},
 		{"send_at and send_in", `{"chat_id": 42, "text": "hello", "send_at": "2099-01-01T00:00:00Z", "send_in": "5m"}`, nil, http.StatusBadRequest, web.CodeInvalidField, "send_in", ""},
+		{"bad send_at and send_in", `{"chat_id": 42, "text": "hello", "send_at": "tomorrow", "send_in": "5m"}`, nil, http.StatusBadRequest, web.CodeInvalidField, "send_at", ""},
 		{"long idempotency key", `{"chat_id": 42, "text": "hello"}`, map[string]string{"Idempotency-Key": strings.Repeat("k", 201)}, http.StatusBadRequest, web.CodeInvalidField, "Idempotency-Key", ""},
 		{"not JSON", `chat_id=42&text=hello`, nil, http.StatusBadRequest, web.CodeMalformedJSON, "", ""},
 		{"array", `[{"chat_id": 42, "text": "hello"}]`, nil, http.StatusBadRequest, web.CodeMalformedJSON, "", ""},
@@ -149,14 +150,8 @@ func TestPostMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := b.post(t, tt.body, tt.header)
-			if r.status != tt.want {
-				t.Fatalf("status %d, want %d: %s", r.status, tt.want, r.body)
-			}
+			r.wantAnswer(t, tt.want, tt.code, tt.field)
 			if tt.want != http.StatusAccepted {
-				code, field, _ := r.apiError(t)
-				if code != tt.code || field != tt.field {
-					t.Errorf("error code %q field %q, want %q %q: %s", code, field, tt.code, tt.field, r.body)
-				}
 				return
 			}
 			var rc struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,6 +158,21 @@ func (r *response) json(t *testing.T, v any) {
 	}
 }
 
+// wantAnswer fails t unless r has status want and, when that is an error,
+// the API error code and field.
+func (r *response) wantAnswer(t *testing.T, want int, code, field string) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d: %s", r.status, want, r.body)
+	}
+	if want < http.StatusBadRequest {
+		return
+	}
+	if gotCode, gotField, _ := r.apiError(t); gotCode != code || gotField != field {
+		t.Errorf("error code %q field %q, want %q %q: %s", gotCode, gotField, code, field, r.body)
+	}
+}
+
 // apiError decodes {"error": {...}}.
 func (r *response) apiError(t *testing.T) (code, field, id string) {
 	t.Helper()
@@ -201,14 +217,19 @@ func (b *bundle) do(t *testing.T, rq request) *response {
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
-// post sends POST /v1/messages with the API token.
-func (b *bundle) post(t *testing.T, body string, header map[string]string) *response {
+// postJSON sends a JSON body to path with the API token; header adds to or
+// overrides Content-Type: application/json.
+func (b *bundle) postJSON(t *testing.T, path, body string, header map[string]string) *response {
 	t.Helper()
 	h := map[string]string{"Content-Type": "application/json"}
-	for k, v := range header {
-		h[k] = v
-	}
-	return b.do(t, request{method: http.MethodPost, path: "/v1/messages", body: strings.NewReader(body), header: h, token: testToken})
+	maps.Copy(h, header)
+	return b.do(t, request{method: http.MethodPost, path: path, body: strings.NewReader(body), header: h, token: testToken})
+}
+
+// post sends POST /v1/messages.
+func (b *bundle) post(t *testing.T, body string, header map[string]string) *response {
+	t.Helper()
+	return b.postJSON(t, "/v1/messages", body, header)
 }
 
 func (b *bundle) get(t *testing.T, path string) *response {
