@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
@@ -242,11 +241,6 @@ func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *api
 // parseRequestFields decodes a body object and takes the request options
 // (messageRequest) out of it; the other fields are returned.
 func parseRequestFields(body []byte) (requestBody, *messageRequest, *apiError) {
-	if !utf8.Valid(body) {
-		// encoding/json would turn the bad bytes into U+FFFD and queue
-		// altered text.
-		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "the body is not valid UTF-8"}
-	}
 	fields, apiErr := decodeRequestBody(body)
 	if apiErr != nil {
 		return nil, nil, apiErr

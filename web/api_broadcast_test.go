@@ -203,6 +203,7 @@ func TestBroadcastAPICancelAndErrors(t *testing.T) {
 		{"long idempotency key", `{"chat_ids": [1], "text": "hi"}`, map[string]string{"Idempotency-Key": strings.Repeat("k", 201)}, 400, "invalid_field", "Idempotency-Key"},
 		{"not an object", `[1]`, nil, 400, "malformed_json", ""},
 		{"trailing data", `{"chat_ids": [1], "text": "hi"} {}`, nil, 400, "malformed_json", ""},
+		{"invalid UTF-8", "{\"chat_ids\": [1], \"text\": \"caf\xe9\"}", nil, 400, "malformed_json", ""},
 		{"text content type", `{}`, plain, 415, "unsupported_media_type", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -47,8 +48,14 @@ func isJSON(contentType string) bool {
 // strictly so that its errors name the field.
 type requestBody map[string]json.RawMessage
 
-// decodeRequestBody decodes body, which must be one JSON object.
+// decodeRequestBody decodes body, which must be one JSON object in valid
+// UTF-8.
 func decodeRequestBody(body []byte) (requestBody, *apiError) {
+	if !utf8.Valid(body) {
+		// encoding/json would turn the bad bytes into U+FFFD and queue
+		// altered text.
+		return nil, &apiError{Code: CodeMalformedJSON, Message: "the body is not valid UTF-8"}
+	}
 	var fields requestBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&fields); err != nil || fields == nil {
