@@ -10,18 +10,18 @@ import (
 // processes stays within the limits. Throughput and latency figures depend
 // on the machine and are printed, not asserted.
 //
-// The compliance run uses limits with long intervals (5/s global and paid,
-// 1/s per chat, 20/min per group) and lets the sandbox accept a send up to
-// 90% of an interval early: on a shared 2-core machine a request reaches the
-// sandbox up to ~100 ms after the instant the limiter granted, which at 300/s
-// (an interval of 3.3 ms) the sandbox counts as a burst whatever the limiter
-// did. BENCHMARKS.md reports and explains the 300/s run.
+// The compliance run uses limits with long windows (5/s global and paid,
+// 1/s per chat, 20/min per group) and workers with a 20% limiter margin: on
+// a shared 2-core machine a request reaches the sandbox up to ~100 ms after
+// the instant the limiter granted, and the margin (200 ms on a one-second
+// window) is what absorbs that. BENCHMARKS.md reports the 300/s run with the
+// default margin.
 func TestQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes for about a minute")
 	}
 	var out, progress bytes.Buffer
-	rep, err := run(t.Context(), []string{"-quick", "-rates", "5,1,20,5", "-tolerance", "0.9"}, &out, &progress)
+	rep, err := run(t.Context(), []string{"-quick", "-rates", "5,1,20,5", "-margin", "0.2"}, &out, &progress)
 	t.Log("\n" + progress.String() + out.String())
 	if err != nil {
 		t.Fatal(err)

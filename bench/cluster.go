@@ -228,6 +228,9 @@ func (b *bench) workerEnv(limits [4]float64, taskCheck time.Duration) []string {
 	if b.opts.delayedCheck > 0 {
 		env = append(env, "DELAYED_TASK_CHECK_INTERVAL="+b.delayedCheck.String())
 	}
+	if b.opts.margin > 0 {
+		env = append(env, "TELEGRAM_RATE_MARGIN="+ftoa(b.opts.margin))
+	}
 	return env
 }
 

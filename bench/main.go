@@ -80,7 +80,7 @@ type options struct {
 	taskCheck    time.Duration
 	delayedCheck time.Duration
 	timeout      time.Duration
-	tolerance    float64
+	margin       float64
 	rates        string
 	alts         alts
 	gomaxprocs   int
@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	fs.StringVar(&o.trace, "trace", "", "write every Bot API request of the compliance run (time, status, chat) to this file")
 	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of every spawned worker, telequeue and baseline alike (default: Go's, the number of CPUs)")
 	fs.Var(&o.alts, "alt", "another worker to measure next to cmd/worker, label|binary|KEY=V ...; binary is an absolute path or \"worker\" (repeatable)")
-	fs.Float64Var(&o.tolerance, "tolerance", 0, "sandbox limit tolerance of the compliance run, a fraction of an interval (default the sandbox's 0.1)")
+	fs.Float64Var(&o.margin, "margin", 0, "TELEGRAM_RATE_MARGIN of the workers of the compliance run (default: the configuration default, 0.03)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -170,8 +170,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	if _, err := parseRates(o.rates); err != nil {
 		return nil, err
 	}
-	if o.tolerance < 0 || o.tolerance >= 1 {
-		return nil, fmt.Errorf("-tolerance %v: want a fraction in [0, 1)", o.tolerance)
+	if o.margin < 0 || o.margin >= 0.5 {
+		return nil, fmt.Errorf("-margin %v: want a fraction in (0, 0.5)", o.margin)
 	}
 	if o.repeat <= 0 {
 		o.repeat = 3

@@ -37,12 +37,10 @@ const (
 const busyDelay = time.Second
 
 // LookaheadLimiter is a [Limiter] that can reserve with a per-call longest
-// wait and tell whether a 429 pause holds a key; *ratelimit.Limiter
-// implements it.
+// wait; *ratelimit.Limiter implements it.
 type LookaheadLimiter interface {
 	Limiter
 	ReserveWithin(ctx context.Context, k ratelimit.Key, w ratelimit.Within) (wait time.Duration, ok bool, err error)
-	Paused(ctx context.Context, k ratelimit.Key) (time.Duration, error)
 }
 
 var _ LookaheadLimiter = (*ratelimit.Limiter)(nil)

@@ -17,17 +17,26 @@ type Sender interface {
 
 var _ Sender = (*telego.Bot)(nil)
 
-// Limiter enforces Telegram's limits for the whole cluster.
+// Limiter enforces Telegram's limits for the whole cluster;
+// *ratelimit.Limiter implements it.
 type Limiter interface {
 	// Reserve asks for the earliest moment k may be sent. If that moment is
 	// within the limiter's maximum in-handler wait, the slot is reserved and
 	// ok is true: sleep wait, then send. Otherwise nothing is reserved, ok is
 	// false, and the task should be rescheduled after wait.
 	Reserve(ctx context.Context, k ratelimit.Key) (wait time.Duration, ok bool, err error)
+	// Acquire is Reserve with w's limits on the wait, and tells whether the
+	// wait is chat-bound (see ratelimit.Reservation).
+	Acquire(ctx context.Context, k ratelimit.Key, w ratelimit.Within) (ratelimit.Reservation, error)
 	// Throttled records that Telegram answered 429 with retryAfter for k, so
 	// that no process sends to that bot or chat before it runs out.
 	Throttled(ctx context.Context, k ratelimit.Key, retryAfter time.Duration) error
+	// Paused returns how long a pause recorded by Throttled still holds k's
+	// bot or chat (0 if none).
+	Paused(ctx context.Context, k ratelimit.Key) (time.Duration, error)
 }
+
+var _ Limiter = (*ratelimit.Limiter)(nil)
 
 // Outcome of one Bot API call, as reported to an [Observer].
 type Outcome string

@@ -131,7 +131,7 @@ func setupLimits(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Con
 		}
 		obs := &limitObserver{}
 		e.obs = append(e.obs, obs)
-		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log})
+		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log, ChatWaitMax: rl.MaxWait})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,23 +252,22 @@ func atOf(msgs []sandbox.Received, tag string) []time.Time {
 	return at
 }
 
-// The scaled limits of these tests. The sandbox judges each limit as a GCRA
-// that lets a send arrive Tolerance × interval early. A send that reaches it
-// late pushes the limit's schedule, and the next send, on time, then looks
-// early: on this project's shared 2-core machine a handler that slept until
-// its granted instant was seen to reach the sandbox 109 ms late (a stalled
-// process), while its neighbours were on time. With the sandbox's default
-// 10% these tests would measure the machine's scheduling, not the limiter
-// (BENCHMARKS.md shows the 10% case at 300/s). So the rates are low and the
-// tolerance is 90% of the interval (180 ms at 5/s): that absorbs such
-// stalls and still rejects two sends of one granted slot; the rate itself is
-// checked with the sandbox's per-second maximum and the smallest gaps per
-// chat and group.
-const testTolerance = 0.9
+// The scaled limits of these tests. The sandbox judges each limit exactly as
+// Telegram states it: at most N sends in any window (5 per second, 2 per
+// second to a chat, 60 per minute to a group), with no tolerance. What lets a
+// limiter meet that despite the time between its granted instant and the
+// request's arrival is its margin: with margin m the limiter spaces sends so
+// that a window of W holds its N sends even when they arrive up to m·W late
+// relative to each other. On this project's shared 2-core machine a handler
+// that slept until its instant was seen to reach the sandbox 109 ms late (a
+// stalled process) while its neighbours were on time, so these tests use a
+// 20% margin (200 ms on one-second windows) rather than the default; the
+// compliance benchmark (BENCHMARKS.md) runs with the default.
+const testMargin = 0.2
 
 var (
-	testLimits = sandbox.Limits{Global: 5, Chat: 2, Group: 60, Tolerance: testTolerance}
-	testRL     = ratelimit.Config{Global: 5, Chat: 2, Group: 60, MaxWait: time.Second}
+	testLimits = sandbox.Limits{Global: 5, Chat: 2, Group: 60}
+	testRL     = ratelimit.Config{Global: 5, Chat: 2, Group: 60, MaxWait: time.Second, Margin: testMargin}
 )
 
 // TestLimitsHoldAcrossServers: three servers, each with its own limiter,
@@ -298,11 +297,10 @@ func TestLimitsHoldAcrossServers(t *testing.T) {
 	if st.Delivered != len(msgs) {
 		t.Errorf("delivered %d, want %d", st.Delivered, len(msgs))
 	}
-	// The sandbox's own figures agree: never more than rate+1 in a second
-	// (its tolerance lets a compliant client reach that), never two sends
-	// to one chat or group closer than half their interval (the rest is
-	// left to scheduling jitter).
-	if max := int(testLimits.Global) + 1; st.MaxPerSecond > max {
+	// The sandbox's own figures agree: never more than the rate in a
+	// second, never two sends to one chat or group closer than half the
+	// limiter's interval (the rest is left to scheduling jitter).
+	if max := int(testLimits.Global); st.MaxPerSecond > max {
 		t.Errorf("%d sends in one second, want at most %d", st.MaxPerSecond, max)
 	}
 	if min := time.Duration(0.5 * float64(time.Second) / testLimits.Chat); st.MinChatGap < min {
@@ -408,13 +406,10 @@ func TestTelegram429PausesCluster(t *testing.T) {
 // at the global limit: sends whose slots the limiter granted before the 429
 // must not go out during the pause either.
 func TestTelegram429PausesBusyCluster(t *testing.T) {
-	t.Skip("known issue: a handler sleeping on a slot granted before Throttled sends when it wakes, " +
-		"without seeing the pause (up to MaxWait × Global sends during retry_after); needs a pause check " +
-		"after the sleep, which the Limiter interface does not offer yet")
 	t.Parallel()
 	const retryAfter = 2
-	e := setupLimits(t, 3, sandbox.Limits{Global: 5, Tolerance: testTolerance},
-		ratelimit.Config{Global: 5, MaxWait: time.Second})
+	e := setupLimits(t, 3, sandbox.Limits{Global: 5},
+		ratelimit.Config{Global: 5, MaxWait: time.Second, Margin: testMargin})
 	e.sandbox.AddRule(sandbox.Rule{Chat: "80010", Kind: sandbox.KindTooManyRequests, RetryAfter: retryAfter, Times: 1})
 	var msgs []*tasks.SendMessage
 	for i := range 20 {
@@ -472,8 +467,8 @@ func waitKey(t *testing.T, e *limitEnv, key string) {
 func TestRateLimitWaitsAreNotFailures(t *testing.T) {
 	t.Parallel()
 	// Waits beyond 200ms reschedule the task.
-	rl := ratelimit.Config{Chat: 4, Group: 60, MaxWait: 200 * time.Millisecond}
-	e := setupLimits(t, 2, sandbox.Limits{Chat: 4, Group: 60, Tolerance: testTolerance}, rl)
+	rl := ratelimit.Config{Chat: 4, Group: 60, MaxWait: 200 * time.Millisecond, Margin: testMargin}
+	e := setupLimits(t, 2, sandbox.Limits{Chat: 4, Group: 60}, rl)
 	var msgs []*tasks.SendMessage
 	for range 4 {
 		msgs = append(msgs, limited(-100_500, "group", false)) // 1/s: waits of 1, 2, 3 s
@@ -514,8 +509,8 @@ func TestRateLimitWaitsAreNotFailures(t *testing.T) {
 func TestPaidBroadcastUsesItsOwnBudget(t *testing.T) {
 	t.Parallel()
 	const global, paid = 1, 5 // per second
-	e := setupLimits(t, 3, sandbox.Limits{Global: global, Paid: paid, Tolerance: testTolerance},
-		ratelimit.Config{Global: global, Paid: paid, MaxWait: time.Second})
+	e := setupLimits(t, 3, sandbox.Limits{Global: global, Paid: paid},
+		ratelimit.Config{Global: global, Paid: paid, MaxWait: time.Second, Margin: testMargin})
 	const nPaid, nUnpaid = 15, 4
 	var msgs []*tasks.SendMessage
 	for i := range nPaid {
@@ -554,4 +549,55 @@ func TestPaidBroadcastUsesItsOwnBudget(t *testing.T) {
 	}
 	t.Logf("paid: %d in %s (max %d/s); unpaid: %d in %s (max %d/s)", len(paidAt), paidSpan.Round(time.Millisecond),
 		st.MaxPaidPerSecond, len(unpaidAt), unpaidSpan.Round(time.Millisecond), st.MaxPerSecond)
+}
+
+// TestBusyChatsDoNotStallOthers: ten chats get two messages each, queued
+// before thirty messages to other chats. The second message of each busy
+// chat must wait a second for its chat; meanwhile the other chats are
+// served: the busy chats' waits neither occupy every sender (at most
+// ChatWaiters sleep on them, the rest are rescheduled) nor book the bot's
+// budget a second ahead (a chat-bound wait is not reserved, so the bot's
+// slots before it stay free).
+func TestBusyChatsDoNotStallOthers(t *testing.T) {
+	t.Parallel()
+	e := setupLimits(t, 1, sandbox.Limits{Global: 100, Chat: 1},
+		ratelimit.Config{Global: 100, Chat: 1, MaxWait: 2 * time.Second, Margin: testMargin})
+	var msgs []*tasks.SendMessage
+	for c := range 10 {
+		for range 2 {
+			msgs = append(msgs, limited(int64(90_000+c), "busy", false))
+		}
+	}
+	for i := range 30 {
+		msgs = append(msgs, limited(int64(91_000+i), "free", false))
+	}
+	ids := e.enqueueAll(t, 1, msgs...)
+	got := e.waitDelivered(t, len(msgs), 60*time.Second)
+	e.waitCompleted(t, ids, 10*time.Second)
+	assertCompliant(t, e.sandbox.Stats())
+
+	// The earliest second message to a busy chat.
+	seen := map[string]bool{}
+	var firstSecond time.Time
+	for _, m := range got {
+		if m.Text != "busy" {
+			continue
+		}
+		if seen[m.ChatID] && (firstSecond.IsZero() || m.At.Before(firstSecond)) {
+			firstSecond = m.At
+		}
+		seen[m.ChatID] = true
+	}
+	free := atOf(got, "free")
+	if last := free[len(free)-1]; !last.Before(firstSecond) {
+		t.Errorf("the last free chat got its message %s after the first busy chat's second one: busy chats held the senders or the budget",
+			last.Sub(firstSecond).Round(time.Millisecond))
+	}
+	var waits, rescheduled int64
+	for _, o := range e.obs {
+		waits += o.waited.Load()
+		rescheduled += o.rescheduled.Load()
+	}
+	t.Logf("free chats done %s before the first second message; waits in handler %d, rescheduled %d",
+		firstSecond.Sub(free[len(free)-1]).Round(time.Millisecond), waits, rescheduled)
 }

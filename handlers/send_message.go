@@ -35,6 +35,16 @@ type Config struct {
 	// marker while Redis is unreachable (default 10m). The message has been
 	// delivered by then; giving up risks a duplicate, never a loss.
 	MarkerWriteTimeout time.Duration
+	// ChatWaiters is how many sends of this handler may sleep at once on a
+	// chat-bound rate-limit wait (a chat or group that got a message
+	// moments ago); default 5, half of the default 10 senders. A send that
+	// would have to wait so while that many already do is rescheduled
+	// instead (not a failure), so that a busy chat never occupies every
+	// sender while other chats could be served.
+	ChatWaiters int
+	// ChatWaitMax is the longest chat-bound wait slept in the handler;
+	// longer ones reschedule the task (default 2s, as RATE_MAX_WAIT).
+	ChatWaitMax time.Duration
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
 	// Logger defaults to slog.Default().
@@ -48,6 +58,8 @@ type SendMessageHandler struct {
 	rdb                redis.UniversalClient
 	markerTTL          time.Duration
 	markerWriteTimeout time.Duration
+	chatWaiters        chan struct{} // a token per send sleeping on a chat-bound wait
+	chatWaitMax        time.Duration
 	obs                Observer
 	log                *slog.Logger
 }
@@ -72,6 +84,14 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 	}
 	if h.markerWriteTimeout <= 0 {
 		h.markerWriteTimeout = 10 * time.Minute
+	}
+	if cfg.ChatWaiters <= 0 {
+		cfg.ChatWaiters = 5
+	}
+	h.chatWaiters = make(chan struct{}, cfg.ChatWaiters)
+	h.chatWaitMax = cfg.ChatWaitMax
+	if h.chatWaitMax <= 0 {
+		h.chatWaitMax = 2 * time.Second
 	}
 	if h.obs == nil {
 		h.obs = nopObserver{}
@@ -185,19 +205,19 @@ func parsePayload(payload []byte) (*tasks.SendMessage, error) {
 		// message would go out mangled.
 		return nil, fmt.Errorf("%w: not valid UTF-8: %w", ErrInvalidPayload, asynq.SkipRetry)
 	}
-	// Before strict decoding: a newer payload may have fields this build
-	// does not know.
+	m, err := tasks.ParseSendMessage(payload)
+	if err == nil {
+		return m, nil
+	}
+	// A payload from a newer version may have fields this build does not
+	// know; it is not invalid, only too new for this worker.
 	var head struct {
 		V int `json:"v"`
 	}
 	if json.Unmarshal(payload, &head) == nil && head.V > tasks.SendMessageVersion {
 		return nil, fmt.Errorf("%w: version %d, this worker reads up to %d", ErrNewerPayload, head.V, tasks.SendMessageVersion)
 	}
-	m, err := tasks.ParseSendMessage(payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
-	}
-	return m, nil
+	return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
 }
 
 // transportError maps a non-API telego error to an error whose text is safe
@@ -225,35 +245,111 @@ func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Ke
 	}
 }
 
+// chatReserveWait is the longest chat-bound wait for which a send reserves
+// its slot at once (see waitForSlot).
+const chatReserveWait = 5 * time.Millisecond
+
 // waitForSlot asks the limiter for a slot and sleeps until it comes, or
 // returns a RateLimitedError to reschedule the task when the wait is long.
+//
+// A wait that the chat sets (its own limit, a group's per-minute limit, a
+// 429 pause of the chat) is handled apart from one the bot's budget sets:
+//
+//   - The send does not reserve it. A reservation takes one slot of every
+//     limit at the same instant, and the bot's budget cannot hand out the
+//     slots before a reserved instant once it is booked (its limiter keeps
+//     only the next free instant): a message reserved 1 s ahead for its
+//     chat's sake would idle the whole bot for that second. Instead the send
+//     sleeps until the chat's slot and asks again, when only the bot's
+//     budget can hold it back.
+//   - Only ChatWaiters sends sleep so at a time; others are rescheduled
+//     (not a failure), so that a busy chat never occupies every sender while
+//     other chats could be served. Waits beyond ChatWaitMax are rescheduled
+//     too.
+//
+// Waits for the bot's budget are reserved and slept whatever their number:
+// they pace the whole bot.
+//
+// A send that sleeps on a reservation checks, just before its slot, that no
+// other sender met a 429 for its bot or chat meanwhile: if one did, the slot
+// is given up and the send waits behind the pause like any other.
 func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
 	if h.limiter == nil {
 		return nil
 	}
-	var (
-		wait time.Duration
-		ok   bool
-	)
-	err := untilRedisAnswers(ctx, func() (err error) {
-		wait, ok, err = h.limiter.Reserve(ctx, limitKey(bot, m, chat))
-		return err
-	})
+	k := limitKey(bot, m, chat)
+	for {
+		var r ratelimit.Reservation
+		err := untilRedisAnswers(ctx, func() (err error) {
+			r, err = h.limiter.Acquire(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if r.OK {
+			if r.Wait <= 0 {
+				return nil
+			}
+			h.obs.RateLimitWait(bot, r.Wait, false)
+			again, err := h.sleepToSlot(ctx, k, r.Wait)
+			if !again {
+				return err
+			}
+			// A 429 paused the bot or chat after the slot was reserved:
+			// ask again, behind the pause (the limiter accounts for it).
+			continue
+		}
+		if !r.ChatBound || r.Wait > h.chatWaitMax {
+			h.obs.RateLimitWait(bot, r.Wait, true)
+			return &RateLimitedError{RetryAfter: r.Wait}
+		}
+		select {
+		case h.chatWaiters <- struct{}{}:
+		default:
+			h.obs.RateLimitWait(bot, r.Wait, true)
+			return &RateLimitedError{RetryAfter: r.Wait}
+		}
+		h.obs.RateLimitWait(bot, r.Wait, false)
+		err = sleepSend(ctx, r.Wait)
+		<-h.chatWaiters
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sleepToSlot sleeps wait, checking for a 429 pause shortly before the slot
+// (not at it, so that the check's round trip does not delay the send). It
+// returns again = true if a pause began meanwhile.
+func (h *SendMessageHandler) sleepToSlot(ctx context.Context, k ratelimit.Key, wait time.Duration) (again bool, err error) {
+	if wait <= pauseCheckLead {
+		return false, sleepSend(ctx, wait)
+	}
+	if err := sleepSend(ctx, wait-pauseCheckLead); err != nil {
+		return false, err
+	}
+	start := time.Now()
+	paused, err := h.limiter.Paused(ctx, k)
 	if err != nil {
-		return fmt.Errorf("rate limiter unavailable: %w", err)
+		return false, fmt.Errorf("rate limiter unavailable: %w", err)
 	}
-	if !ok {
-		h.obs.RateLimitWait(bot, wait, true)
-		return &RateLimitedError{RetryAfter: wait}
+	if paused > 0 {
+		return true, nil
 	}
-	if wait <= 0 {
+	return false, sleepSend(ctx, pauseCheckLead-time.Since(start))
+}
+
+// sleepSend sleeps d, or returns the transient error of a send whose task
+// was stopped (shutdown or deadline) while it waited.
+func sleepSend(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
 		return nil
 	}
-	h.obs.RateLimitWait(bot, wait, false)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-timer.C:
+	case <-t.C:
 		return nil
 	case <-ctx.Done():
 		return &TransportError{Kind: "network", err: ctx.Err()}

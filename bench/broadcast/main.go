@@ -79,11 +79,11 @@ func main() {
 }
 
 type options struct {
-	quick     bool
-	only      string
-	workers   int
-	tolerance float64
-	timeout   time.Duration
+	quick   bool
+	only    string
+	workers int
+	margin  float64
+	timeout time.Duration
 }
 
 type bench struct {
@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.quick, "quick", false, "smaller sizes (1M acceptance becomes 300k, latency runs shorter)")
 	fs.StringVar(&o.only, "only", "", "run only these sections, comma-separated: accept,throughput,latency")
 	fs.IntVar(&o.workers, "workers", 2, "worker processes of the throughput run")
-	fs.Float64Var(&o.tolerance, "tolerance", 0, "sandbox limit tolerance of the latency runs, a fraction of the 33 ms interval (default the sandbox's 0.1)")
+	fs.Float64Var(&o.margin, "margin", 0, "limiter margin of the latency runs (default ratelimit.DefaultMargin, 0.03)")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -608,7 +608,7 @@ func (b *bench) latencyRun(ctx context.Context, lr latencyRun, window time.Durat
 	if err := b.rdb.FlushAll(ctx).Err(); err != nil {
 		return nil, 0, sandbox.Stats{}, err
 	}
-	sb, err := sandbox.New(sandbox.Config{NoRecordParams: true, Limits: sandbox.Limits{Global: rate, Chat: 1, Group: 20, Tolerance: b.opts.tolerance}})
+	sb, err := sandbox.New(sandbox.Config{NoRecordParams: true, Limits: sandbox.Limits{Global: rate, Chat: 1, Group: 20}})
 	if err != nil {
 		return nil, 0, sandbox.Stats{}, err
 	}
@@ -632,7 +632,7 @@ func (b *bench) latencyRun(ctx context.Context, lr latencyRun, window time.Durat
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: b.redis.Addr()})
 		defer rdb.Close()
-		lim, err := ratelimit.New(rdb, ratelimit.Config{Global: rate, Chat: 1, Group: 20, Paid: 1000})
+		lim, err := ratelimit.New(rdb, ratelimit.Config{Global: rate, Chat: 1, Group: 20, Paid: 1000, Margin: b.opts.margin})
 		if err != nil {
 			return nil, 0, sandbox.Stats{}, err
 		}

@@ -11,11 +11,14 @@
 //	-rate-chat       SANDBOX_RATE_CHAT       messages/s per chat
 //	-rate-group      SANDBOX_RATE_GROUP      messages/MINUTE per group chat
 //	-rate-paid       SANDBOX_RATE_PAID       paid-broadcast messages/s per bot
-//	-tolerance       SANDBOX_TOLERANCE       limit tolerance fraction (0 = 10%)
 //	-tokens          SANDBOX_TOKENS          comma-separated accepted tokens
 //	-seed            SANDBOX_SEED            fault randomness seed
 //	-no-params       SANDBOX_NO_PARAMS       do not record request fields
 //	-log-level       SANDBOX_LOG_LEVEL       debug, info, warn or error (default info)
+//
+// Each rate is enforced as a sliding-window count, at most N sends in any
+// window W: 30/s is at most 30 in any second, 20/min at most 20 in any
+// minute, 0.5/s at most 1 in 2 seconds (see internal/sandbox).
 package main
 
 import (
@@ -56,18 +59,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return def
 	}
 	var (
-		addr      = fs.String("addr", env("SANDBOX_ADDR", "127.0.0.1:0"), "listen address")
-		latency   = fs.String("latency", env("SANDBOX_LATENCY", "0s"), "latency added to every call")
-		jitter    = fs.String("jitter", env("SANDBOX_LATENCY_JITTER", "0s"), "random extra latency")
-		global    = fs.String("rate-global", env("SANDBOX_RATE_GLOBAL", "0"), "messages/s per bot")
-		chat      = fs.String("rate-chat", env("SANDBOX_RATE_CHAT", "0"), "messages/s per chat")
-		group     = fs.String("rate-group", env("SANDBOX_RATE_GROUP", "0"), "messages/minute per group")
-		paid      = fs.String("rate-paid", env("SANDBOX_RATE_PAID", "0"), "paid messages/s per bot")
-		tolerance = fs.String("tolerance", env("SANDBOX_TOLERANCE", "0"), "limit tolerance fraction")
-		tokens    = fs.String("tokens", env("SANDBOX_TOKENS", ""), "comma-separated accepted tokens")
-		seed      = fs.String("seed", env("SANDBOX_SEED", "0"), "fault randomness seed")
-		noParams  = fs.String("no-params", env("SANDBOX_NO_PARAMS", "false"), "do not record request fields")
-		logLevel  = fs.String("log-level", env("SANDBOX_LOG_LEVEL", "info"), "log level")
+		addr     = fs.String("addr", env("SANDBOX_ADDR", "127.0.0.1:0"), "listen address")
+		latency  = fs.String("latency", env("SANDBOX_LATENCY", "0s"), "latency added to every call")
+		jitter   = fs.String("jitter", env("SANDBOX_LATENCY_JITTER", "0s"), "random extra latency")
+		global   = fs.String("rate-global", env("SANDBOX_RATE_GLOBAL", "0"), "messages/s per bot")
+		chat     = fs.String("rate-chat", env("SANDBOX_RATE_CHAT", "0"), "messages/s per chat")
+		group    = fs.String("rate-group", env("SANDBOX_RATE_GROUP", "0"), "messages/minute per group")
+		paid     = fs.String("rate-paid", env("SANDBOX_RATE_PAID", "0"), "paid messages/s per bot")
+		tokens   = fs.String("tokens", env("SANDBOX_TOKENS", ""), "comma-separated accepted tokens")
+		seed     = fs.String("seed", env("SANDBOX_SEED", "0"), "fault randomness seed")
+		noParams = fs.String("no-params", env("SANDBOX_NO_PARAMS", "false"), "do not record request fields")
+		logLevel = fs.String("log-level", env("SANDBOX_LOG_LEVEL", "info"), "log level")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -92,11 +94,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cfg.Latency = dur("latency", *latency)
 	cfg.LatencyJitter = dur("jitter", *jitter)
 	cfg.Limits = sandbox.Limits{
-		Global:    num("rate-global", *global),
-		Chat:      num("rate-chat", *chat),
-		Group:     num("rate-group", *group),
-		Paid:      num("rate-paid", *paid),
-		Tolerance: num("tolerance", *tolerance),
+		Global: num("rate-global", *global),
+		Chat:   num("rate-chat", *chat),
+		Group:  num("rate-group", *group),
+		Paid:   num("rate-paid", *paid),
 	}
 	if *tokens != "" {
 		for _, t := range strings.Split(*tokens, ",") {

@@ -12,7 +12,7 @@ import (
 
 func TestRun(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"SANDBOX_RATE_CHAT": "1", "SANDBOX_LATENCY": "1ms"}
+	env := map[string]string{"SANDBOX_RATE_CHAT": "1", "SANDBOX_RATE_PAID": "2.5", "SANDBOX_LATENCY": "1ms"}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -42,16 +42,34 @@ func TestRun(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `"chat":1`) || !strings.Contains(string(b), `"group":20`) {
-		t.Errorf("limits = %s", b)
+	for _, want := range []string{`"chat":1`, `"group":20`, `"paid":2.5`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("limits = %s, want %s", b, want)
+		}
 	}
-	resp, err = c.Get(url + "/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX/getMe")
+	if strings.Contains(string(b), "tolerance") {
+		t.Errorf("limits = %s: tolerance is gone", b)
+	}
+	bot := url + "/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX"
+	resp, err = c.Get(bot + "/getMe")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("getMe status %d", resp.StatusCode)
+	}
+	// The chat limit is on: 1 per second.
+	for i, want := range []int{200, 429} {
+		resp, err = c.Post(bot+"/sendMessage", "application/json", strings.NewReader(`{"chat_id":5,"text":"hi"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("send %d: %d %s, want %d", i, resp.StatusCode, b, want)
+		}
 	}
 
 	cancel()
@@ -78,6 +96,7 @@ func TestRunBadConfig(t *testing.T) {
 		{"negative rate", []string{"-rate-chat", "-1"}, nil, "chat"},
 		{"bad token", []string{"-tokens", "hunter2"}, nil, "token #0"},
 		{"bad address", []string{"-addr", "256.0.0.1:1"}, nil, "listen"},
+		{"tolerance flag removed", []string{"-tolerance", "0.5"}, nil, "-tolerance"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,21 +87,18 @@ func TestCluster(t *testing.T) {
 	// Limits on in the sandbox and the same ones in the workers: what is
 	// tested is that two workers share one budget through the cluster
 	// (the limiter's keys are hash-tagged by bot, one script per send).
-	// The global budget is 10/s rather than Telegram's 30/s and the
-	// sandbox's tolerance 50% of the interval rather than 10%, because the
-	// sandbox judges a send when its goroutine gets to it: on a loaded CI
-	// machine that lags the send by tens of milliseconds now and then, and
-	// the sandbox then counts a "global" violation that no limiter could
-	// avoid, with one redis-server as with a cluster (measured: load
-	// average 8-37 on 2 CPUs gave 2-14 such violations per run with either).
-	// So the per-chat and per-group limits (1 s and 3 s intervals) must
-	// show no violation at all, and the global one must hold as a rate:
-	// at most 10+1 sends in any second (two workers that did not share
-	// their budget would reach about 20).
-	sb := startSandbox(t, sandbox.Config{Limits: sandbox.Limits{Global: 10, Chat: 1, Group: 20, Tolerance: 0.5}})
+	// The global budget is 10/s rather than Telegram's 30/s, and the
+	// workers keep a 20% margin rather than the default 3%: on a loaded CI
+	// machine a send now and then reaches the sandbox tens of milliseconds
+	// after its slot (measured: load average 8-37 on 2 CPUs), and the
+	// margin is what lets such a send still fit the sandbox's windows.
+	// Two workers that did not share their budget would send about 20 in
+	// a second.
+	sb := startSandbox(t, sandbox.Config{Limits: sandbox.Limits{Global: 10, Chat: 1, Group: 20}})
 	e := baseEnv(sb.URL()).with(
 		"REDIS_CLUSTER_ADDRS", strings.Join(cl.Addrs(), ","),
 		"TELEGRAM_RATE_GLOBAL", "10", "TELEGRAM_RATE_CHAT", "1", "TELEGRAM_RATE_GROUP", "20",
+		"TELEGRAM_RATE_MARGIN", "0.2",
 	)
 	for i := range 2 {
 		startWorker(t, fmt.Sprintf("worker%d", i), e)
@@ -182,14 +179,11 @@ func TestCluster(t *testing.T) {
 	t.Logf("cluster: %d messages in %v; sandbox: delivered %d, violations %d %v, early retries %d, max/s %d, min chat gap %v, min group gap %v",
 		n, took.Round(time.Millisecond), stats.Delivered, stats.Violations, stats.Rejected429, stats.EarlyRetry, stats.MaxPerSecond,
 		stats.MinChatGap.Round(time.Millisecond), stats.MinGroupGap.Round(time.Millisecond))
-	if n := stats.Rejected429[sandbox.LimitChat] + stats.Rejected429[sandbox.LimitGroup]; n != 0 {
-		t.Errorf("per-chat and per-group limits on the cluster: %d violations, want 0", n)
+	if stats.Violations != 0 || stats.EarlyRetry != 0 {
+		t.Errorf("limits on the cluster: %d violations %v and %d early retries, want 0", stats.Violations, stats.Rejected429, stats.EarlyRetry)
 	}
-	if stats.MaxPerSecond > 10+1 {
-		t.Errorf("global limit on the cluster: %d sends in one second, want at most 11 (budget not shared?)", stats.MaxPerSecond)
-	}
-	if stats.Violations != 0 {
-		t.Logf("note: %d sends arrived closer than the sandbox's tolerance to the previous one (timing jitter; see the comment above), followed by %d early retries", stats.Violations, stats.EarlyRetry)
+	if stats.MaxPerSecond > 10 {
+		t.Errorf("global limit on the cluster: %d sends in one second, want at most 10 (budget not shared?)", stats.MaxPerSecond)
 	}
 
 	// Where the keys went: asynq's per queue, telequeue's spread by name.

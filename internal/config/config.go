@@ -100,6 +100,10 @@ type Config struct {
 	RateGroup float64 `env:"TELEGRAM_RATE_GROUP" envDefault:"20"`
 	// TELEGRAM_RATE_PAID: allow_paid_broadcast messages per second per bot; 0 = off.
 	RatePaid float64 `env:"TELEGRAM_RATE_PAID" envDefault:"1000"`
+	// TELEGRAM_RATE_MARGIN: fraction of each limit kept unused, so that
+	// sends that reach Telegram a little late, next to ones on time, still
+	// fit every window (see README, "Limits").
+	RateMargin float64 `env:"TELEGRAM_RATE_MARGIN" envDefault:"0.03"`
 	// RATE_MAX_WAIT: longest rate-limit wait spent inside a handler; longer
 	// waits reschedule the task without counting a failure.
 	RateMaxWait time.Duration `env:"RATE_MAX_WAIT" envDefault:"2s"`
@@ -207,6 +211,9 @@ func (c *Config) finish(requireRedis bool) error {
 		if !p.ok {
 			errs = append(errs, fmt.Errorf("%s: must be positive", p.name))
 		}
+	}
+	if !(c.RateMargin > 0 && c.RateMargin < 0.5) {
+		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_MARGIN = %v: must be above 0 and below 0.5", c.RateMargin))
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

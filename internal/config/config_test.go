@@ -56,6 +56,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"bad api url", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_API_URL", "api.telegram.org"}, "TELEGRAM_API_URL"},
 		{"sentinel half", []string{"REDIS_SENTINEL_ADDRS", "127.0.0.1:26379"}, "REDIS_SENTINEL_MASTER"},
 		{"negative rate", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_CHAT", "-1"}, "TELEGRAM_RATE_CHAT"},
+		{"zero margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0"}, "TELEGRAM_RATE_MARGIN"},
+		{"huge margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0.5"}, "TELEGRAM_RATE_MARGIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // Defaults of [Config] fields left zero.
 const (
 	DefaultMaxWait = 2 * time.Second
-	DefaultMargin  = 0.02
+	DefaultMargin  = 0.03
 	DefaultPrefix  = keys.Prefix + "rl:"
 )
 
@@ -44,9 +44,14 @@ type Config struct {
 	MaxWait time.Duration
 	// Margin is the fraction added to every emission interval to absorb
 	// the jitter between the reserved instant and the moment Telegram sees
-	// the request: with 0.02 a 30/s budget is used at 29.4/s. Default 0.02;
-	// must be below 1. (0 means the default; for practically no margin use
-	// a tiny value such as 1e-9.)
+	// the request. Telegram counts sends per window (30 in a second, 20 in
+	// a minute to a group): with margin m the N sends the limiter grants
+	// for a window W are spread over (1+m)·W, so they still fit W when one
+	// arrives up to m·W later than the next. With the default 0.03 a 30/s
+	// budget is used at 29.1/s and sends may be 30 ms late on the one-second
+	// limits, 1.8 s on the per-minute group limit. Must be below 1. (0 means
+	// the default; for practically no margin use a tiny value such as
+	// 1e-9.)
 	Margin float64
 	// Prefix starts every key. It must not contain '{' or '}' (the bot name
 	// is the Redis Cluster hash tag). Default "telequeue:rl:".

@@ -93,9 +93,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 
 // reservation is the answer of reserveScript.
 type reservation struct {
-	ok   bool
-	wait time.Duration
-	at   int64 // the granted instant t*, µs of the Redis server's clock; 0 if unknown
+	ok        bool
+	wait      time.Duration
+	at        int64 // the granted instant t*, µs of the Redis server's clock; 0 if unknown
+	chatBound bool  // the chat's limits or pause, not the bot's, set wait
 }
 
 // Reserve asks for the earliest moment k may be sent, considering every limit
@@ -153,14 +154,24 @@ func (l *Limiter) reserveWithin(ctx context.Context, k Key, w Within) (reservati
 	if s.group {
 		keys = append(keys, base+"group:"+k.Chat)
 	}
-	res, err := reserveScript.Run(ctx, l.rdb, keys, w.args(s)...).Int64Slice()
-	if err == nil && len(res) != 3 {
+	argv := make([]any, 0, len(s.args)+2)
+	argv = append(argv, w.args(s)...)
+	hasBot := 0
+	if s.bot != "" {
+		hasBot = 1
+	}
+	argv = append(argv, hasBot)
+	if w.ChatMaxWait > 0 {
+		argv = append(argv, w.ChatMaxWait.Microseconds())
+	}
+	res, err := reserveScript.Run(ctx, l.rdb, keys, argv...).Int64Slice()
+	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
 	if err != nil {
 		return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
 	}
-	return reservation{ok: res[0] == 1, wait: time.Duration(res[1]) * time.Microsecond, at: res[2]}, nil
+	return reservation{ok: res[0] == 1, wait: time.Duration(res[1]) * time.Microsecond, at: res[2], chatBound: res[3] == 1}, nil
 }
 
 // Throttled records that Telegram answered 429 with retryAfter for k, so

@@ -20,16 +20,21 @@ import "github.com/redis/go-redis/v9"
 // equals max(tat, now) when burst_offset = increment = T.
 //
 // KEYS[1] bot pause, KEYS[2] chat pause (values: pause end, µs; both only
-// read), KEYS[3..n] TATs of the limits that apply (µs).
+// read), KEYS[3..n] TATs of the limits that apply (µs), the bot-wide one
+// first if it applies.
 // ARGV[1] longest wait that is reserved (µs), ARGV[2] expiry slack beyond a
-// TAT (ms), ARGV[3..n] emission interval T of KEYS[i] (µs).
+// TAT (ms), ARGV[3..n] emission interval T of KEYS[i] (µs), ARGV[n+1] 1 if
+// KEYS[3] is the bot-wide TAT, ARGV[n+2] longest wait reserved when the
+// chat's own limits or pause set it (µs; absent: ARGV[1]).
 //
 // The send time t* is the latest of now, every TAT and both pause ends: the
-// earliest instant all limits allow. If t* - now <= ARGV[1], every TAT
-// becomes t* + T (one slot of every limit is taken at the same instant);
-// otherwise nothing is written.
+// earliest instant all limits allow. The wait is chat-bound when t* is later
+// than the latest of now, the bot pause and the bot-wide TAT: the chat, not
+// the bot's budget, holds the send back. If t* - now is within the longest
+// wait that applies, every TAT becomes t* + T (one slot of every limit is
+// taken at the same instant); otherwise nothing is written.
 //
-// Returns {ok (1/0), t* - now (µs), t* (µs)}.
+// Returns {ok (1/0), t* - now (µs), t* (µs), chat-bound (1/0)}.
 var reserveScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 
@@ -38,23 +43,32 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local max_wait = tonumber(ARGV[1])
 local slack = tonumber(ARGV[2])
 
+local has_bot = ARGV[#KEYS + 1] == '1'
+local max_chat_wait = tonumber(ARGV[#KEYS + 2]) or max_wait
+
 local at = now
+local bot_at = now
 local vals = redis.call('MGET', unpack(KEYS))
 for i = 1, #KEYS do
   local v = tonumber(vals[i])
-  if v ~= nil and v > at then at = v end
+  if v ~= nil then
+    if v > at then at = v end
+    if (i == 1 or (i == 3 and has_bot)) and v > bot_at then bot_at = v end
+  end
 end
 
 local wait = at - now
-if wait > max_wait then
-  return {0, wait, at}
+local chat_bound = 0
+if at > bot_at then chat_bound = 1 end
+if wait > max_wait or (chat_bound == 1 and wait > max_chat_wait) then
+  return {0, wait, at, chat_bound}
 end
 
 for i = 3, #KEYS do
   local tat = at + tonumber(ARGV[i])
   redis.call('SET', KEYS[i], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + slack)
 end
-return {1, wait, at}
+return {1, wait, at, chat_bound}
 `)
 
 // throttleScript records a 429.

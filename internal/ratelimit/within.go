@@ -23,6 +23,39 @@ type Within struct {
 	// moment Telegram sees the request. Per-chat and per-group limits are
 	// not scaled.
 	Share float64
+	// ChatMaxWait, if positive, is the longest wait reserved when the wait
+	// is chat-bound: when the chat's own limits or a pause of the chat, not
+	// the bot's budget or pause, hold the send back (see
+	// [Reservation.ChatBound]). A sender uses it to keep a chat that is
+	// busy from occupying it for long while other chats could be served.
+	ChatMaxWait time.Duration
+}
+
+// Reservation is the answer of [Limiter.Acquire].
+type Reservation struct {
+	// OK reports that a slot was reserved Wait from now; otherwise nothing
+	// was reserved and Wait is how long the send would have had to wait.
+	OK   bool
+	Wait time.Duration
+	// ChatBound reports that the chat's own limits or a pause of the chat,
+	// not the bot's budget or a pause of the bot, set Wait.
+	ChatBound bool
+}
+
+// Acquire is [Limiter.ReserveWithin] that also tells whether the wait is
+// chat-bound.
+func (l *Limiter) Acquire(ctx context.Context, k Key, w Within) (Reservation, error) {
+	if math.IsNaN(w.Share) || w.Share < 0 || w.Share > 1 {
+		return Reservation{}, fmt.Errorf("%w: share %v: must be in (0, 1]", ErrInvalidConfig, w.Share)
+	}
+	if w.MaxWait < 0 {
+		w.MaxWait = -1
+	}
+	r, err := l.reserveWithin(ctx, k, w)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return Reservation{OK: r.ok, Wait: r.wait, ChatBound: r.chatBound}, nil
 }
 
 // args returns the reserve script's ARGV for shape s under w.
@@ -57,17 +90,8 @@ func (w Within) args(s *shape) []any {
 // senders queue behind at most that much broadcast traffic. With a Share
 // below 1 they also leave part of the budget to those senders.
 func (l *Limiter) ReserveWithin(ctx context.Context, k Key, w Within) (wait time.Duration, ok bool, err error) {
-	if math.IsNaN(w.Share) || w.Share < 0 || w.Share > 1 {
-		return 0, false, fmt.Errorf("%w: share %v: must be in (0, 1]", ErrInvalidConfig, w.Share)
-	}
-	if w.MaxWait < 0 {
-		w.MaxWait = -1
-	}
-	r, err := l.reserveWithin(ctx, k, w)
-	if err != nil {
-		return 0, false, err
-	}
-	return r.wait, r.ok, nil
+	r, err := l.Acquire(ctx, k, w)
+	return r.Wait, r.OK, err
 }
 
 // Paused returns how long a 429 pause recorded by [Limiter.Throttled] still

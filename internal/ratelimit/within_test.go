@@ -124,3 +124,58 @@ func TestPaused(t *testing.T) {
 		t.Error("key without chat accepted")
 	}
 }
+
+// TestAcquireChatBound checks that Acquire tells chat-bound waits from
+// bot-bound ones, and that ChatMaxWait refuses only chat-bound waits and
+// reserves nothing when it does.
+func TestAcquireChatBound(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	short := Within{MaxWait: -1, ChatMaxWait: 100 * time.Millisecond}
+	tests := []struct {
+		name string
+		cfg  Config
+		// first is sent, then second is asked for with short.
+		first, second Key
+		throttle      *Key // recorded (1 s) before first, if set
+		wantOK        bool
+		wantChatBound bool
+	}{
+		{"same chat: chat-bound, refused", Config{Global: 10, Chat: 1}, Key{Chat: "1"}, Key{Chat: "1"}, nil, false, true},
+		{"other chat: bot-bound, reserved", Config{Global: 1, Chat: 1}, Key{Chat: "1"}, Key{Chat: "2"}, nil, true, false},
+		{"group's minute: chat-bound, refused", Config{Global: 10, Chat: 10, Group: 20}, Key{Chat: "-5", Group: true}, Key{Chat: "-5", Group: true}, nil, false, true},
+		{"paused group: chat-bound, refused", Config{}, Key{Chat: "-6", Group: true}, Key{Chat: "-6", Group: true}, &Key{Chat: "-6", Group: true}, false, true},
+		{"paused bot: bot-bound, reserved", Config{}, Key{Chat: "7"}, Key{Chat: "8"}, &Key{Chat: "7"}, true, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bot := "bot" + string(rune('a'+i))
+			l := newLimiter(t, rdb, tt.cfg)
+			first, second := tt.first, tt.second
+			first.Bot, second.Bot = bot, bot
+			if tt.throttle != nil {
+				k := *tt.throttle
+				k.Bot = bot
+				if err := l.Throttled(ctx, k, time.Second); err != nil {
+					t.Fatal(err)
+				}
+			} else if r, err := l.Acquire(ctx, first, Within{MaxWait: -1}); err != nil || !r.OK || r.Wait != 0 || r.ChatBound {
+				t.Fatalf("first = %+v, %v; want reserved at once", r, err)
+			}
+			r, err := l.Acquire(ctx, second, short)
+			if err != nil || r.OK != tt.wantOK || r.ChatBound != tt.wantChatBound || r.Wait <= short.ChatMaxWait {
+				t.Fatalf("second = %+v, %v; want OK %v, chat-bound %v, a wait over %v", r, err, tt.wantOK, tt.wantChatBound, short.ChatMaxWait)
+			}
+			if tt.wantOK {
+				return
+			}
+			// Refused: nothing reserved, so asking again with the full
+			// wait names the same instant.
+			again, err := l.Acquire(ctx, second, Within{MaxWait: 5 * time.Second})
+			if err != nil || !again.OK || again.Wait > r.Wait || r.Wait-again.Wait > 50*time.Millisecond {
+				t.Fatalf("again = %+v, %v; want reserved about %v away", again, err, r.Wait)
+			}
+		})
+	}
+}

@@ -59,34 +59,31 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Limits are the flood limits the sandbox enforces, each a GCRA with burst 1
-// (see the package documentation for the exact rule). A rate of 0 turns that
-// limit off.
+// Limits are the flood limits the sandbox enforces, each read literally as a
+// sliding-window count: at most N deliveries in any window of length W, with
+// N = max(1, floor(rate)) and W = N/rate periods, a period being a second (a
+// minute for Group). See the package documentation for the exact rule. A
+// rate of 0 turns that limit off.
 type Limits struct {
 	// Global is the messages per second one bot may send, counting every
-	// send without allow_paid_broadcast. Telegram's figure is about 30.
+	// send without allow_paid_broadcast. Telegram's figure is about 30: at
+	// most 30 in any second.
 	Global float64 `json:"global"`
 	// Chat is the messages per second one bot may send to one chat (any
 	// chat, groups included). Telegram's figure is 1.
 	Chat float64 `json:"chat"`
 	// Group is the messages per MINUTE one bot may send to one group chat:
-	// a negative chat id or an @username. Telegram's figure is 20.
+	// a negative chat id or an @username. Telegram's figure is 20: at most
+	// 20 in any 60 seconds.
 	Group float64 `json:"group"`
 	// Paid is the messages per second one bot may send with
 	// allow_paid_broadcast=true; those sends are not counted in Global (but
 	// still in Chat and Group). Telegram's figure is 1000.
 	Paid float64 `json:"paid"`
-	// Tolerance is how early, as a fraction of a limit's interval T, a send
-	// may arrive and still be allowed. 0 means the default 0.1 (10%); a
-	// negative value means no tolerance at all. Must be below 1.
-	Tolerance float64 `json:"tolerance"`
 }
 
-// DefaultTolerance is the [Limits.Tolerance] used when it is 0.
-const DefaultTolerance = 0.1
-
 // Validate reports whether l is usable: rates must be finite and not
-// negative, Tolerance below 1.
+// negative.
 func (l Limits) Validate() error {
 	var errs []error
 	for _, r := range []struct {
@@ -97,20 +94,5 @@ func (l Limits) Validate() error {
 			errs = append(errs, fmt.Errorf("limit %s = %v: must be a finite rate >= 0", r.name, r.v))
 		}
 	}
-	if math.IsNaN(l.Tolerance) || l.Tolerance >= 1 {
-		errs = append(errs, fmt.Errorf("limit tolerance = %v: must be below 1", l.Tolerance))
-	}
 	return errors.Join(errs...)
-}
-
-// tolerance returns the effective tolerance fraction.
-func (l Limits) tolerance() float64 {
-	switch {
-	case l.Tolerance == 0:
-		return DefaultTolerance
-	case l.Tolerance < 0:
-		return 0
-	default:
-		return l.Tolerance
-	}
 }

@@ -21,18 +21,27 @@
 //
 // # Limits
 //
-// [Limits] models each of Telegram's flood limits as a GCRA with burst 1:
-// with emission interval T = 1/rate and tolerance τ = [Limits.Tolerance]·T
-// (10% by default), a send arriving at time t is allowed if t >= TAT-τ, and
-// then TAT = max(t, TAT) + T. Budgets: Global per bot (sends without
-// allow_paid_broadcast), Paid per bot (sends with it), Chat per (bot, chat),
-// Group per (bot, group chat), where a group chat is a negative id or an
-// @username. A send must fit every budget that applies to it; a send that does
+// [Limits] reads each of Telegram's flood limits literally, as a
+// sliding-window count: at most N deliveries in any window of length W. A
+// rate r per period B (a second; a minute for [Limits.Group]) gives
+// N = max(1, ⌊r⌋) and W = B·N/r, so whole rates are exact (30/s is 30 in any
+// 1 s, 20/min is 20 in any 60 s, 1/s is 1 in any 1 s) and fractional ones
+// keep their average (0.5/s is 1 in 2 s, 2.5/s is 2 in 800 ms). A send
+// arriving at time t fits a limit if fewer than N of that limit's deliveries
+// fall in (t-W, t]: it has fewer than N earlier ones, or the N-th most recent
+// was at or before t-W. Otherwise it would fit W after that N-th most recent
+// delivery. Only deliveries count, never refused requests.
+//
+// Scopes: Global per bot (sends without allow_paid_broadcast), Paid per bot
+// (sends with it, instead of Global), Chat per (bot, chat), Group per (bot,
+// group chat) on top of Chat, where a group chat is a negative id or an
+// @username. A send must fit every limit that applies to it; a send that does
 // not is a violation: it is answered 429 with retry_after = the whole seconds
-// (at least 1) until it would fit, it is not delivered and it consumes no
-// budget. Every violation is counted once in [Stats.Violations] and once in
-// [Stats.Rejected429] under the limit that needed the longest wait, so
-// Violations always equals the sum of Rejected429.
+// (at least 1) until it would fit them all, it is not delivered and it
+// consumes nothing. Every violation is counted once in [Stats.Violations] and
+// once in [Stats.Rejected429] under the limit that needed the longest wait
+// (ties go to the first of Global, Paid, Chat, Group), so Violations always
+// equals the sum of Rejected429.
 //
 // Each 429 (from a limit or from a [KindTooManyRequests] rule) is remembered
 // with its scope and expiry. A later request that arrives before the expiry is

@@ -1,6 +1,9 @@
 package sandbox
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // LimitKind names one of the flood limits in [Limits]; it keys
 // [Stats.Rejected429].
@@ -14,56 +17,113 @@ const (
 	LimitPaid   LimitKind = "paid"
 )
 
-// gcra is one limit's emission interval and tolerance; an interval of 0 means
-// the limit is off.
-type gcra struct {
-	interval  time.Duration
-	tolerance time.Duration
+// Bounds that keep absurd rates computable: a count above maxCount (2^31-1
+// per period) is cut to it, its window shrinking in step, and a window longer
+// than maxWindow (a rate below about one per century) is cut to it.
+const (
+	maxCount  = math.MaxInt32
+	maxWindow = 100 * 365 * 24 * time.Hour
+)
+
+// limit is one flood limit in its sliding-window form: at most count
+// deliveries in any window of length window. A count of 0 means the limit is
+// off.
+type limit struct {
+	count  int
+	window time.Duration
 }
 
-func newGCRA(rate float64, per time.Duration, tol float64) gcra {
+// newLimit turns rate deliveries per period into a limit: count =
+// max(1, floor(rate)) and window = period·count/rate, so whole rates are
+// exact (30/s: 30 per 1 s) and fractional ones keep their average (0.5/s: 1
+// per 2 s; 2.5/s: 2 per 800 ms).
+func newLimit(rate float64, per time.Duration) limit {
 	if rate <= 0 {
-		return gcra{}
+		return limit{}
 	}
-	T := time.Duration(float64(per) / rate)
-	if T <= 0 {
-		T = 1 // absurdly high rates still form a (tiny) limit
-	}
-	return gcra{interval: T, tolerance: time.Duration(tol * float64(T))}
+	n := min(max(1, math.Floor(rate)), maxCount)
+	w := min(float64(per)*n/rate, float64(maxWindow))
+	return limit{count: int(n), window: time.Duration(w)}
 }
 
-// wait returns how long after t a send would be allowed given the
-// theoretical arrival time tat; 0 means it is allowed at t.
-func (g gcra) wait(tat, t time.Duration) time.Duration {
-	if g.interval == 0 {
+// wait returns how long after t a send would fit the limit given the scope's
+// deliveries h; 0 means it fits at t: fewer than count deliveries fall in
+// (t-window, t].
+func (l limit) wait(h *history, t time.Duration) time.Duration {
+	if l.count == 0 || h.n < l.count {
 		return 0
 	}
-	if allowAt := tat - g.tolerance; t < allowAt {
-		return allowAt - t
+	// The count-th most recent delivery leaves the window at w.
+	if w := h.at(h.n-l.count) + l.window - t; w > 0 {
+		return w
 	}
 	return 0
 }
 
-// commit records a send at t.
-func (g gcra) commit(tat *time.Duration, t time.Duration) {
-	if g.interval == 0 {
+// record adds a delivery at t to the scope's deliveries h.
+func (l limit) record(h *history, t time.Duration) {
+	if l.count == 0 {
 		return
 	}
-	*tat = max(*tat, t) + g.interval
+	h.push(t, l.count, t-l.window)
+}
+
+// history is one scope's recent deliveries for one limit: their times,
+// oldest first, in a ring buffer that grows as needed up to the limit's
+// count. It keeps only the times that can still matter, at most count and
+// none at or before t-window of the latest delivery t, so a chat under a
+// 1/s limit holds one time and a bot's paid budget at 1000/s at most 1000.
+type history struct {
+	buf  []time.Duration // the ring; len(buf) is its capacity
+	head int             // index of the oldest time
+	n    int             // number of times held
+}
+
+// at returns the i-th oldest time held, 0 <= i < h.n.
+func (h *history) at(i int) time.Duration {
+	i += h.head
+	if i >= len(h.buf) {
+		i -= len(h.buf)
+	}
+	return h.buf[i]
+}
+
+// push appends t (never before the last time pushed), first dropping the
+// times at or before cut and as many of the oldest as keep at most keep
+// times in all.
+func (h *history) push(t time.Duration, keep int, cut time.Duration) {
+	for h.n > 0 && (h.n >= keep || h.buf[h.head] <= cut) {
+		h.n--
+		if h.head++; h.head == len(h.buf) {
+			h.head = 0
+		}
+	}
+	if h.n == len(h.buf) {
+		buf := make([]time.Duration, min(max(1, 2*len(h.buf)), keep))
+		for i := range h.n {
+			buf[i] = h.at(i)
+		}
+		h.buf, h.head = buf, 0
+	}
+	i := h.head + h.n
+	if i >= len(h.buf) {
+		i -= len(h.buf)
+	}
+	h.buf[i] = t
+	h.n++
 }
 
 // limiters is the compiled form of [Limits].
 type limiters struct {
-	global, chat, group, paid gcra
+	global, chat, group, paid limit
 }
 
 func compileLimits(l Limits) limiters {
-	tol := l.tolerance()
 	return limiters{
-		global: newGCRA(l.Global, time.Second, tol),
-		chat:   newGCRA(l.Chat, time.Second, tol),
-		group:  newGCRA(l.Group, time.Minute, tol),
-		paid:   newGCRA(l.Paid, time.Second, tol),
+		global: newLimit(l.Global, time.Second),
+		chat:   newLimit(l.Chat, time.Second),
+		group:  newLimit(l.Group, time.Minute),
+		paid:   newLimit(l.Paid, time.Second),
 	}
 }
 
@@ -74,39 +134,39 @@ func retryAfter(wait time.Duration) int {
 	return max(n, 1)
 }
 
-// checkLimitsLocked judges a send at t against every budget that applies. If
-// it fits, it commits the send to those budgets and returns wait 0. If not,
-// it returns the limit needing the longest wait (ties go to the first of
-// global, paid, chat, group) and commits nothing.
+// checkLimitsLocked judges a send at t against every limit that applies. If
+// it fits them all, it records the delivery in each and returns wait 0. If
+// not, it returns the limit needing the longest wait (ties go to the first of
+// global, paid, chat, group) and changes nothing.
 func (s *Sandbox) checkLimitsLocked(b *botState, c *chatState, paid, group bool, t time.Duration) (LimitKind, time.Duration) {
 	lim := &s.lim
 	var kind LimitKind
 	var worst time.Duration
-	consider := func(k LimitKind, g gcra, tat time.Duration) {
-		if w := g.wait(tat, t); w > worst {
+	consider := func(k LimitKind, l limit, h *history) {
+		if w := l.wait(h, t); w > worst {
 			kind, worst = k, w
 		}
 	}
 	if paid {
-		consider(LimitPaid, lim.paid, b.paidTAT)
+		consider(LimitPaid, lim.paid, &b.paidSent)
 	} else {
-		consider(LimitGlobal, lim.global, b.globalTAT)
+		consider(LimitGlobal, lim.global, &b.globalSent)
 	}
-	consider(LimitChat, lim.chat, c.chatTAT)
+	consider(LimitChat, lim.chat, &c.chatSent)
 	if group {
-		consider(LimitGroup, lim.group, c.groupTAT)
+		consider(LimitGroup, lim.group, &c.groupSent)
 	}
 	if worst > 0 {
 		return kind, worst
 	}
 	if paid {
-		lim.paid.commit(&b.paidTAT, t)
+		lim.paid.record(&b.paidSent, t)
 	} else {
-		lim.global.commit(&b.globalTAT, t)
+		lim.global.record(&b.globalSent, t)
 	}
-	lim.chat.commit(&c.chatTAT, t)
+	lim.chat.record(&c.chatSent, t)
 	if group {
-		lim.group.commit(&c.groupTAT, t)
+		lim.group.record(&c.groupSent, t)
 	}
 	return "", 0
 }

@@ -56,7 +56,7 @@ type Sandbox struct {
 
 // botState is what the sandbox tracks per bot.
 type botState struct {
-	globalTAT, paidTAT     time.Duration // GCRA theoretical arrival times
+	globalSent, paidSent   history       // recent deliveries for Global and Paid
 	globalUntil, paidUntil time.Duration // end of the last 429 penalty
 	delivered, paid        int
 	win, paidWin           window
@@ -70,14 +70,14 @@ type chatKey struct {
 
 // chatState is what the sandbox tracks per (bot, chat).
 type chatState struct {
-	id                string // chat id as recorded
-	group             bool
-	chatTAT, groupTAT time.Duration
-	until             time.Duration // end of the last 429 penalty
-	lastAt            time.Duration
-	minGap            time.Duration // -1 until two deliveries
-	delivered         int
-	nextMessageID     int64
+	id                  string // chat id as recorded
+	group               bool
+	chatSent, groupSent history       // recent deliveries for Chat and Group
+	until               time.Duration // end of the last 429 penalty
+	lastAt              time.Duration
+	minGap              time.Duration // -1 until two deliveries
+	delivered           int
+	nextMessageID       int64
 }
 
 type counters struct {
@@ -225,8 +225,11 @@ func (s *Sandbox) Limits() Limits {
 	return s.limits
 }
 
-// SetLimits replaces the limits in force. Budgets already used keep
-// counting: a limit's next allowed time is kept, its interval changes.
+// SetLimits replaces the limits in force. Deliveries already made keep
+// counting against the new limits: each scope remembers its deliveries
+// within the old window W of its latest one, which is exact unless the new W
+// is longer, when older deliveries are forgotten. Deliveries made while a
+// limit was off do not count for it.
 func (s *Sandbox) SetLimits(l Limits) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("sandbox: %w", err)

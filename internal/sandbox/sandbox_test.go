@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -335,12 +336,14 @@ func TestConfigValidation(t *testing.T) {
 		ok   bool
 	}{
 		{"zero", Config{}, true},
-		{"full", Config{Latency: time.Millisecond, Tokens: []string{token1}, Limits: Limits{Global: 30, Chat: 1, Group: 20, Paid: 1000, Tolerance: -1}}, true},
+		{"full", Config{Latency: time.Millisecond, Tokens: []string{token1}, Limits: Limits{Global: 30, Chat: 0.5, Group: 20, Paid: 1000}}, true},
 		{"negative latency", Config{Latency: -1}, false},
 		{"negative jitter", Config{LatencyJitter: -1}, false},
 		{"bad token", Config{Tokens: []string{"nope"}}, false},
 		{"negative rate", Config{Limits: Limits{Chat: -1}}, false},
-		{"tolerance 1", Config{Limits: Limits{Chat: 1, Tolerance: 1}}, false},
+		{"NaN rate", Config{Limits: Limits{Global: math.NaN()}}, false},
+		{"infinite rate", Config{Limits: Limits{Paid: math.Inf(1)}}, false},
+		{"huge and tiny rates", Config{Limits: Limits{Global: 1e300, Group: 1e-300}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

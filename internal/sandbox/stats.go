@@ -33,8 +33,12 @@ type Stats struct {
 	Unauthorized int               `json:"unauthorized"` // tokens outside Config.Tokens
 	NotFound     int               `json:"not_found"`    // unknown methods and paths
 	// MaxPerSecond is the most non-paid messages one bot delivered in any
-	// window (t-1s, t]; MaxPaidPerSecond the same for paid ones. With a
-	// limit's tolerance a correct client may reach rate+1.
+	// window (t-1s, t]; MaxPaidPerSecond the same for paid ones. The
+	// sandbox never delivers more than a limit's N in its window W, so
+	// while the limits stay the same and are whole numbers (W = 1 s),
+	// MaxPerSecond <= Global and MaxPaidPerSecond <= Paid. A fractional
+	// rate allows N per W instead: 2.5/s is 2 per 800 ms, up to 4 in one
+	// second.
 	MaxPerSecond     int `json:"max_per_second"`
 	MaxPaidPerSecond int `json:"max_paid_per_second"`
 	// MinChatGap is the smallest time between two deliveries by one bot to

@@ -83,6 +83,8 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		Limiter:       limiter,
 		Redis:         markers,
 		SentMarkerTTL: cfg.SentMarkerTTL,
+		ChatWaiters:   max(cfg.Concurrency/2, 1),
+		ChatWaitMax:   cfg.RateMaxWait,
 		Observer:      sender,
 		Logger:        log,
 	})
@@ -169,5 +171,6 @@ func newLimiter(rdb redis.UniversalClient, cfg *config.Config) (handlers.Limiter
 		Group:   cfg.RateGroup,
 		Paid:    cfg.RatePaid,
 		MaxWait: cfg.RateMaxWait,
+		Margin:  cfg.RateMargin,
 	})
 }
