@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mymmrac/telego"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/ratelimit"
 )
@@ -25,9 +26,10 @@ type Limiter interface {
 	// ok is true: sleep wait, then send. Otherwise nothing is reserved, ok is
 	// false, and the task should be rescheduled after wait.
 	Reserve(ctx context.Context, k ratelimit.Key) (wait time.Duration, ok bool, err error)
-	// Acquire is Reserve with w's limits on the wait, and tells whether the
-	// wait is chat-bound (see ratelimit.Reservation).
-	Acquire(ctx context.Context, k ratelimit.Key, w ratelimit.Within) (ratelimit.Reservation, error)
+	// AcquireAfter is Reserve with w's limits on the wait, and tells
+	// whether the wait is chat-bound (see ratelimit.Reservation). pre, if
+	// not nil, queues commands that go to Redis in the same round trip.
+	AcquireAfter(ctx context.Context, k ratelimit.Key, w ratelimit.Within, pre func(redis.Pipeliner)) (ratelimit.Reservation, error)
 	// Throttled records that Telegram answered 429 with retryAfter for k, so
 	// that no process sends to that bot or chat before it runs out.
 	Throttled(ctx context.Context, k ratelimit.Key, retryAfter time.Duration) error

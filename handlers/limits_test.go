@@ -309,11 +309,19 @@ func TestLimitsHoldAcrossServers(t *testing.T) {
 	if min := time.Duration(0.5 * float64(time.Minute) / testLimits.Group); st.MinGroupGap < min {
 		t.Errorf("two sends to the group %s apart, want at least %s", st.MinGroupGap, min)
 	}
-	// The load was shared: each server sent some.
-	for i, o := range e.obs {
-		if o.sent.Load() == 0 {
-			t.Errorf("server %d sent nothing", i)
+	// The load was shared, so the limits held across processes: at least
+	// two servers sent. (Which server's poll wins each task is asynq's
+	// business; at 5/s one server can end up with none.)
+	var sent []int64
+	senders := 0
+	for _, o := range e.obs {
+		sent = append(sent, o.sent.Load())
+		if o.sent.Load() > 0 {
+			senders++
 		}
+	}
+	if senders < 2 {
+		t.Errorf("sends per server %v: want at least two servers sending", sent)
 	}
 	if n := len(atOf(got, "group")); n != 3 {
 		t.Errorf("group got %d messages, want 3", n)

@@ -76,7 +76,7 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 			}
 			continue
 		}
-		msg, sentTo, migratedFrom, err := h.send(ctx, botName, bot, taskID, &r.Parts[i], chat)
+		msg, sentTo, migratedFrom, err := h.send(ctx, botName, bot, taskID, &r.Parts[i], chat, nil)
 		if err != nil {
 			return fmt.Errorf("part %d of %d: %w", i+1, len(r.Parts), err)
 		}

@@ -27,7 +27,10 @@ type Config struct {
 	Bots map[string]Sender
 	// Limiter enforces Telegram's limits; nil sends without limits.
 	Limiter Limiter
-	// Redis stores "sent" markers; nil turns duplicate suppression off.
+	// Redis stores "sent" markers; nil turns duplicate suppression off. It
+	// must be the Redis of the asynq server that runs the handler: after a
+	// send the handler writes the marker and the task's result (asynq's
+	// task hash) in one round trip.
 	Redis redis.UniversalClient
 	// SentMarkerTTL is how long a marker lives (default 72h).
 	SentMarkerTTL time.Duration
@@ -116,11 +119,23 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 
-	if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {
-		return err
+	// A run may follow one whose send Telegram confirmed (a crash, a
+	// shutdown, Redis gone before asynq recorded the success): its sent
+	// marker says so. With a limiter the marker is read in the round trip of
+	// the first limiter call.
+	var check *sentCheck
+	if h.rdb != nil && taskID != "" {
+		if h.limiter != nil {
+			check = &sentCheck{key: keys.Sent(taskID)}
+		} else if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {
+			return err
+		}
 	}
 
-	msg, chat, migratedFrom, err := h.send(ctx, botName, bot, taskID, m, m.ChatID)
+	msg, chat, migratedFrom, err := h.send(ctx, botName, bot, taskID, m, m.ChatID, check)
+	if errors.Is(err, errAlreadySent) {
+		return h.completeSent(ctx, t, taskID, check.marker)
+	}
 	if err != nil {
 		return err
 	}
@@ -131,10 +146,14 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 // the group migrated, and returns Telegram's message, the chat it went to and
 // the migrated group's old id (0 if none). Errors are sorted into retry
 // classes as the package documentation describes.
-func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sender, taskID string, m *tasks.SendMessage, chat telego.ChatID) (*telego.Message, telego.ChatID, int64, error) {
+//
+// check, if not nil, reads the task's sent marker with the first limiter
+// call; send returns errAlreadySent, with the marker in check, if there is
+// one.
+func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sender, taskID string, m *tasks.SendMessage, chat telego.ChatID, check *sentCheck) (*telego.Message, telego.ChatID, int64, error) {
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
-		if err := h.waitForSlot(ctx, botName, m, chat); err != nil {
+		if err := h.waitForSlot(ctx, botName, m, chat, check); err != nil {
 			return nil, chat, 0, err
 		}
 		params, err := m.Params(chat)
@@ -273,19 +292,28 @@ const chatReserveWait = 5 * time.Millisecond
 // A send that sleeps on a reservation checks, just before its slot, that no
 // other sender met a 429 for its bot or chat meanwhile: if one did, the slot
 // is given up and the send waits behind the pause like any other.
-func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
+func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID, check *sentCheck) error {
 	if h.limiter == nil {
 		return nil
 	}
 	k := limitKey(bot, m, chat)
 	for {
+		var pre func(redis.Pipeliner)
+		if check != nil && !check.done {
+			pre = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
+		}
 		var r ratelimit.Reservation
 		err := untilRedisAnswers(ctx, func() (err error) {
-			r, err = h.limiter.Acquire(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait})
+			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, pre)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if pre != nil {
+			if err := check.read(); err != nil {
+				return err
+			}
 		}
 		if r.OK {
 			if r.Wait <= 0 {
@@ -356,9 +384,37 @@ func sleepSend(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// errAlreadySent: the task's sent marker shows that an earlier run's send
+// was confirmed.
+var errAlreadySent = errors.New("already sent")
+
+// sentCheck reads a task's sent marker in the round trip of the first
+// limiter call (see waitForSlot).
+type sentCheck struct {
+	key    string
+	cmd    *redis.StringCmd
+	done   bool   // read, and no marker
+	marker []byte // the marker, once read
+}
+
+// read interprets the GET: nil if there is no marker, errAlreadySent if
+// there is one.
+func (c *sentCheck) read() error {
+	res, err := c.cmd.Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		c.done = true
+		return nil
+	case err != nil:
+		return fmt.Errorf("check sent marker: %w", err)
+	}
+	c.marker = res
+	return errAlreadySent
+}
+
 // alreadySent completes a task whose message Telegram already confirmed in an
-// earlier run (the run crashed, or Redis went away before asynq could record
-// the success).
+// earlier run, for a handler without a limiter (with one, the marker is read
+// by waitForSlot).
 func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, taskID string) (bool, error) {
 	if h.rdb == nil || taskID == "" {
 		return false, nil
@@ -374,14 +430,20 @@ func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, tas
 	case err != nil:
 		return false, fmt.Errorf("check sent marker: %w", err)
 	}
+	return true, h.completeSent(ctx, t, taskID, res)
+}
+
+// completeSent completes a task whose sent marker holds res: the result is
+// stored and the message is not sent again.
+func (h *SendMessageHandler) completeSent(ctx context.Context, t *asynq.Task, taskID string, res []byte) error {
 	h.log.InfoContext(ctx, "message already delivered; completing without sending again", "task_id", taskID)
 	if bot := botOf(t); bot != "" {
 		h.obs.Sent(bot, OutcomeDeduplicated, 0)
 	}
 	if _, err := t.ResultWriter().Write(res); err != nil {
-		return true, fmt.Errorf("write result: %w", err)
+		return fmt.Errorf("write result: %w", err)
 	}
-	return true, nil
+	return nil
 }
 
 // delivered records a confirmed send: the marker first (insisting while Redis
@@ -402,6 +464,9 @@ func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskI
 	}
 	marked := false
 	if h.rdb != nil && taskID != "" {
+		if h.recordSent(ctx, taskID, data) {
+			return nil
+		}
 		marked = h.writeMarker(taskID, data)
 	}
 	// asynq's connection may come back later than ours after an outage.
@@ -421,6 +486,32 @@ func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskI
 	default:
 		return fmt.Errorf("write result: %w", err)
 	}
+}
+
+// recordSent writes the sent marker and the task's result in one round trip
+// and reports whether both were stored. The result goes where asynq's
+// ResultWriter puts it, the "result" field of the task's hash (an HSET, as
+// ResultWriter does); TestResultKeyMatchesAsynq checks the key against
+// asynq. A pipeline, not a transaction: in Redis Cluster the two keys live
+// in different slots. On any error the caller falls back to writing them
+// one after the other, insisting on the marker.
+func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte) bool {
+	qname, ok := asynq.GetQueueName(ctx)
+	if !ok {
+		return false
+	}
+	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
+		p.HSet(ctx, asynqTaskKey(qname, taskID), "result", data)
+		return nil
+	})
+	return err == nil
+}
+
+// asynqTaskKey is the key of a task's hash in asynq v0.26
+// (internal/base.TaskKey).
+func asynqTaskKey(qname, taskID string) string {
+	return "asynq:{" + qname + "}:t:" + taskID
 }
 
 // writeMarker keeps trying, with backoff and independent of the task's

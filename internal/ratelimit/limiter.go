@@ -123,24 +123,40 @@ func (l *Limiter) reserve(ctx context.Context, k Key) (reservation, error) {
 
 // reserveWithin is reserve with w's longest wait and share (see [Within]).
 func (l *Limiter) reserveWithin(ctx context.Context, k Key, w Within) (reservation, error) {
+	return l.reservePiped(ctx, k, w, nil)
+}
+
+// reservePiped is reserveWithin that queues pre's commands in the same
+// round trip as its first command (when pre is not nil).
+func (l *Limiter) reservePiped(ctx context.Context, k Key, w Within, pre func(redis.Pipeliner)) (reservation, error) {
 	if k.Bot == "" || k.Chat == "" {
 		return reservation{}, ErrInvalidKey
 	}
 	s := &l.shapes[shapeIndex(k)]
 	base := l.base(k.Bot)
 	botPause, chatPause := base+"pause", base+"pause:chat:"+k.Chat
+	fail := func(err error) (reservation, error) {
+		return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
+	}
 
 	if s.limits() == 0 {
 		// Every limit is off for this kind of key: only a 429 pause can
 		// delay the send. A pause key expires when the pause ends, so
 		// one EXISTS answers the common case.
-		n, err := l.rdb.Exists(ctx, botPause, chatPause).Result()
-		if err != nil {
-			return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
+		var exists *redis.IntCmd
+		err := l.piped(ctx, pre, func(p redis.Pipeliner) {
+			exists = p.Exists(ctx, botPause, chatPause)
+		})
+		if err == nil {
+			err = exists.Err()
 		}
-		if n == 0 {
+		if err != nil {
+			return fail(err)
+		}
+		if exists.Val() == 0 {
 			return reservation{ok: true}, nil
 		}
+		pre = nil // done
 	}
 
 	keys := make([]string, 2, 5)
@@ -164,14 +180,47 @@ func (l *Limiter) reserveWithin(ctx context.Context, k Key, w Within) (reservati
 	if w.ChatMaxWait > 0 {
 		argv = append(argv, w.ChatMaxWait.Microseconds())
 	}
-	res, err := reserveScript.Run(ctx, l.rdb, keys, argv...).Int64Slice()
+	var cmd *redis.Cmd
+	if pre == nil {
+		cmd = reserveScript.Run(ctx, l.rdb, keys, argv...)
+	} else {
+		// EVALSHA in the pipeline; the script is loaded on its first use
+		// on a server (NOSCRIPT), or after SCRIPT FLUSH.
+		err := l.piped(ctx, pre, func(p redis.Pipeliner) {
+			cmd = reserveScript.EvalSha(ctx, p, keys, argv...)
+		})
+		if err != nil && !redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			return fail(err)
+		}
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmd = reserveScript.Run(ctx, l.rdb, keys, argv...)
+		}
+	}
+	res, err := cmd.Int64Slice()
 	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected script reply %v", res)
 	}
 	if err != nil {
-		return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
+		return fail(err)
 	}
 	return reservation{ok: res[0] == 1, wait: time.Duration(res[1]) * time.Microsecond, at: res[2], chatBound: res[3] == 1}, nil
+}
+
+// piped runs pre's commands and then cmds' in one pipeline; without pre it
+// runs cmds' alone the same way. The error is the first failed command's
+// (a redis.Nil of pre's commands does not count: pre reads its own results).
+func (l *Limiter) piped(ctx context.Context, pre, cmds func(redis.Pipeliner)) error {
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if pre != nil {
+			pre(p)
+		}
+		cmds(p)
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
 }
 
 // Throttled records that Telegram answered 429 with retryAfter for k, so

@@ -45,13 +45,23 @@ type Reservation struct {
 // Acquire is [Limiter.ReserveWithin] that also tells whether the wait is
 // chat-bound.
 func (l *Limiter) Acquire(ctx context.Context, k Key, w Within) (Reservation, error) {
+	return l.AcquireAfter(ctx, k, w, nil)
+}
+
+// AcquireAfter is [Limiter.Acquire] that sends pre's commands to Redis in
+// the same round trip as its own first command, before it: a sender that
+// has to read something before it sends saves a round trip. pre runs once,
+// on a pipeline of the Limiter's Redis; the caller reads its commands'
+// results after AcquireAfter returns (they hold their own errors, redis.Nil
+// included). If pre is nil AcquireAfter is Acquire.
+func (l *Limiter) AcquireAfter(ctx context.Context, k Key, w Within, pre func(redis.Pipeliner)) (Reservation, error) {
 	if math.IsNaN(w.Share) || w.Share < 0 || w.Share > 1 {
 		return Reservation{}, fmt.Errorf("%w: share %v: must be in (0, 1]", ErrInvalidConfig, w.Share)
 	}
 	if w.MaxWait < 0 {
 		w.MaxWait = -1
 	}
-	r, err := l.reserveWithin(ctx, k, w)
+	r, err := l.reservePiped(ctx, k, w, pre)
 	if err != nil {
 		return Reservation{}, err
 	}

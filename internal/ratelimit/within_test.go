@@ -1,8 +1,12 @@
 package ratelimit
 
 import (
+	"errors"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/redistest"
 )
@@ -175,6 +179,59 @@ func TestAcquireChatBound(t *testing.T) {
 			again, err := l.Acquire(ctx, second, Within{MaxWait: 5 * time.Second})
 			if err != nil || !again.OK || again.Wait > r.Wait || r.Wait-again.Wait > 50*time.Millisecond {
 				t.Fatalf("again = %+v, %v; want reserved about %v away", again, err, r.Wait)
+			}
+		})
+	}
+}
+
+// TestAcquireAfter checks that pre's commands run in the reservation's round
+// trip and keep their own results, with limits on and off, and after SCRIPT
+// FLUSH (the pipelined EVALSHA answers NOSCRIPT and the script is loaded).
+func TestAcquireAfter(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	if err := rdb.Set(ctx, "present", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		flush bool
+		key   string // read by pre
+	}{
+		{"limits on, key present", Config{Global: 30, Chat: 1}, false, "present"},
+		{"limits on, key missing", Config{Global: 30, Chat: 1}, false, "missing"},
+		{"limits on, scripts flushed", Config{Global: 30, Chat: 1}, true, "present"},
+		{"limits off, key present", Config{}, false, "present"},
+		{"limits off, key missing", Config{}, false, "missing"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.flush {
+				if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l := newLimiter(t, rdb, tt.cfg)
+			var get *redis.StringCmd
+			k := Key{Bot: "after" + strconv.Itoa(i), Chat: "1"}
+			r, err := l.AcquireAfter(ctx, k, Within{MaxWait: -1}, func(p redis.Pipeliner) { get = p.Get(ctx, tt.key) })
+			if err != nil || !r.OK || r.Wait != 0 {
+				t.Fatalf("AcquireAfter = %+v, %v; want reserved at once", r, err)
+			}
+			switch v, err := get.Result(); {
+			case tt.key == "present" && (err != nil || v != "v"):
+				t.Errorf("GET present = %q, %v", v, err)
+			case tt.key == "missing" && !errors.Is(err, redis.Nil):
+				t.Errorf("GET missing = %q, %v; want redis.Nil", v, err)
+			}
+			// The reservation counted: with the chat limit on, the chat's
+			// next send waits.
+			if tt.cfg.Chat > 0 {
+				if r2, err := l.Acquire(ctx, k, Within{MaxWait: -1}); err != nil || r2.Wait < 900*time.Millisecond {
+					t.Errorf("next send = %+v, %v; want a wait of about 1 s", r2, err)
+				}
 			}
 		})
 	}
