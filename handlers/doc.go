@@ -2,8 +2,8 @@
 //
 // [SendMessageHandler] processes [tasks.TypeSendMessage] tasks: it decodes and
 // validates the payload, waits for a slot from the cluster-wide [Limiter],
-// calls sendMessage through telego, and sorts the outcome into the state the
-// task ends in:
+// calls sendMessage with telego's types (see [NewBots]), and sorts the
+// outcome into the state the task ends in:
 //
 //	success                      completed; Telegram's message_id is the task's result
 //	429 Too Many Requests        rescheduled after retry_after, not counted as a failure
@@ -21,10 +21,18 @@
 // summary, never from telego's error text, which can contain the request URL
 // and so the bot token.
 //
-// Before a send, the handler looks for the task's "sent" marker; right after
-// Telegram confirms, it writes one. A task that runs again after a crash or a
-// Redis outage, but whose message was already delivered, completes without
-// sending again.
+// Before a send, the handler looks for the task's "sent" marker (in the round
+// trip of its first limiter call); right after Telegram confirms, it writes
+// one, together with the task's result. A task that runs again after a crash
+// or a Redis outage, but whose message was already delivered, completes
+// without sending again.
+//
+// Rate-limit waits: a wait for the bot's budget is reserved and slept in the
+// handler; a wait the chat sets (its own limit, a group's per-minute limit, a
+// paused chat) is slept without a reservation by at most
+// [Config.ChatWaiters] sends at a time, and anything longer than the
+// limiter's MaxWait is rescheduled without counting a failure. See
+// SendMessageHandler.waitForSlot for why.
 //
 // [TaskHandlers] adds the handlers built on it: [SendMessagesHandler] sends a
 // multi-part reply part by part and resumes after the last part sent, and
