@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/logging"
 	"github.com/telequeue/telequeue/web"
 )
 
@@ -33,11 +35,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if err != nil {
 		return err
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(stderr, opts)
-	if cfg.LogFormat == "text" {
-		h = slog.NewTextHandler(stderr, opts)
-	}
-	logger := slog.New(h).With("process", "web")
+	logger := logging.New(stderr, cfg.LogFormat, level).With("process", "web")
+	redis.SetLogger(logging.GoRedis{L: logger})
 	return web.Run(ctx, cfg, logger)
 }

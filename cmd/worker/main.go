@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/logging"
 	"github.com/telequeue/telequeue/internal/worker"
@@ -31,6 +33,7 @@ func run(ctx context.Context, lookup func(string) (string, bool)) error {
 	}
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	log := logging.New(os.Stderr, cfg.LogFormat, level)
+	redis.SetLogger(logging.GoRedis{L: log})
 	w, err := worker.New(cfg, log, worker.Deps{})
 	if err != nil {
 		return err

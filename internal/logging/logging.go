@@ -1,12 +1,14 @@
 // Package logging builds telequeue's log/slog loggers and adapts them to the
-// logger interfaces of asynq.
+// logger interfaces of asynq and go-redis.
 package logging
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/hibiken/asynq"
 )
@@ -50,4 +52,15 @@ func AsynqLevel(l slog.Level) asynq.LogLevel {
 	default:
 		return asynq.ErrorLevel
 	}
+}
+
+// GoRedis adapts a slog.Logger to go-redis's logger (redis.SetLogger), whose
+// messages (failed dials, pool events) would otherwise go to stderr as plain
+// text outside the structured log. They are logged at warn level: go-redis
+// logs only when something went wrong.
+type GoRedis struct{ L *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (g GoRedis) Printf(ctx context.Context, format string, v ...any) {
+	g.L.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "), "component", "go-redis")
 }
