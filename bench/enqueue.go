@@ -96,20 +96,74 @@ func (b *bench) measureEnqueue(ctx context.Context) error {
 		return err
 	}
 	b.progress(fmt.Sprintf("enqueue: telequeue send --jsonl, %d lines", n))
-	out, err := os.Create(filepath.Join(b.tmp, "jsonl.out"))
+	elapsed, err = b.runJSONL(ctx, []string{path})
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "telequeue"), "send", "--jsonl", path)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + b.redis.URL()}
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	start = time.Now()
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("telequeue send --jsonl: %w: %s", err, stderr.String())
+	if err := b.checkQueued(ctx, n); err != nil {
+		return err
 	}
-	elapsed = time.Since(start)
+	b.report.add(sec, fmt.Sprintf("telequeue send --jsonl, %d lines (whole command)", n), rate(n, elapsed), "", nil)
+
+	// 100 telequeue send --jsonl commands at once, n/100 lines each.
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	const producers = 100
+	lines := strings.SplitAfter(strings.TrimSuffix(sb.String(), "\n"), "\n")
+	paths := make([]string, producers)
+	for p := range producers {
+		paths[p] = filepath.Join(b.tmp, fmt.Sprintf("messages-%d.jsonl", p))
+		lo, hi := p*len(lines)/producers, (p+1)*len(lines)/producers
+		if err := os.WriteFile(paths[p], []byte(strings.Join(lines[lo:hi], "")), 0o644); err != nil {
+			return err
+		}
+	}
+	b.progress(fmt.Sprintf("enqueue: %d telequeue send --jsonl commands at once, %d lines in all", producers, n))
+	elapsed, err = b.runJSONL(ctx, paths)
+	if err != nil {
+		return err
+	}
+	if err := b.checkQueued(ctx, n); err != nil {
+		return err
+	}
+	b.report.add(sec, fmt.Sprintf("%d telequeue send --jsonl at once, %d lines each (whole commands)", producers, n/producers), rate(n, elapsed), "", nil)
+	return b.flush(ctx)
+}
+
+// runJSONL runs one "telequeue send --jsonl FILE" per path, all at once, and
+// returns the time until the last one exited.
+func (b *bench) runJSONL(ctx context.Context, paths []string) (time.Duration, error) {
+	cmds := make([]*exec.Cmd, len(paths))
+	stderrs := make([]*strings.Builder, len(paths))
+	for i, path := range paths {
+		cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "telequeue"), "send", "--jsonl", path)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + b.redis.URL()}
+		stderrs[i] = &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = nil, stderrs[i] // task ids are discarded
+		cmds[i] = cmd
+	}
+	start := time.Now()
+	for i, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			for _, c := range cmds[:i] {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}
+			return 0, fmt.Errorf("telequeue send --jsonl: %w", err)
+		}
+	}
+	var first error
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil && first == nil {
+			first = fmt.Errorf("telequeue send --jsonl %s: %w: %s", paths[i], err, stderrs[i].String())
+		}
+	}
+	return time.Since(start), first
+}
+
+// checkQueued checks that the default queue holds n pending tasks.
+func (b *bench) checkQueued(ctx context.Context, n int) error {
 	queued, err := b.pending(ctx, queue)
 	if err != nil {
 		return err
@@ -117,8 +171,7 @@ func (b *bench) measureEnqueue(ctx context.Context) error {
 	if int(queued) != n {
 		return fmt.Errorf("telequeue send --jsonl queued %d of %d lines", queued, n)
 	}
-	b.report.add(sec, fmt.Sprintf("telequeue send --jsonl, %d lines (whole command)", n), rate(n, elapsed), "", nil)
-	return b.flush(ctx)
+	return nil
 }
 
 func rate(n int, d time.Duration) string {
