@@ -63,7 +63,13 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 
 	var sandboxURL string
 	if len(cfg.Bots) == 0 {
-		sb, err := sandbox.New(sandbox.Config{Logger: log.With("component", "sandbox")})
+		// The sandbox plays Telegram, so it enforces Telegram's published
+		// limits, not the worker's configuration: a TELEGRAM_RATE_* set
+		// above them shows up as 429s, as it would in production.
+		sb, err := sandbox.New(sandbox.Config{
+			Logger: log.With("component", "sandbox"),
+			Limits: sandbox.Limits{Global: 30, Chat: 1, Group: 20, Paid: 1000},
+		})
 		if err != nil {
 			return err
 		}
