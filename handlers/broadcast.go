@@ -724,28 +724,9 @@ func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Resul
 }
 
 // insist runs f until it succeeds, fails with an error that a retry cannot
-// fix, or ctx ends, backing off from 50ms to 2s.
+// fix, or ctx ends (see the package's insist).
 func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context.Context) error) error {
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := f(ctx)
-		if err == nil || !redisUnreachable(err) {
-			if err == nil && attempt > 1 {
-				h.log.Info("broadcast progress recorded after retries", "broadcast", id, "attempts", attempt)
-			}
-			return err
-		}
-		if attempt == 1 {
-			h.log.Warn("cannot record broadcast progress; retrying until Redis answers", "broadcast", id, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			h.log.Error("gave up recording broadcast progress; a recipient may be sent the message again", "broadcast", id, "error", err)
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
+	return insist(ctx, h.log, "broadcast progress", "a recipient may be sent the message again", []any{"broadcast", id}, redisUnreachable, f)
 }
 
 // lastError records a chunk-wide error in the broadcast's status, best

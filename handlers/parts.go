@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -157,28 +156,17 @@ func (p *SendMessagesHandler) record(taskID string, part int, res tasks.SendResu
 	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
 	defer cancel()
 	key := keys.Parts(taskID)
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			pipe.HSet(ctx, key, strconv.Itoa(part), data)
-			pipe.PExpire(ctx, key, h.markerTTL)
-			return nil
+	err = insist(ctx, h.log, "reply progress", "a sent part may be sent again", []any{"task_id", taskID, "part", part + 1}, nil,
+		func(ctx context.Context) error {
+			_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.HSet(ctx, key, strconv.Itoa(part), data)
+				pipe.PExpire(ctx, key, h.markerTTL)
+				return nil
+			})
+			return err
 		})
-		if err == nil {
-			if attempt > 1 {
-				h.log.Info("reply progress written after retries", "task_id", taskID, "part", part+1, "attempts", attempt)
-			}
-			return nil
-		}
-		if attempt == 1 {
-			h.log.Warn("cannot record a sent reply part; retrying until Redis answers", "task_id", taskID, "part", part+1, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			h.log.Error("gave up recording a sent reply part; it may be sent again", "task_id", taskID, "part", part+1, "error", err)
-			return fmt.Errorf("sent, but its progress could not be recorded: %w", err)
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("sent, but its progress could not be recorded: %w", err)
 	}
+	return nil
 }

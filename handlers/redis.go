@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -35,6 +36,35 @@ func untilRedisAnswers(ctx context.Context, op func() error) error {
 		case <-timer.C:
 		}
 		delay = min(2*delay, time.Second)
+	}
+}
+
+// insist runs write until it succeeds, ctx ends, or it fails with an error
+// that retry reports as not worth retrying (a nil retry retries every
+// error), backing off from 50ms to 2s. It is for writes that record what
+// Telegram already confirmed: it logs the first failure, a success after
+// retries and giving up, naming what (e.g. "sent marker") and what giving up
+// risks, with attrs.
+func insist(ctx context.Context, log *slog.Logger, what, risk string, attrs []any, retry func(error) bool, write func(context.Context) error) error {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := write(ctx)
+		if err == nil || (retry != nil && !retry(err)) {
+			if err == nil && attempt > 1 {
+				log.Info(what+" written after retries", append(attrs, "attempts", attempt)...)
+			}
+			return err
+		}
+		if attempt == 1 {
+			log.Warn("cannot write "+what+"; retrying until Redis answers", append(attrs, "error", err)...)
+		}
+		select {
+		case <-ctx.Done():
+			log.Error("gave up writing "+what+"; "+risk, append(attrs, "error", err)...)
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
 	}
 }
 

@@ -520,26 +520,9 @@ func asynqTaskKey(qname, taskID string) string {
 func (h *SendMessageHandler) writeMarker(taskID string, data []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
 	defer cancel()
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err()
-		if err == nil {
-			if attempt > 1 {
-				h.log.Info("sent marker written after retries", "task_id", taskID, "attempts", attempt)
-			}
-			return true
-		}
-		if attempt == 1 {
-			h.log.Warn("cannot write sent marker; retrying until Redis answers", "task_id", taskID, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			h.log.Error("gave up writing sent marker; the message may be sent again", "task_id", taskID, "error", err)
-			return false
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
+	err := insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
+		func(ctx context.Context) error { return h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err() })
+	return err == nil
 }
 
 // botOf reads the bot name of a payload without full validation.
