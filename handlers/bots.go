@@ -88,7 +88,7 @@ type sentMessage struct {
 // refused call wraps a *telegoapi.Error, anything else wraps the caller's
 // [*TransportError].
 func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error) {
-	data, err := stdJSONConstructor{}.JSONRequest(params)
+	data, err := jsonRequest(params)
 	if err != nil {
 		return nil, fmt.Errorf("internal execution: %w", err)
 	}
@@ -106,17 +106,12 @@ func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageP
 	return &telego.Message{MessageID: m.MessageID, Date: m.Date, Chat: telego.Chat{ID: m.Chat.ID, Type: m.Chat.Type}}, nil
 }
 
-// stdJSONConstructor encodes request parameters with encoding/json instead of
-// telego's default encoder (github.com/grbit/go-json). The JSON is the same
-// (both follow the struct tags and telego's MarshalJSON methods) except that
-// encoding/json honours the `omitzero` tags telego uses and go-json ignores:
-// telego.Bot sends "reply_parameters":{"chat_id":""...} for a reply within
-// the same chat, telequeue leaves chat_id out.
-type stdJSONConstructor struct {
-	ta.DefaultConstructor
-}
-
-func (stdJSONConstructor) JSONRequest(parameters any) (*ta.RequestData, error) {
+// jsonRequest encodes request parameters with encoding/json. The JSON is
+// telego's (both follow the struct tags and telego's MarshalJSON methods)
+// except that encoding/json honours the `omitzero` tags telego uses and its
+// go-json encoder ignores: telego.Bot sends "reply_parameters":{"chat_id":""}
+// for a reply within the same chat, telequeue leaves chat_id out.
+func jsonRequest(parameters any) (*ta.RequestData, error) {
 	data, err := json.Marshal(parameters)
 	if err != nil {
 		return nil, fmt.Errorf("encode json: %w", err)

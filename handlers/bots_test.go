@@ -15,10 +15,10 @@ import (
 	ta "github.com/mymmrac/telego/telegoapi"
 )
 
-// TestStdJSONConstructorMatchesTelego checks that encoding/json produces the
+// TestJSONRequestMatchesTelego checks that encoding/json produces the
 // same request body as telego's default encoder for the parameters telequeue
 // sends.
-func TestStdJSONConstructorMatchesTelego(t *testing.T) {
+func TestJSONRequestMatchesTelego(t *testing.T) {
 	off := true
 	tests := []struct {
 		name   string
@@ -52,7 +52,7 @@ func TestStdJSONConstructorMatchesTelego(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := stdJSONConstructor{}.JSONRequest(tt.params)
+			got, err := jsonRequest(tt.params)
 			if err != nil {
 				t.Fatal(err)
 			}

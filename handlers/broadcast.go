@@ -36,15 +36,6 @@ const (
 // MaxActive chunks.
 const busyDelay = time.Second
 
-// LookaheadLimiter is a [Limiter] that can reserve with a per-call longest
-// wait; *ratelimit.Limiter implements it.
-type LookaheadLimiter interface {
-	Limiter
-	ReserveWithin(ctx context.Context, k ratelimit.Key, w ratelimit.Within) (wait time.Duration, ok bool, err error)
-}
-
-var _ LookaheadLimiter = (*ratelimit.Limiter)(nil)
-
 // BroadcastConfig configures a [BroadcastHandler]. Zero values are
 // documented defaults.
 type BroadcastConfig struct {
@@ -53,11 +44,10 @@ type BroadcastConfig struct {
 	// Redis holds the broadcasts' state; the handler also enqueues the next
 	// chunk tasks through it. Required.
 	Redis redis.UniversalClient
-	// Limiter enforces Telegram's limits; nil sends without limits. If it
-	// is a [LookaheadLimiter] (the cluster-wide limiter is), a broadcast
-	// send reserves a slot only when the slot is at most Lookahead away, so
-	// that broadcasts never book the bot's budget ahead of messages from
-	// other queues; see the package documentation.
+	// Limiter enforces Telegram's limits; nil sends without limits. A
+	// broadcast send reserves a slot only when the slot is at most
+	// Lookahead away, so that broadcasts never book the bot's budget ahead
+	// of messages from other queues; see the package documentation.
 	Limiter Limiter
 	// Lookahead is how far ahead of now a broadcast send may reserve its
 	// slot (default 50ms). A message from another queue waits at most about
@@ -116,7 +106,6 @@ type BroadcastHandler struct {
 	store         *broadcast.Store
 	enqueuer      *asynq.Client
 	limiter       Limiter
-	within        LookaheadLimiter // nil: plain Reserve
 	lookahead     time.Duration
 	share         float64
 	maxWait       time.Duration
@@ -184,9 +173,6 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 	}
 	if h.share == 0 {
 		h.share = DefaultBroadcastShare
-	}
-	if w, ok := cfg.Limiter.(LookaheadLimiter); ok {
-		h.within = w
 	}
 	if h.obs == nil {
 		h.obs = nopObserver{}
@@ -583,9 +569,9 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 	return broadcast.OutcomeRetry, nil
 }
 
-// waitForSlot waits for a limiter slot. With a [LookaheadLimiter] it
-// reserves only a slot at most Lookahead away, so that messages from other
-// queues reserving meanwhile go first (see the package documentation):
+// waitForSlot waits for a limiter slot. It reserves only a slot at most
+// Lookahead away, so that messages from other queues reserving meanwhile go
+// first (see the package documentation):
 //
 //   - a slot within the lookahead is reserved at once;
 //   - otherwise the chunk queues on the bot's pacer (one per process) and,
@@ -602,60 +588,57 @@ func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks
 		return nil
 	}
 	k := limitKey(bot, m, chat)
-	if h.within == nil {
-		wait, ok, err := h.limiter.Reserve(ctx, k)
-		if err != nil {
-			return fmt.Errorf("rate limiter unavailable: %w", err)
-		}
-		if !ok {
-			h.obs.RateLimitWait(bot, wait, true)
-			return &RateLimitedError{RetryAfter: wait}
-		}
-		if wait > 0 {
-			h.obs.RateLimitWait(bot, wait, false)
-		}
-		return sleepCtx(ctx, wait)
-	}
 	for {
 		wait, err := h.reserveWithin(ctx, bot, k)
 		if err != nil {
 			return err
 		}
-		if wait <= pauseCheckLead {
-			return sleepCtx(ctx, wait)
-		}
-		// Check for a pause shortly before the slot, not at it, so that
-		// the check's round trip does not delay the send.
-		if err := sleepCtx(ctx, wait-pauseCheckLead); err != nil {
+		again, err := sleepToSlot(ctx, h.limiter, k, wait, sleepCtx)
+		if !again {
 			return err
 		}
-		start := time.Now()
-		paused, err := h.within.Paused(ctx, k)
-		if err != nil {
-			return fmt.Errorf("rate limiter unavailable: %w", err)
-		}
-		if paused > 0 {
-			// The reserved slot is lost; ask again behind the pause.
-			continue
-		}
-		return sleepCtx(ctx, pauseCheckLead-time.Since(start))
+		// The reserved slot is lost; ask again behind the pause.
 	}
 }
 
-// pauseCheckLead is how long before its slot a chunk checks for a 429
+// pauseCheckLead is how long before its slot a send checks for a 429
 // pause: more than a Redis round trip.
 const pauseCheckLead = 5 * time.Millisecond
+
+// sleepToSlot sleeps wait with sleep, checking for a 429 pause of k shortly
+// before the slot (not at it, so that the check's round trip does not delay
+// the send). It returns again = true if a pause began meanwhile: the slot is
+// lost and the caller asks for another.
+func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Duration, sleep func(context.Context, time.Duration) error) (again bool, err error) {
+	if wait <= pauseCheckLead {
+		return false, sleep(ctx, wait)
+	}
+	if err := sleep(ctx, wait-pauseCheckLead); err != nil {
+		return false, err
+	}
+	start := time.Now()
+	paused, err := l.Paused(ctx, k)
+	if err != nil {
+		return false, fmt.Errorf("rate limiter unavailable: %w", err)
+	}
+	if paused > 0 {
+		return true, nil
+	}
+	return false, sleep(ctx, pauseCheckLead-time.Since(start))
+}
 
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
 // until it, or a *RateLimitedError for a wait beyond MaxWait.
 func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
-	wait, ok, err := h.within.ReserveWithin(ctx, k, ratelimit.Within{MaxWait: h.lookahead, Share: h.share})
+	within := ratelimit.Within{MaxWait: h.lookahead, Share: h.share}
+	r, err := h.limiter.AcquireAfter(ctx, k, within, nil)
 	if err != nil {
 		return 0, fmt.Errorf("rate limiter unavailable: %w", err)
 	}
-	if ok {
-		return wait, nil
+	if r.OK {
+		return r.Wait, nil
 	}
+	wait := r.Wait
 	pacer := h.pacer(bot)
 	pacer.Lock()
 	defer pacer.Unlock()
@@ -671,14 +654,15 @@ func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k rate
 		if err := sleepCtx(ctx, d); err != nil {
 			return 0, err
 		}
-		wait, ok, err = h.within.ReserveWithin(ctx, k, ratelimit.Within{MaxWait: h.lookahead, Share: h.share})
+		r, err = h.limiter.AcquireAfter(ctx, k, within, nil)
 		if err != nil {
 			return 0, fmt.Errorf("rate limiter unavailable: %w", err)
 		}
-		if ok {
-			h.obs.RateLimitWait(bot, waited+wait, false)
-			return wait, nil
+		if r.OK {
+			h.obs.RateLimitWait(bot, waited+r.Wait, false)
+			return r.Wait, nil
 		}
+		wait = r.Wait
 	}
 }
 
@@ -693,7 +677,16 @@ func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
 	return p
 }
 
+// sleepCtx sleeps d, or returns the error of a chunk run stopped meanwhile.
 func sleepCtx(ctx context.Context, d time.Duration) error {
+	if err := sleepFor(ctx, d); err != nil {
+		return fmt.Errorf("broadcast: run stopped: %w", err)
+	}
+	return nil
+}
+
+// sleepFor sleeps d, or returns ctx's error if it ends first.
+func sleepFor(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -703,7 +696,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("broadcast: run stopped: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -21,14 +21,12 @@ var _ Sender = (*telego.Bot)(nil)
 // Limiter enforces Telegram's limits for the whole cluster;
 // *ratelimit.Limiter implements it.
 type Limiter interface {
-	// Reserve asks for the earliest moment k may be sent. If that moment is
-	// within the limiter's maximum in-handler wait, the slot is reserved and
-	// ok is true: sleep wait, then send. Otherwise nothing is reserved, ok is
-	// false, and the task should be rescheduled after wait.
-	Reserve(ctx context.Context, k ratelimit.Key) (wait time.Duration, ok bool, err error)
-	// AcquireAfter is Reserve with w's limits on the wait, and tells
-	// whether the wait is chat-bound (see ratelimit.Reservation). pre, if
-	// not nil, queues commands that go to Redis in the same round trip.
+	// AcquireAfter asks for the earliest moment k may be sent. If that
+	// moment is within w's longest wait, the slot is reserved and r.OK is
+	// true: sleep r.Wait, then send. Otherwise nothing is reserved and the
+	// task should be rescheduled after r.Wait, or, if r.ChatBound, may
+	// sleep without a reservation (see ratelimit.Reservation). pre, if not
+	// nil, queues commands that go to Redis in the same round trip.
 	AcquireAfter(ctx context.Context, k ratelimit.Key, w ratelimit.Within, pre func(redis.Pipeliner)) (ratelimit.Reservation, error)
 	// Throttled records that Telegram answered 429 with retryAfter for k, so
 	// that no process sends to that bot or chat before it runs out.

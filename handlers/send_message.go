@@ -320,7 +320,7 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 				return nil
 			}
 			h.obs.RateLimitWait(bot, r.Wait, false)
-			again, err := h.sleepToSlot(ctx, k, r.Wait)
+			again, err := sleepToSlot(ctx, h.limiter, k, r.Wait, sleepSend)
 			if !again {
 				return err
 			}
@@ -347,41 +347,13 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 	}
 }
 
-// sleepToSlot sleeps wait, checking for a 429 pause shortly before the slot
-// (not at it, so that the check's round trip does not delay the send). It
-// returns again = true if a pause began meanwhile.
-func (h *SendMessageHandler) sleepToSlot(ctx context.Context, k ratelimit.Key, wait time.Duration) (again bool, err error) {
-	if wait <= pauseCheckLead {
-		return false, sleepSend(ctx, wait)
-	}
-	if err := sleepSend(ctx, wait-pauseCheckLead); err != nil {
-		return false, err
-	}
-	start := time.Now()
-	paused, err := h.limiter.Paused(ctx, k)
-	if err != nil {
-		return false, fmt.Errorf("rate limiter unavailable: %w", err)
-	}
-	if paused > 0 {
-		return true, nil
-	}
-	return false, sleepSend(ctx, pauseCheckLead-time.Since(start))
-}
-
 // sleepSend sleeps d, or returns the transient error of a send whose task
 // was stopped (shutdown or deadline) while it waited.
 func sleepSend(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
+	if err := sleepFor(ctx, d); err != nil {
+		return &TransportError{Kind: "network", err: err}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return &TransportError{Kind: "network", err: ctx.Err()}
-	}
+	return nil
 }
 
 // errAlreadySent: the task's sent marker shows that an earlier run's send

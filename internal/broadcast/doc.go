@@ -35,7 +35,7 @@
 // broadcast senders booked slots up to the usual 2 s ahead, a critical
 // message would queue behind seconds of broadcast traffic. Broadcast sends
 // therefore reserve a slot only when it is at most a lookahead (50 ms) away
-// (ratelimit.Limiter.ReserveWithin); a chunk whose slot is further sleeps
+// (ratelimit.Limiter.Acquire); a chunk whose slot is further sleeps
 // until the slot comes within the lookahead and asks again, queued behind
 // the other waiting chunks of its process (one asks per slot, not all). A
 // critical or default message reserving meanwhile takes the next free slot,

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Within adjusts one reservation of [Limiter.ReserveWithin].
+// Within adjusts one reservation of [Limiter.Acquire].
 type Within struct {
 	// MaxWait is the longest wait reserved, in place of Config.MaxWait; a
 	// negative value means Config.MaxWait.
@@ -42,8 +42,21 @@ type Reservation struct {
 	ChatBound bool
 }
 
-// Acquire is [Limiter.ReserveWithin] that also tells whether the wait is
-// chat-bound.
+// Acquire is [Limiter.Reserve] with w's longest wait and share: it reserves
+// a slot only if the send may happen within w.MaxWait (and w.ChatMaxWait for
+// a chat-bound wait), and otherwise reserves nothing and answers OK = false
+// with the wait. It also tells whether the wait is chat-bound.
+//
+// Broadcasts use it with a short MaxWait (a lookahead of a few tens of
+// milliseconds) so that they never hold reservations far ahead of now.
+// Reservations are first come, first served: with many broadcast senders each
+// holding a slot up to Config.MaxWait ahead, the bot's budget would be booked
+// seconds into the future, and a message from the critical queue, which
+// reserves behind them, would wait that long. A broadcast sender whose slot
+// lies beyond its lookahead sleeps until the slot comes within it and asks
+// again, so broadcast reservations reach at most MaxWait ahead and other
+// senders queue behind at most that much broadcast traffic. With a Share
+// below 1 they also leave part of the budget to those senders.
 func (l *Limiter) Acquire(ctx context.Context, k Key, w Within) (Reservation, error) {
 	return l.AcquireAfter(ctx, k, w, nil)
 }
@@ -83,25 +96,6 @@ func (w Within) args(s *shape) []any {
 		args[2] = int64(math.Ceil(float64(args[2].(int64)) / w.Share))
 	}
 	return args
-}
-
-// ReserveWithin is [Limiter.Reserve] with w's longest wait and share: it
-// reserves a slot only if the send may happen within w.MaxWait, and
-// otherwise reserves nothing and answers ok = false with the wait.
-//
-// Broadcasts use it with a short MaxWait (a lookahead of a few tens of
-// milliseconds) so that they never hold reservations far ahead of now.
-// Reservations are first come, first served: with many broadcast senders each
-// holding a slot up to Config.MaxWait ahead, the bot's budget would be booked
-// seconds into the future, and a message from the critical queue, which
-// reserves behind them, would wait that long. A broadcast sender whose slot
-// lies beyond its lookahead sleeps until the slot comes within it and asks
-// again, so broadcast reservations reach at most MaxWait ahead and other
-// senders queue behind at most that much broadcast traffic. With a Share
-// below 1 they also leave part of the budget to those senders.
-func (l *Limiter) ReserveWithin(ctx context.Context, k Key, w Within) (wait time.Duration, ok bool, err error) {
-	r, err := l.Acquire(ctx, k, w)
-	return r.Wait, r.OK, err
 }
 
 // Paused returns how long a 429 pause recorded by [Limiter.Throttled] still

@@ -49,9 +49,9 @@ func TestReserveWithin(t *testing.T) {
 		t.Fatalf("priority = %+v, %v; want ok at %d", prio, err, refused.at)
 	}
 	// The public method agrees, and a negative wait means MaxWait.
-	wait, ok, err := l.ReserveWithin(ctx, Key{Bot: "alpha", Chat: "4"}, Within{MaxWait: -1})
-	if err != nil || !ok || wait <= 0 || wait > 2*time.Second {
-		t.Fatalf("ReserveWithin(-1) = %v, %v, %v; want ok within MaxWait", wait, ok, err)
+	r, err := l.Acquire(ctx, Key{Bot: "alpha", Chat: "4"}, Within{MaxWait: -1})
+	if wait, ok := r.Wait, r.OK; err != nil || !ok || wait <= 0 || wait > 2*time.Second {
+		t.Fatalf("Acquire(-1) = %v, %v, %v; want ok within MaxWait", wait, ok, err)
 	}
 }
 
@@ -86,7 +86,7 @@ func TestReserveShare(t *testing.T) {
 		t.Fatalf("chat 1 again = %+v, %v; want 1.02 s after b1", c, err)
 	}
 	for _, bad := range []float64{-0.1, 1.5} {
-		if _, _, err := l.ReserveWithin(ctx, Key{Bot: "a", Chat: "5"}, Within{Share: bad}); err == nil {
+		if _, err := l.Acquire(ctx, Key{Bot: "a", Chat: "5"}, Within{Share: bad}); err == nil {
 			t.Errorf("share %v accepted", bad)
 		}
 	}
