@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 
@@ -58,14 +56,8 @@ type broadcastSettings struct {
 // derived from the key. A key has 1 to 200 printable characters.
 func BroadcastIdempotencyKey(key string) BroadcastOption {
 	return func(s *broadcastSettings) error {
-		n := utf8.RuneCountInString(key)
-		if n == 0 || n > MaxIdempotencyKeyLength || !utf8.ValidString(key) {
-			return fmt.Errorf("%w: idempotency key must have 1 to %d characters", ErrInvalidOption, MaxIdempotencyKeyLength)
-		}
-		for _, r := range key {
-			if !unicode.IsPrint(r) {
-				return fmt.Errorf("%w: idempotency key has a non-printable character %U", ErrInvalidOption, r)
-			}
+		if err := checkIdempotencyKey(key); err != nil {
+			return err
 		}
 		s.key = key
 		return nil

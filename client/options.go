@@ -67,18 +67,27 @@ func Bulk() Option { return Priority(PriorityBulk) }
 // characters; keys are global across queues and bots.
 func IdempotencyKey(key string) Option {
 	return func(s *settings) error {
-		n := utf8.RuneCountInString(key)
-		if n == 0 || n > MaxIdempotencyKeyLength || !utf8.ValidString(key) {
-			return fmt.Errorf("%w: idempotency key must have 1 to %d characters", ErrInvalidOption, MaxIdempotencyKeyLength)
-		}
-		for _, r := range key {
-			if !unicode.IsPrint(r) {
-				return fmt.Errorf("%w: idempotency key has a non-printable character %U", ErrInvalidOption, r)
-			}
+		if err := checkIdempotencyKey(key); err != nil {
+			return err
 		}
 		s.key = key
 		return nil
 	}
+}
+
+// checkIdempotencyKey checks that key has 1 to MaxIdempotencyKeyLength
+// printable characters.
+func checkIdempotencyKey(key string) error {
+	n := utf8.RuneCountInString(key)
+	if n == 0 || n > MaxIdempotencyKeyLength || !utf8.ValidString(key) {
+		return fmt.Errorf("%w: idempotency key must have 1 to %d characters", ErrInvalidOption, MaxIdempotencyKeyLength)
+	}
+	for _, r := range key {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: idempotency key has a non-printable character %U", ErrInvalidOption, r)
+		}
+	}
+	return nil
 }
 
 // SendAt schedules the message for t. A time not in the future means now.
