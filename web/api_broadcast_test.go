@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,18 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/sandbox"
-	"github.com/telequeue/telequeue/server"
-	"github.com/telequeue/telequeue/tasks"
+	"github.com/telequeue/telequeue/internal/workertest"
 )
 
 const sandboxToken = "123456789:WEBTESTtokenWEBTESTtokenWEBTESTtoke"
 
-// startBroadcastWorker runs telequeue's handlers against a sandbox, as a
+// startBroadcastWorker runs telequeue's worker against a sandbox, as a
 // worker process would.
 func startBroadcastWorker(t *testing.T, b *bundle, sb *sandbox.Sandbox) {
 	t.Helper()
@@ -32,32 +27,7 @@ func startBroadcastWorker(t *testing.T, b *bundle, sb *sandbox.Sandbox) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": sandboxToken}, APIURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := b.redis.Client(t)
-	log := slog.New(slog.DiscardHandler)
-	h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Redis: rdb, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh, err := handlers.NewBroadcastHandler(handlers.BroadcastConfig{Bots: bots, Redis: rdb, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{
-		Redis: b.opt, Concurrency: 4, SendMessage: h, Handlers: map[string]asynq.Handler{tasks.TypeBroadcastChunk: bh},
-		Logger: log, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-		ShutdownTimeout: 2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	workertest.Start(t, map[string]string{"REDIS_URL": b.redis.URL(), "TELEGRAM_BOT_TOKEN": sandboxToken, "TELEGRAM_API_URL": url})
 }
 
 func (b *bundle) postBroadcast(t *testing.T, body string, header map[string]string) *response {

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,21 +9,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
-	"github.com/telequeue/telequeue/server"
-	"github.com/telequeue/telequeue/tasks"
+	"github.com/telequeue/telequeue/internal/workertest"
 )
 
 const cliBotToken = "123456789:CLItokenCLItokenCLItokenCLItokenCLI"
 
-// startWorker runs telequeue's handlers against a new sandbox.
+// startWorker runs telequeue's worker against a new sandbox.
 func startWorker(t *testing.T, rs *redistest.Server, sb *sandbox.Sandbox) {
 	t.Helper()
 	url, err := sb.Start("127.0.0.1:0")
@@ -32,33 +26,7 @@ func startWorker(t *testing.T, rs *redistest.Server, sb *sandbox.Sandbox) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": cliBotToken}, APIURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := rs.Client(t)
-	log := slog.New(slog.DiscardHandler)
-	h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Redis: rdb, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh, err := handlers.NewBroadcastHandler(handlers.BroadcastConfig{Bots: bots, Redis: rdb, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{
-		Redis: asynq.RedisClientOpt{Addr: rs.Addr()}, Concurrency: 4, SendMessage: h,
-		Handlers: map[string]asynq.Handler{tasks.TypeBroadcastChunk: bh}, Logger: log,
-		TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-		ShutdownTimeout: 2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	workertest.Start(t, map[string]string{"REDIS_URL": rs.URL(), "TELEGRAM_BOT_TOKEN": cliBotToken, "TELEGRAM_API_URL": url})
 }
 
 func writeChats(t *testing.T, lines ...string) string {
