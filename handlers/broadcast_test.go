@@ -65,10 +65,7 @@ func setupBroadcast(t *testing.T, s bcSetup) *bcEnv {
 	opt := asynq.RedisClientOpt{Addr: rds.Addr()}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	for i := range max(s.servers, 1) {
-		bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": testToken}, APIURL: url, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		bots := testBots(t, url, 5*time.Second)
 		rdb := redis.NewClient(&redis.Options{Addr: rds.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
 		var lim handlers.Limiter
@@ -92,20 +89,11 @@ func setupBroadcast(t *testing.T, s bcSetup) *bcEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Config{
+		startServer(t, server.Config{
 			Redis: opt, Concurrency: max(s.concurrency, 4), SendMessage: h,
 			Handlers: map[string]asynq.Handler{tasks.TypeBroadcastChunk: bh},
 			Logger:   log.With("server", i), LogLevel: slog.LevelWarn,
-			TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-			ShutdownTimeout: 2 * time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Shutdown)
 	}
 	c, err := client.New(client.Config{Redis: opt})
 	if err != nil {

@@ -125,33 +125,18 @@ func setupLimits(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Con
 		if err != nil {
 			t.Fatal(err)
 		}
-		bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": testToken}, APIURL: ts.URL, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		bots := testBots(t, ts.URL, 5*time.Second)
 		obs := &limitObserver{}
 		e.obs = append(e.obs, obs)
 		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log, ChatWaitMax: rl.MaxWait})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Config{
+		startServer(t, server.Config{
 			Redis: opt, Concurrency: 10, SendMessage: h, Logger: log.With("server", i), LogLevel: slog.LevelError,
-			TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-			ShutdownTimeout: 2 * time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Shutdown)
 	}
-	e.client = asynq.NewClient(opt)
-	t.Cleanup(func() { _ = e.client.Close() })
-	e.inspector = asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = e.inspector.Close() })
+	e.client, e.inspector = asynqClients(t, opt)
 	return e
 }
 

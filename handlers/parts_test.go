@@ -109,10 +109,7 @@ func setupReplies(t *testing.T, o replyOptions) *replyEnv {
 		t.Cleanup(func() { _ = hr.Close() })
 	}
 	for i := range max(o.servers, 1) {
-		bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": testToken}, APIURL: url, Timeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		bots := testBots(t, url, 2*time.Second)
 		if o.hook != nil {
 			bots["default"] = o.hook(bots["default"])
 		}
@@ -128,23 +125,11 @@ func setupReplies(t *testing.T, o replyOptions) *replyEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Config{
+		startServer(t, server.Config{
 			Redis: opt, Concurrency: 5, SendMessage: h, Handlers: more, Logger: log.With("server", i), LogLevel: slog.LevelDebug,
-			TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-			ShutdownTimeout: 2 * time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Shutdown)
 	}
-	e.client = asynq.NewClient(opt)
-	t.Cleanup(func() { _ = e.client.Close() })
-	e.inspector = asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = e.inspector.Close() })
+	e.client, e.inspector = asynqClients(t, opt)
 	return &replyEnv{env: e, opt: opt}
 }
 

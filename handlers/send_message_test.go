@@ -88,33 +88,18 @@ func setup(t *testing.T, servers int, apiURL string) *env {
 	opt := asynq.RedisClientOpt{Addr: e.redis.Addr()}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for i := 0; i < servers; i++ {
-		bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": testToken}, APIURL: apiURL, Timeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		bots := testBots(t, apiURL, 2*time.Second)
 		c := &counter{}
 		e.sent = append(e.sent, c)
 		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Redis: e.rdb, Observer: c, Logger: log.With("server", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Config{
+		startServer(t, server.Config{
 			Redis: opt, Concurrency: 5, SendMessage: h, Logger: log.With("server", i), LogLevel: slog.LevelDebug,
-			TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 100 * time.Millisecond,
-			ShutdownTimeout: 2 * time.Second,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Shutdown)
 	}
-	e.client = asynq.NewClient(opt)
-	t.Cleanup(func() { _ = e.client.Close() })
-	e.inspector = asynq.NewInspector(opt)
-	t.Cleanup(func() { _ = e.inspector.Close() })
+	e.client, e.inspector = asynqClients(t, opt)
 	return e
 }
 

@@ -1,0 +1,46 @@
+package handlers_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/server"
+)
+
+// testBots returns the senders of the test bot for the Bot API at apiURL.
+func testBots(t *testing.T, apiURL string, timeout time.Duration) map[string]handlers.Sender {
+	t.Helper()
+	bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": testToken}, APIURL: apiURL, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bots
+}
+
+// startServer starts a handler server with cfg plus the tests' fast polling
+// (20ms, delayed 100ms) and a 2s shutdown, stopped when the test ends.
+func startServer(t *testing.T, cfg server.Config) {
+	t.Helper()
+	cfg.TaskCheckInterval, cfg.DelayedTaskCheckInterval = 20*time.Millisecond, 100*time.Millisecond
+	cfg.ShutdownTimeout = 2 * time.Second
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+}
+
+// asynqClients returns an asynq client and inspector for opt, closed when
+// the test ends.
+func asynqClients(t *testing.T, opt asynq.RedisConnOpt) (*asynq.Client, *asynq.Inspector) {
+	t.Helper()
+	c, insp := asynq.NewClient(opt), asynq.NewInspector(opt)
+	t.Cleanup(func() { _ = c.Close(); _ = insp.Close() })
+	return c, insp
+}
