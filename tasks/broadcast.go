@@ -151,17 +151,12 @@ func ValidateBroadcastChat(id int64) error {
 // ParseBroadcastMessage decodes a broadcast's message strictly (unknown
 // fields are an error) and validates it with [ValidateBroadcastMessage].
 func ParseBroadcastMessage(data []byte) (*SendMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m SendMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
-	}
-	if err := ValidateBroadcastMessage(&m); err != nil {
+	m, err := DecodeSendMessage(data)
+	if err != nil {
 		return nil, err
 	}
-	return &m, nil
+	if err := ValidateBroadcastMessage(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
