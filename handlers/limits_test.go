@@ -128,7 +128,7 @@ func setupLimits(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Con
 		bots := testBots(t, ts.URL, 5*time.Second)
 		obs := &limitObserver{}
 		e.obs = append(e.obs, obs)
-		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log, ChatWaitMax: rl.MaxWait})
+		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}

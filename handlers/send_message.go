@@ -45,9 +45,6 @@ type Config struct {
 	// instead (not a failure), so that a busy chat never occupies every
 	// sender while other chats could be served.
 	ChatWaiters int
-	// ChatWaitMax is the longest chat-bound wait slept in the handler;
-	// longer ones reschedule the task (default 2s, as RATE_MAX_WAIT).
-	ChatWaitMax time.Duration
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
 	// Logger defaults to slog.Default().
@@ -62,7 +59,6 @@ type SendMessageHandler struct {
 	markerTTL          time.Duration
 	markerWriteTimeout time.Duration
 	chatWaiters        chan struct{} // a token per send sleeping on a chat-bound wait
-	chatWaitMax        time.Duration
 	obs                Observer
 	log                *slog.Logger
 }
@@ -92,10 +88,6 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 		cfg.ChatWaiters = 5
 	}
 	h.chatWaiters = make(chan struct{}, cfg.ChatWaiters)
-	h.chatWaitMax = cfg.ChatWaitMax
-	if h.chatWaitMax <= 0 {
-		h.chatWaitMax = 2 * time.Second
-	}
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
@@ -283,8 +275,8 @@ const chatReserveWait = 5 * time.Millisecond
 //     budget can hold it back.
 //   - Only ChatWaiters sends sleep so at a time; others are rescheduled
 //     (not a failure), so that a busy chat never occupies every sender while
-//     other chats could be served. Waits beyond ChatWaitMax are rescheduled
-//     too.
+//     other chats could be served. Waits beyond the limiter's MaxWait are
+//     rescheduled too.
 //
 // Waits for the bot's budget are reserved and slept whatever their number:
 // they pace the whole bot.
@@ -328,7 +320,7 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 			// ask again, behind the pause (the limiter accounts for it).
 			continue
 		}
-		if !r.ChatBound || r.Wait > h.chatWaitMax {
+		if !r.ChatBound || r.Long {
 			h.obs.RateLimitWait(bot, r.Wait, true)
 			return &RateLimitedError{RetryAfter: r.Wait}
 		}

@@ -36,8 +36,9 @@ const expirySlack = 100 * time.Millisecond
 // Limiter enforces the limits of a [Config] for every process that shares
 // its Redis. It is safe for concurrent use.
 type Limiter struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	maxWait time.Duration // Config.MaxWait
 	// shapes holds, for each combination of Key.Paid and Key.Group, which
 	// limits apply and the script arguments for them; index paid<<1|group.
 	shapes [4]shape
@@ -66,7 +67,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	l := &Limiter{rdb: rdb, prefix: cfg.Prefix}
+	l := &Limiter{rdb: rdb, prefix: cfg.Prefix, maxWait: cfg.MaxWait}
 	for i := range l.shapes {
 		paid, group := i&2 != 0, i&1 != 0
 		s := &l.shapes[i]

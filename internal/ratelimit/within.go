@@ -40,6 +40,10 @@ type Reservation struct {
 	// ChatBound reports that the chat's own limits or a pause of the chat,
 	// not the bot's budget or a pause of the bot, set Wait.
 	ChatBound bool
+	// Long reports that Wait is beyond the longest wait reserved (Within's
+	// MaxWait, or Config.MaxWait): the task should be rescheduled. A
+	// refused wait that is not Long was refused by Within.ChatMaxWait.
+	Long bool
 }
 
 // Acquire is [Limiter.Reserve] with w's longest wait and share: it reserves
@@ -71,14 +75,15 @@ func (l *Limiter) AcquireAfter(ctx context.Context, k Key, w Within, pre func(re
 	if math.IsNaN(w.Share) || w.Share < 0 || w.Share > 1 {
 		return Reservation{}, fmt.Errorf("%w: share %v: must be in (0, 1]", ErrInvalidConfig, w.Share)
 	}
+	maxWait := w.MaxWait
 	if w.MaxWait < 0 {
-		w.MaxWait = -1
+		w.MaxWait, maxWait = -1, l.maxWait
 	}
 	r, err := l.reservePiped(ctx, k, w, pre)
 	if err != nil {
 		return Reservation{}, err
 	}
-	return Reservation{OK: r.ok, Wait: r.wait, ChatBound: r.chatBound}, nil
+	return Reservation{OK: r.ok, Wait: r.wait, ChatBound: r.chatBound, Long: !r.ok && r.wait > maxWait}, nil
 }
 
 // args returns the reserve script's ARGV for shape s under w.

@@ -171,6 +171,10 @@ func TestAcquireChatBound(t *testing.T) {
 			if err != nil || r.OK != tt.wantOK || r.ChatBound != tt.wantChatBound || r.Wait <= short.ChatMaxWait {
 				t.Fatalf("second = %+v, %v; want OK %v, chat-bound %v, a wait over %v", r, err, tt.wantOK, tt.wantChatBound, short.ChatMaxWait)
 			}
+			// Long: refused, and beyond the limiter's MaxWait (2 s).
+			if wantLong := !r.OK && r.Wait > 2*time.Second; r.Long != wantLong {
+				t.Errorf("second = %+v: Long %v, want %v", r, r.Long, wantLong)
+			}
 			if tt.wantOK {
 				return
 			}

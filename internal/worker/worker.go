@@ -84,7 +84,6 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		Redis:         markers,
 		SentMarkerTTL: cfg.SentMarkerTTL,
 		ChatWaiters:   max(cfg.Concurrency/2, 1),
-		ChatWaitMax:   cfg.RateMaxWait,
 		Observer:      sender,
 		Logger:        log,
 	})
