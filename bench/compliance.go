@@ -12,7 +12,7 @@ import (
 
 	"github.com/mymmrac/telego"
 
-	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/tasks"
 )

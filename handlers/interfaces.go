@@ -7,7 +7,7 @@ import (
 	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/ratelimit"
 )
 
 // Sender sends one message with one bot. *telego.Bot satisfies it, and so

@@ -20,7 +20,7 @@ import (
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/metrics"
-	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/server"
 	"github.com/telequeue/telequeue/tasks"
 )

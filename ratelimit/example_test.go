@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/telequeue/telequeue/internal/ratelimit"
+	"github.com/telequeue/telequeue/ratelimit"
 )
 
 // rescheduleError stands for the handler's typed error that asks asynq to
