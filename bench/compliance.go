@@ -12,8 +12,8 @@ import (
 
 	"github.com/mymmrac/telego"
 
-	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
 

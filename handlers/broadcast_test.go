@@ -15,9 +15,9 @@ import (
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/handlers"
-	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/server"
 	"github.com/telequeue/telequeue/tasks"
 )

@@ -19,9 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/handlers"
-	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/server"
 	"github.com/telequeue/telequeue/tasks"
 )
