@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -79,14 +78,13 @@ func (p *BroadcastChunk) Validate() error {
 	return nil
 }
 
-// ParseBroadcastChunk decodes and validates a chunk payload; unknown fields
-// are an error.
+// ParseBroadcastChunk decodes a chunk payload strictly (valid UTF-8, one
+// JSON object and nothing after it, unknown fields are errors) and validates
+// it.
 func ParseBroadcastChunk(data []byte) (*BroadcastChunk, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var p BroadcastChunk
-	if err := dec.Decode(&p); err != nil {
-		return nil, decodeError(err)
+	if err := decodeStrict(data, &p); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

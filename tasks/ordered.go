@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/hibiken/asynq"
 )
@@ -50,18 +49,27 @@ type OrderKey struct {
 	Chat string // integer id, or @username in lower case
 }
 
-// ReadOrderKey reads the bot and chat of a payload.
+// ReadOrderKey reads the bot and chat of a payload. The payload must be as
+// well-formed as the task's decoder demands (valid UTF-8, one JSON object,
+// nothing after it); its other fields are left to that decoder.
 func ReadOrderKey(payload []byte) (OrderKey, error) {
-	var p struct {
-		Bot    string          `json:"bot"`
-		ChatID json.RawMessage `json:"chat_id"`
+	// A map takes every field, so the strict decoder checks the form only.
+	var fields map[string]json.RawMessage
+	if err := decodeStrict(payload, &fields); err != nil {
+		return OrderKey{}, err
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return OrderKey{}, fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+	var m SendMessage
+	if b, ok := fields["bot"]; ok && json.Unmarshal(b, &m.Bot) != nil {
+		return OrderKey{}, invalid("bot", ErrInvalidBot, "not a string")
 	}
-	m := SendMessage{Bot: p.Bot}
-	if err := json.Unmarshal(p.ChatID, &m.ChatID); err != nil || validateChat(m.ChatID) != nil || (m.Bot != "" && !botNameRE.MatchString(m.Bot)) {
-		return OrderKey{}, fmt.Errorf("%w: no valid bot and chat_id", ErrMalformedPayload)
+	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
+		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
+	}
+	if c, ok := fields["chat_id"]; ok && json.Unmarshal(c, &m.ChatID) != nil {
+		return OrderKey{}, invalid("chat_id", ErrInvalidChat, "not an integer or a @username")
+	}
+	if err := validateChat(m.ChatID); err != nil {
+		return OrderKey{}, err
 	}
 	return OrderKeyOf(m.BotName(), m.ChatID.String()), nil
 }

@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,21 +115,18 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 	return &out, nil
 }
 
-// ParseSendMessages decodes and validates a payload strictly (unknown fields
-// are errors) and returns it with every part's bot and chat set.
+// ParseSendMessages decodes a payload strictly (valid UTF-8, one JSON object
+// and nothing after it, unknown fields are errors, each part decoded as by
+// [DecodeSendMessage]), validates it and returns it with every part's bot
+// and chat set.
 func ParseSendMessages(data []byte) (*SendMessages, error) {
 	// Parts are decoded one by one so that an error names its part.
 	var raw struct {
 		SendMessages
 		Parts []json.RawMessage `json:"parts"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	if err := decodeStrict(data, &raw); err != nil {
+		return nil, err
 	}
 	r := raw.SendMessages
 	r.Parts = make([]SendMessage, len(raw.Parts))
@@ -197,20 +193,4 @@ func Texts(texts ...string) []*SendMessage {
 		out[i] = &SendMessage{Text: t}
 	}
 	return out
-}
-
-// DecodeSendMessage decodes a sendMessage payload strictly (unknown fields
-// are errors naming the field) without validating it, for a message that is
-// split before it is validated, such as a long text for [SplitMessage].
-func DecodeSendMessage(data []byte) (*SendMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m SendMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
-	}
-	return &m, nil
 }

@@ -3,9 +3,7 @@ package tasks
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -285,38 +283,26 @@ func CheckBot(name string, known []string) error {
 // ParseSendMessage decodes and validates a payload. Unknown fields are an
 // error, so that a typo or a payload from a newer version is never half-sent.
 func ParseSendMessage(data []byte) (*SendMessage, error) {
-	if !utf8.Valid(data) {
-		// encoding/json would replace the bad bytes with U+FFFD and so
-		// send altered text; refuse instead.
-		return nil, fmt.Errorf("%w: not valid UTF-8", ErrMalformedPayload)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m SendMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	m, err := DecodeSendMessage(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return m, nil
 }
 
-// decodeError turns encoding/json errors into ValidationErrors naming the
-// field where possible.
-func decodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return invalid(te.Field, ErrInvalidField, "expected %s, got JSON %s", te.Type, te.Value)
+// DecodeSendMessage decodes a sendMessage payload strictly (valid UTF-8, one
+// JSON object and nothing after it, unknown fields are errors naming the
+// field) without validating it, for a message that is split before it is
+// validated, such as a long text for [SplitMessage].
+func DecodeSendMessage(data []byte) (*SendMessage, error) {
+	var m SendMessage
+	if err := decodeStrict(data, &m); err != nil {
+		return nil, err
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return invalid(field, ErrInvalidField, "unknown field")
-	}
-	return fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+	return &m, nil
 }
 
 // NewSendMessageTask validates m and returns a task with the type's default
