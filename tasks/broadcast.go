@@ -1,10 +1,8 @@
 package tasks
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -31,19 +29,6 @@ const (
 	// MaxBroadcastParallelism is the most chunk tasks of one broadcast that
 	// run at the same time.
 	MaxBroadcastParallelism = 64
-)
-
-// Per-type defaults of [NewBroadcastChunkTask].
-const (
-	// BroadcastChunkMaxRetry is the retry budget of a chunk task. Only
-	// chunk-wide failures use it (Redis unreachable, Telegram failing for
-	// every recipient, a worker crash); a single recipient's failure is
-	// settled or retried within the chunk, and rate-limit waits are not
-	// failures.
-	BroadcastChunkMaxRetry = 25
-	// BroadcastChunkTimeout bounds one run of a chunk task. Handlers stop
-	// a run well before it (see handlers.BroadcastConfig.Slice).
-	BroadcastChunkTimeout = 15 * time.Minute
 )
 
 // BroadcastChunk is the payload of a [TypeBroadcastChunk] task. The message
@@ -108,17 +93,8 @@ func NewBroadcastChunkTask(p *BroadcastChunk, opts ...asynq.Option) (*asynq.Task
 	}
 	c := *p
 	c.Version = BroadcastChunkVersion
-	data, err := json.Marshal(&c)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", TypeBroadcastChunk, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueBulk),
-		asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)),
-		asynq.MaxRetry(BroadcastChunkMaxRetry),
-		asynq.Timeout(BroadcastChunkTimeout),
-	}
-	return asynq.NewTask(TypeBroadcastChunk, data, append(defaults, opts...)...), nil
+	defaults := append(defaultOptions(TypeBroadcastChunk, 0), asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)))
+	return newTask(TypeBroadcastChunk, &c, defaults, opts)
 }
 
 // ValidateBroadcastMessage checks the message of a broadcast: every field as

@@ -29,16 +29,7 @@ func IsOrdered(typ string) bool {
 // with asynq directly still runs, but joins its chat's order only when a
 // worker first sees it.
 func NewOrderedSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
-	t, err := NewSendMessageTask(m, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(TypeSendMessageOrdered, t.Payload(), append(sendDefaults(), opts...)...), nil
-}
-
-// sendDefaults are the per-type defaults of [NewSendMessageTask].
-func sendDefaults() []asynq.Option {
-	return []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(DefaultMaxRetry), asynq.Timeout(DefaultTimeout)}
+	return newSendMessageTask(TypeSendMessageOrdered, m, opts)
 }
 
 // OrderKey identifies the order an ordered task belongs to: its bot and

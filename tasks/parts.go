@@ -163,16 +163,7 @@ func newSendMessagesTask(typ string, r *SendMessages, opts []asynq.Option) (*asy
 		return nil, err
 	}
 	p.Version = SendMessagesVersion
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", typ, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueDefault),
-		asynq.MaxRetry(DefaultMaxRetry),
-		asynq.Timeout(DefaultTimeout + time.Duration(len(p.Parts))*PartTimeout),
-	}
-	return asynq.NewTask(typ, data, append(defaults, opts...)...), nil
+	return newTask(typ, p, defaultOptions(typ, len(p.Parts)), opts)
 }
 
 // SendMessagesResult is what a completed multi-part reply stores as its

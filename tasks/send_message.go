@@ -3,10 +3,8 @@ package tasks
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
@@ -41,12 +39,6 @@ const DefaultBot = "default"
 // SendMessageVersion is the payload version this build writes and the newest
 // it reads.
 const SendMessageVersion = 1
-
-// Per-type defaults of [NewSendMessageTask].
-const (
-	DefaultMaxRetry = 10
-	DefaultTimeout  = 30 * time.Second
-)
 
 // Parse modes accepted in [SendMessage.ParseMode].
 const (
@@ -308,19 +300,14 @@ func DecodeSendMessage(data []byte) (*SendMessage, error) {
 // NewSendMessageTask validates m and returns a task with the type's default
 // options (queue "default", MaxRetry 10, Timeout 30s); opts override them.
 func NewSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
+	return newSendMessageTask(TypeSendMessage, m, opts)
+}
+
+func newSendMessageTask(typ string, m *SendMessage, opts []asynq.Option) (*asynq.Task, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	p := *m
 	p.Version = SendMessageVersion
-	data, err := json.Marshal(&p)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", TypeSendMessage, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueDefault),
-		asynq.MaxRetry(DefaultMaxRetry),
-		asynq.Timeout(DefaultTimeout),
-	}
-	return asynq.NewTask(TypeSendMessage, data, append(defaults, opts...)...), nil
+	return newTask(typ, &p, defaultOptions(typ, 0), opts)
 }
