@@ -9,8 +9,8 @@ import (
 // Task types of ordered messages. Never rename them: queued tasks of every
 // running process carry them. Their payloads are those of
 // [TypeSendMessage] and [TypeSendMessages]; only the type tells a worker to
-// deliver the task in its chat's order (see the ordering design in the
-// handlers package).
+// deliver the task in its chat's order (the client records that order and
+// workers follow it; both use the module's internal ordering package).
 const (
 	TypeSendMessageOrdered  = "telegram:send_message:ordered"
 	TypeSendMessagesOrdered = "telegram:send_messages:ordered"

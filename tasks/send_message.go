@@ -27,9 +27,8 @@ var Queues = [...]string{QueueCritical, QueueDefault, QueueBulk}
 
 // Limits of the Bot API that are checked before a message is queued.
 const (
-	MaxTextLength    = 4096 // sendMessage text, after entity parsing
-	MaxCaptionLength = 1024 // media captions, after entity parsing
-	MaxEntities      = 100
+	MaxTextLength = 4096 // sendMessage text, after entity parsing
+	MaxEntities   = 100
 )
 
 // DefaultBot is the bot name used when a payload names none; its token comes
@@ -162,15 +161,6 @@ func validateText(field, text, parseMode string, limit int) error {
 		return invalid(field, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
 	}
 	return nil
-}
-
-// ValidateCaption checks a media caption: up to 1024 characters after entity
-// parsing; empty is allowed.
-func ValidateCaption(caption, parseMode string) error {
-	if caption == "" {
-		return nil
-	}
-	return validateText("caption", caption, parseMode, MaxCaptionLength)
 }
 
 func validateEntities(text string, entities []telego.MessageEntity) error {
