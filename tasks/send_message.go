@@ -172,7 +172,8 @@ func validateEntities(text string, entities []telego.MessageEntity) error {
 		if e.Type == "" {
 			return invalid("entities", ErrInvalidEntities, "entity %d has no type", i)
 		}
-		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > n {
+		// Offset+Length could overflow: compare Length with what is left.
+		if e.Offset < 0 || e.Length <= 0 || e.Offset > n || e.Length > n-e.Offset {
 			return invalid("entities", ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
 		}
 	}

@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -61,6 +62,7 @@ func TestSendMessageValidate(t *testing.T) {
 		{"markup not object", with(func(m *tasks.SendMessage) { m.ReplyMarkup = json.RawMessage(`[1]`) }), tasks.ErrInvalidReplyMarkup, "reply_markup"},
 		{"negative thread", with(func(m *tasks.SendMessage) { m.MessageThreadID = -1 }), tasks.ErrInvalidField, "message_thread_id"},
 	}
+	tests = append(tests, entityTests(with)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -76,6 +78,45 @@ func TestSendMessageValidate(t *testing.T) {
 				t.Fatalf("error %v: want a ValidationError on field %q", err, tt.field)
 			}
 		})
+	}
+}
+
+// entityTests: entities must lie within the text, whatever their offset
+// and length, including pairs whose sum overflows an int.
+func entityTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct {
+	name    string
+	msg     tasks.SendMessage
+	wantErr error
+	field   string
+} {
+	entity := func(off, n int) tasks.SendMessage {
+		return with(func(m *tasks.SendMessage) {
+			m.Text = "hello"
+			m.Entities = []telego.MessageEntity{{Type: "bold", Offset: off, Length: n}}
+		})
+	}
+	type test = struct {
+		name    string
+		msg     tasks.SendMessage
+		wantErr error
+		field   string
+	}
+	bad := func(name string, off, n int) test {
+		return test{name, entity(off, n), tasks.ErrInvalidEntities, "entities"}
+	}
+	return []test{
+		{"entity covering the text", entity(0, 5), nil, ""},
+		{"entity at the end", entity(4, 1), nil, ""},
+		bad("entity one past the end", 4, 2),
+		bad("entity starting at the end", 5, 1),
+		bad("entity zero length", 0, 0),
+		bad("entity max offset and length", math.MaxInt, math.MaxInt),
+		bad("entity offset 1, max length", 1, math.MaxInt),
+		bad("entity max offset, length 1", math.MaxInt, 1),
+		bad("entity length wrapping to offset 0", math.MinInt+1, math.MaxInt),
+		bad("entity negative offset", -1, 2),
+		bad("entity negative length", 2, -1),
+		bad("entity min offset and length", math.MinInt, math.MinInt),
 	}
 }
 
