@@ -116,7 +116,7 @@ func ValidateBroadcastChat(id int64) error {
 	if id == 0 {
 		return &ValidationError{Field: "chat_ids", Err: ErrMissingChat, Detail: "0 is not a chat id"}
 	}
-	if err := validateChat(telego.ChatID{ID: id}); err != nil {
+	if err := validateChat("chat_ids", telego.ChatID{ID: id}); err != nil {
 		return invalid("chat_ids", ErrInvalidChat, "%d is out of range", id)
 	}
 	return nil

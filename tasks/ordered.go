@@ -59,7 +59,7 @@ func ReadOrderKey(payload []byte) (OrderKey, error) {
 	if c, ok := fields["chat_id"]; ok && json.Unmarshal(c, &m.ChatID) != nil {
 		return OrderKey{}, invalid("chat_id", ErrInvalidChat, "not an integer or a @username")
 	}
-	if err := validateChat(m.ChatID); err != nil {
+	if err := validateChat("chat_id", m.ChatID); err != nil {
 		return OrderKey{}, err
 	}
 	return OrderKeyOf(m.BotName(), m.ChatID.String()), nil

@@ -83,7 +83,7 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 	if r.Bot != "" && !botNameRE.MatchString(r.Bot) {
 		return nil, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", r.Bot)
 	}
-	if err := validateChat(r.ChatID); err != nil {
+	if err := validateChat("chat_id", r.ChatID); err != nil {
 		return nil, err
 	}
 	switch {

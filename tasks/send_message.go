@@ -27,8 +27,9 @@ var Queues = [...]string{QueueCritical, QueueDefault, QueueBulk}
 
 // Limits of the Bot API that are checked before a message is queued.
 const (
-	MaxTextLength = 4096 // sendMessage text, after entity parsing
-	MaxEntities   = 100
+	MaxTextLength  = 4096 // sendMessage text, after entity parsing
+	MaxQuoteLength = 1024 // reply_parameters.quote, after entity parsing
+	MaxEntities    = 100
 )
 
 // DefaultBot is the bot name used when a payload names none; its token comes
@@ -103,20 +104,17 @@ func (m *SendMessage) Validate() error {
 	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
 		return invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
 	}
-	if err := validateChat(m.ChatID); err != nil {
+	if err := validateChat("chat_id", m.ChatID); err != nil {
 		return err
 	}
 	if m.MessageThreadID < 0 {
 		return invalid("message_thread_id", ErrInvalidField, "must not be negative")
 	}
-	if err := validateText("text", m.Text, m.ParseMode, MaxTextLength); err != nil {
+	if err := validateText(textFields, m.Text, m.ParseMode, m.Entities, MaxTextLength); err != nil {
 		return err
 	}
-	if len(m.Entities) > 0 {
-		if m.ParseMode != "" {
-			return invalid("entities", ErrInvalidEntities, "set either entities or parse_mode, not both")
-		}
-		if err := validateEntities(m.Text, m.Entities); err != nil {
+	if m.ReplyParameters != nil {
+		if err := validateReply(m.ReplyParameters); err != nil {
 			return err
 		}
 	}
@@ -128,54 +126,116 @@ func (m *SendMessage) Validate() error {
 	return nil
 }
 
-func validateChat(c telego.ChatID) error {
+// validateChat checks a chat id, the message's own or another one (such as
+// reply_parameters.chat_id), which field names in errors.
+func validateChat(field string, c telego.ChatID) error {
 	switch {
 	case c.ID == 0 && c.Username == "":
-		return &ValidationError{Field: "chat_id", Err: ErrMissingChat}
+		return &ValidationError{Field: field, Err: ErrMissingChat}
 	case c.ID != 0 && c.Username != "":
-		return invalid("chat_id", ErrInvalidChat, "both an id and a username")
+		return invalid(field, ErrInvalidChat, "both an id and a username")
 	case c.Username != "" && !usernameRE.MatchString(c.Username):
-		return invalid("chat_id", ErrInvalidChat, "%q: a username must look like @channel", c.Username)
+		return invalid(field, ErrInvalidChat, "%q: a username must look like @channel", c.Username)
 	case c.ID > maxChatID || c.ID < -maxChatID*2:
 		// Supergroup and channel ids are -100xxxxxxxxxx, about -1e12; the
 		// bound leaves room while rejecting absurd values.
-		return invalid("chat_id", ErrInvalidChat, "%d is out of range", c.ID)
+		return invalid(field, ErrInvalidChat, "%d is out of range", c.ID)
 	}
 	return nil
 }
 
-func validateText(field, text, parseMode string, limit int) error {
+// formattedText names the fields of a formatted text: the text, its parse
+// mode and its entities.
+type formattedText struct{ text, parseMode, entities string }
+
+var (
+	textFields  = formattedText{"text", "parse_mode", "entities"}
+	quoteFields = formattedText{"reply_parameters.quote", "reply_parameters.quote_parse_mode", "reply_parameters.quote_entities"}
+)
+
+// validateText checks a formatted text (a message's text, a reply's quote):
+// valid UTF-8, a known parse mode or entities (not both) that lie within the
+// text, and 1 to limit characters after entity parsing. Errors name f's
+// fields.
+func validateText(f formattedText, text, parseMode string, entities []telego.MessageEntity, limit int) error {
 	if !utf8.ValidString(text) {
-		return &ValidationError{Field: field, Err: ErrInvalidText}
+		return &ValidationError{Field: f.text, Err: ErrInvalidText}
 	}
 	switch parseMode {
 	case "", ParseModeHTML, ParseModeMarkdown, ParseModeMarkdownV2:
 	default:
-		return invalid("parse_mode", ErrUnknownParseMode, "%q: use HTML, Markdown or MarkdownV2", parseMode)
+		return invalid(f.parseMode, ErrUnknownParseMode, "%q: use HTML, Markdown or MarkdownV2", parseMode)
 	}
 	n := VisibleLength(text, parseMode)
 	switch {
 	case strings.TrimSpace(text) == "" || n == 0:
-		return &ValidationError{Field: field, Err: ErrEmptyText}
+		return &ValidationError{Field: f.text, Err: ErrEmptyText}
 	case n > limit:
-		return invalid(field, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
+		return invalid(f.text, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
+	}
+	if len(entities) > 0 {
+		if parseMode != "" {
+			return invalid(f.entities, ErrInvalidEntities, "set either %s or %s, not both", f.entities, f.parseMode)
+		}
+		if err := validateEntities(f.entities, text, entities); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func validateEntities(text string, entities []telego.MessageEntity) error {
+// validateEntities checks that entities have a type and lie within text,
+// whose field they are.
+func validateEntities(field, text string, entities []telego.MessageEntity) error {
 	if len(entities) > MaxEntities {
-		return invalid("entities", ErrInvalidEntities, "%d entities, the limit is %d", len(entities), MaxEntities)
+		return invalid(field, ErrInvalidEntities, "%d entities, the limit is %d", len(entities), MaxEntities)
 	}
 	n := UTF16Len(text)
 	for i, e := range entities {
 		if e.Type == "" {
-			return invalid("entities", ErrInvalidEntities, "entity %d has no type", i)
+			return invalid(field, ErrInvalidEntities, "entity %d has no type", i)
 		}
 		// Offset+Length could overflow: compare Length with what is left.
 		if e.Offset < 0 || e.Length <= 0 || e.Offset > n || e.Length > n-e.Offset {
-			return invalid("entities", ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
+			return invalid(field, ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
 		}
+	}
+	return nil
+}
+
+// maxMessageID bounds message ids: the Bot API documents them as Integer
+// without the note "may have more than 32 significant bits" that it gives
+// chat ids, so they fit in a signed 32-bit integer.
+const maxMessageID = 1<<31 - 1
+
+// validateReply checks reply_parameters as the Bot API documents them: the
+// message replied to (message_id, in chat_id if set, which must be a chat
+// id as a message's own), an optional quote of 0 to [MaxQuoteLength]
+// characters after entity parsing with either quote_parse_mode or
+// quote_entities, and non-negative quote_position and checklist_task_id.
+func validateReply(r *telego.ReplyParameters) error {
+	const field = "reply_parameters."
+	if r.MessageID <= 0 || r.MessageID > maxMessageID {
+		return invalid(field+"message_id", ErrInvalidField, "%d: a message id is 1 to %d", r.MessageID, maxMessageID)
+	}
+	if r.ChatID != (telego.ChatID{}) {
+		if err := validateChat(field+"chat_id", r.ChatID); err != nil {
+			return err
+		}
+	}
+	if r.Quote != "" || r.QuoteParseMode != "" || len(r.QuoteEntities) > 0 {
+		if r.Quote == "" {
+			return invalid(quoteFields.text, ErrEmptyText, "%s and %s need a quote", quoteFields.parseMode, quoteFields.entities)
+		}
+		if err := validateText(quoteFields, r.Quote, r.QuoteParseMode, r.QuoteEntities, MaxQuoteLength); err != nil {
+			return err
+		}
+	}
+	if r.QuotePosition < 0 {
+		return invalid(field+"quote_position", ErrInvalidField, "must not be negative")
+	}
+	if r.ChecklistTaskID < 0 || r.ChecklistTaskID > maxMessageID {
+		return invalid(field+"checklist_task_id", ErrInvalidField, "%d is out of range", r.ChecklistTaskID)
 	}
 	return nil
 }
@@ -184,6 +244,9 @@ func validateEntities(text string, entities []telego.MessageEntity) error {
 func (m *SendMessage) Markup() (telego.ReplyMarkup, error) {
 	if len(m.ReplyMarkup) == 0 || bytes.Equal(m.ReplyMarkup, []byte("null")) {
 		return nil, nil
+	}
+	if !utf8.Valid(m.ReplyMarkup) {
+		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "not valid UTF-8")
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(m.ReplyMarkup, &keys); err != nil {

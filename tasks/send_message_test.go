@@ -63,6 +63,7 @@ func TestSendMessageValidate(t *testing.T) {
 		{"negative thread", with(func(m *tasks.SendMessage) { m.MessageThreadID = -1 }), tasks.ErrInvalidField, "message_thread_id"},
 	}
 	tests = append(tests, entityTests(with)...)
+	tests = append(tests, replyTests(with)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -117,6 +118,81 @@ func entityTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct
 		bad("entity negative offset", -1, 2),
 		bad("entity negative length", 2, -1),
 		bad("entity min offset and length", math.MinInt, math.MinInt),
+	}
+}
+
+// replyTests: reply_parameters as the Bot API documents them, each error
+// naming its field.
+func replyTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct {
+	name    string
+	msg     tasks.SendMessage
+	wantErr error
+	field   string
+} {
+	reply := func(r telego.ReplyParameters) tasks.SendMessage {
+		return with(func(m *tasks.SendMessage) { m.ReplyParameters = &r })
+	}
+	type test = struct {
+		name    string
+		msg     tasks.SendMessage
+		wantErr error
+		field   string
+	}
+	const f = "reply_parameters."
+	return []test{
+		{"reply", reply(telego.ReplyParameters{MessageID: 7}), nil, ""},
+		{"reply in another chat", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{ID: -1001234567890}}), nil, ""},
+		{"reply in a channel", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{Username: "@my_channel"}}), nil, ""},
+		{"reply with a quote", reply(telego.ReplyParameters{MessageID: 7, Quote: "<b>hi</b>", QuoteParseMode: "HTML", QuotePosition: 3}), nil, ""},
+		{"reply with quote entities", reply(telego.ReplyParameters{MessageID: 7, Quote: "hi", QuoteEntities: []telego.MessageEntity{{Type: "bold", Offset: 0, Length: 2}}}), nil, ""},
+		{"reply with a 1024 quote", reply(telego.ReplyParameters{MessageID: 7, Quote: strings.Repeat("q", 1024)}), nil, ""},
+		{"reply to the largest message id", reply(telego.ReplyParameters{MessageID: math.MaxInt32}), nil, ""},
+		{"reply without message id", reply(telego.ReplyParameters{}), tasks.ErrInvalidField, f + "message_id"},
+		{"reply to a negative message id", reply(telego.ReplyParameters{MessageID: -5}), tasks.ErrInvalidField, f + "message_id"},
+		{"reply to an int64-max message id", reply(telego.ReplyParameters{MessageID: math.MaxInt64}), tasks.ErrInvalidField, f + "message_id"},
+		{"reply in an int64-max chat", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{ID: math.MaxInt64}}), tasks.ErrInvalidChat, f + "chat_id"},
+		{"reply in an int64-min chat", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{ID: math.MinInt64}}), tasks.ErrInvalidChat, f + "chat_id"},
+		{"reply in a bad username", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{Username: "nochannel"}}), tasks.ErrInvalidChat, f + "chat_id"},
+		{"reply quote too long", reply(telego.ReplyParameters{MessageID: 7, Quote: strings.Repeat("q", 1025)}), tasks.ErrTextTooLong, f + "quote"},
+		{"reply quote not UTF-8", reply(telego.ReplyParameters{MessageID: 7, Quote: "a\xffb"}), tasks.ErrInvalidText, f + "quote"},
+		{"reply quote parse mode unknown", reply(telego.ReplyParameters{MessageID: 7, Quote: "hi", QuoteParseMode: "html"}), tasks.ErrUnknownParseMode, f + "quote_parse_mode"},
+		{"reply quote entities and parse mode", reply(telego.ReplyParameters{MessageID: 7, Quote: "hi", QuoteParseMode: "HTML",
+			QuoteEntities: []telego.MessageEntity{{Type: "bold", Offset: 0, Length: 2}}}), tasks.ErrInvalidEntities, f + "quote_entities"},
+		{"reply quote entity outside the quote", reply(telego.ReplyParameters{MessageID: 7, Quote: "hi",
+			QuoteEntities: []telego.MessageEntity{{Type: "bold", Offset: 1, Length: math.MaxInt}}}), tasks.ErrInvalidEntities, f + "quote_entities"},
+		{"reply quote entities without a quote", reply(telego.ReplyParameters{MessageID: 7,
+			QuoteEntities: []telego.MessageEntity{{Type: "bold", Offset: 0, Length: 1}}}), tasks.ErrEmptyText, f + "quote"},
+		{"reply negative quote position", reply(telego.ReplyParameters{MessageID: 7, Quote: "hi", QuotePosition: -1}), tasks.ErrInvalidField, f + "quote_position"},
+		{"reply negative checklist task", reply(telego.ReplyParameters{MessageID: 7, ChecklistTaskID: -1}), tasks.ErrInvalidField, f + "checklist_task_id"},
+	}
+}
+
+// TestReplyParametersEverywhere: a part of a multi-part reply and a
+// broadcast's message are checked as a message is, and the error names the
+// field within them.
+func TestReplyParametersEverywhere(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		payload string
+		parse   func([]byte) error
+		field   string
+	}{
+		{"message", `{"chat_id":1,"text":"a","reply_parameters":{"message_id":-1}}`,
+			func(b []byte) error { _, err := tasks.ParseSendMessage(b); return err }, "reply_parameters.message_id"},
+		{"part", `{"chat_id":1,"parts":[{"text":"a"},{"text":"b","reply_parameters":{"message_id":1,"chat_id":9223372036854775807}}]}`,
+			func(b []byte) error { _, err := tasks.ParseSendMessages(b); return err }, "parts[1].reply_parameters.chat_id"},
+		{"broadcast", `{"text":"a","reply_parameters":{"message_id":0}}`,
+			func(b []byte) error { _, err := tasks.ParseBroadcastMessage(b); return err }, "reply_parameters.message_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var ve *tasks.ValidationError
+			if err := tt.parse([]byte(tt.payload)); !errors.As(err, &ve) || ve.Field != tt.field {
+				t.Fatalf("%s: %v, want a ValidationError on %s", tt.payload, err, tt.field)
+			}
+		})
 	}
 }
 

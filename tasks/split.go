@@ -93,7 +93,7 @@ type TextPart struct {
 func SplitEntities(text string, entities []telego.MessageEntity, limit int) ([]TextPart, error) {
 	limit = splitMax(limit)
 	if len(entities) > 0 {
-		if err := validateEntities(text, entities); err != nil {
+		if err := validateEntities("entities", text, entities); err != nil {
 			return nil, err
 		}
 	}
