@@ -276,6 +276,9 @@ func TestVisibleLength(t *testing.T) {
 	}{
 		{"hello", "", 5},
 		{"<b>hi</b> &amp; <a href=\"https://x.y\">link</a>", "HTML", 9},
+		{`<a href="https://x.y/?q=a>b">link</a>`, "HTML", 4},
+		{`<a href='x"y'>it's</a> "q"`, "HTML", 8},
+		{"<b>unclosed", "HTML", 8},
 		{"*bold* and \\*star\\*", "MarkdownV2", 15},
 		{"[link](https://example.com)", "MarkdownV2", 4},
 		{"😀", "", 2},
