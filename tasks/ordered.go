@@ -40,29 +40,27 @@ type OrderKey struct {
 	Chat string // integer id, or @username in lower case
 }
 
-// ReadOrderKey reads the bot and chat of a payload. The payload must be as
-// well-formed as the task's decoder demands (valid UTF-8, one JSON object,
-// nothing after it); its other fields are left to that decoder.
+// ReadOrderKey reads the bot and chat of a payload of [TypeSendMessage] or
+// [TypeSendMessages] without validating the rest. It decodes as strictly as
+// those types' decoders (valid UTF-8, one JSON object and nothing after it,
+// no field neither type has) and reads fields as they do, so that the order
+// a task joins is that of the chat it is sent to.
 func ReadOrderKey(payload []byte) (OrderKey, error) {
-	// A map takes every field, so the strict decoder checks the form only.
-	var fields map[string]json.RawMessage
-	if err := decodeStrict(payload, &fields); err != nil {
+	// Every field of both payloads: a message's, and a reply's parts.
+	var p struct {
+		SendMessage
+		Parts json.RawMessage `json:"parts"`
+	}
+	if err := decodeStrict(payload, &p); err != nil {
 		return OrderKey{}, err
 	}
-	var m SendMessage
-	if b, ok := fields["bot"]; ok && json.Unmarshal(b, &m.Bot) != nil {
-		return OrderKey{}, invalid("bot", ErrInvalidBot, "not a string")
+	if p.Bot != "" && !botNameRE.MatchString(p.Bot) {
+		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", p.Bot)
 	}
-	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
-		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
-	}
-	if c, ok := fields["chat_id"]; ok && json.Unmarshal(c, &m.ChatID) != nil {
-		return OrderKey{}, invalid("chat_id", ErrInvalidChat, "not an integer or a @username")
-	}
-	if err := validateChat("chat_id", m.ChatID); err != nil {
+	if err := validateChat("chat_id", p.ChatID); err != nil {
 		return OrderKey{}, err
 	}
-	return OrderKeyOf(m.BotName(), m.ChatID.String()), nil
+	return OrderKeyOf(p.BotName(), p.ChatID.String()), nil
 }
 
 // OrderKeyOf returns the order key of a bot name and a chat (an integer id
