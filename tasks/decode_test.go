@@ -2,6 +2,7 @@ package tasks_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/telequeue/telequeue/tasks"
@@ -55,6 +56,7 @@ func TestDecodersAreStrict(t *testing.T) {
 		{"null", func(_, _ string) string { return "null" }, false},
 		{"array", func(v, _ string) string { return "[" + v + "]" }, false},
 		{"empty", func(_, _ string) string { return "" }, false},
+		{"duplicate key", func(v, _ string) string { return v[:len(v)-1] + "," + v[1:] }, false},
 	}
 	for _, d := range decoders {
 		for _, c := range cases {
@@ -86,5 +88,43 @@ func TestDecodersRejectUnknownFields(t *testing.T) {
 		if err := d.decode([]byte(in)); !errors.As(err, &ve) || ve.Field != "colour" {
 			t.Errorf("%s(%s) = %v, want a ValidationError on colour", d.name, in, err)
 		}
+	}
+}
+
+// TestDuplicateKeys: encoding/json keeps the last of two equal keys and
+// matches keys to fields ignoring case, so a payload naming a key twice
+// could mean one chat to one reader and another to the next: refused, at
+// any depth.
+func TestDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"distinct keys", `{"chat_id":1,"text":"x","entities":[{"type":"bold","offset":0,"length":1}]}`, true},
+		{"same key in sibling objects", `{"chat_id":1,"parts":[{"text":"a"},{"text":"b"}]}`, true},
+		{"same key at two depths", `{"chat_id":1,"text":"x","reply_parameters":{"chat_id":2,"message_id":1}}`, true},
+		{"key equal to a string value", `{"chat_id":1,"text":"text"}`, true},
+		{"duplicate chat_id", `{"chat_id":1,"chat_id":"@other_channel","text":"x"}`, false},
+		{"duplicate in another case", `{"chat_id":1,"CHAT_ID":2,"text":"x"}`, false},
+		{"duplicate by Unicode folding", `{"chat_id":1,"text":"x","disable_notification":true,"diſable_notification":false}`, false},
+		{"duplicate in a nested object", `{"chat_id":1,"text":"x","reply_parameters":{"message_id":1,"message_id":2}}`, false},
+		{"duplicate in an array's object", `{"chat_id":1,"parts":[{"text":"a"},{"text":"b","TEXT":"c"}]}`, false},
+		{"duplicate in reply_markup", `{"chat_id":1,"text":"x","reply_markup":{"force_reply":true,"force_reply":false}}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			if strings.Contains(tt.in, "parts") {
+				_, err = tasks.ParseSendMessages([]byte(tt.in))
+			} else {
+				_, err = tasks.ParseSendMessage([]byte(tt.in))
+			}
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, tasks.ErrMalformedPayload)) {
+				t.Fatalf("%s: %v, want ok=%v or ErrMalformedPayload", tt.in, err, tt.ok)
+			}
+		})
 	}
 }
