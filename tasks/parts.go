@@ -176,8 +176,8 @@ type SendMessagesResult struct {
 	Parts      []SendResult `json:"parts"`
 }
 
-// Texts returns one plain part per text, for [SendMessages] and the client's
-// SendMessages.
+// Texts returns one plain part per text, in the form the client's
+// SendMessages takes parts.
 func Texts(texts ...string) []*SendMessage {
 	out := make([]*SendMessage, len(texts))
 	for i, t := range texts {
