@@ -13,17 +13,21 @@ import (
 	"github.com/telequeue/telequeue/tasks"
 )
 
+// validateCase is a message and what its Validate must say: nil, or an
+// error wrapping wantErr on field.
+type validateCase struct {
+	name    string
+	msg     tasks.SendMessage
+	wantErr error
+	field   string
+}
+
 func TestSendMessageValidate(t *testing.T) {
 	t.Parallel()
 	ok := func(m tasks.SendMessage) tasks.SendMessage { return m }
 	base := tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "hi"}
 	with := func(f func(*tasks.SendMessage)) tasks.SendMessage { m := base; f(&m); return m }
-	tests := []struct {
-		name    string
-		msg     tasks.SendMessage
-		wantErr error
-		field   string
-	}{
+	tests := []validateCase{
 		{"minimal", ok(base), nil, ""},
 		{"channel username", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{Username: "@my_channel"} }), nil, ""},
 		{"supergroup id", with(func(m *tasks.SendMessage) { m.ChatID = telego.ChatID{ID: -1001234567890} }), nil, ""},
@@ -84,28 +88,17 @@ func TestSendMessageValidate(t *testing.T) {
 
 // entityTests: entities must lie within the text, whatever their offset
 // and length, including pairs whose sum overflows an int.
-func entityTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct {
-	name    string
-	msg     tasks.SendMessage
-	wantErr error
-	field   string
-} {
+func entityTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []validateCase {
 	entity := func(off, n int) tasks.SendMessage {
 		return with(func(m *tasks.SendMessage) {
 			m.Text = "hello"
 			m.Entities = []telego.MessageEntity{{Type: "bold", Offset: off, Length: n}}
 		})
 	}
-	type test = struct {
-		name    string
-		msg     tasks.SendMessage
-		wantErr error
-		field   string
+	bad := func(name string, off, n int) validateCase {
+		return validateCase{name, entity(off, n), tasks.ErrInvalidEntities, "entities"}
 	}
-	bad := func(name string, off, n int) test {
-		return test{name, entity(off, n), tasks.ErrInvalidEntities, "entities"}
-	}
-	return []test{
+	return []validateCase{
 		{"entity covering the text", entity(0, 5), nil, ""},
 		{"entity at the end", entity(4, 1), nil, ""},
 		bad("entity one past the end", 4, 2),
@@ -123,23 +116,12 @@ func entityTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct
 
 // replyTests: reply_parameters as the Bot API documents them, each error
 // naming its field.
-func replyTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []struct {
-	name    string
-	msg     tasks.SendMessage
-	wantErr error
-	field   string
-} {
+func replyTests(with func(func(*tasks.SendMessage)) tasks.SendMessage) []validateCase {
 	reply := func(r telego.ReplyParameters) tasks.SendMessage {
 		return with(func(m *tasks.SendMessage) { m.ReplyParameters = &r })
 	}
-	type test = struct {
-		name    string
-		msg     tasks.SendMessage
-		wantErr error
-		field   string
-	}
 	const f = "reply_parameters."
-	return []test{
+	return []validateCase{
 		{"reply", reply(telego.ReplyParameters{MessageID: 7}), nil, ""},
 		{"reply in another chat", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{ID: -1001234567890}}), nil, ""},
 		{"reply in a channel", reply(telego.ReplyParameters{MessageID: 7, ChatID: telego.ChatID{Username: "@my_channel"}}), nil, ""},
