@@ -1,11 +1,8 @@
 package tasks
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -32,19 +29,6 @@ const (
 	// MaxBroadcastParallelism is the most chunk tasks of one broadcast that
 	// run at the same time.
 	MaxBroadcastParallelism = 64
-)
-
-// Per-type defaults of [NewBroadcastChunkTask].
-const (
-	// BroadcastChunkMaxRetry is the retry budget of a chunk task. Only
-	// chunk-wide failures use it (Redis unreachable, Telegram failing for
-	// every recipient, a worker crash); a single recipient's failure is
-	// settled or retried within the chunk, and rate-limit waits are not
-	// failures.
-	BroadcastChunkMaxRetry = 25
-	// BroadcastChunkTimeout bounds one run of a chunk task. Handlers stop
-	// a run well before it (see handlers.BroadcastConfig.Slice).
-	BroadcastChunkTimeout = 15 * time.Minute
 )
 
 // BroadcastChunk is the payload of a [TypeBroadcastChunk] task. The message
@@ -79,14 +63,13 @@ func (p *BroadcastChunk) Validate() error {
 	return nil
 }
 
-// ParseBroadcastChunk decodes and validates a chunk payload; unknown fields
-// are an error.
+// ParseBroadcastChunk decodes a chunk payload strictly (valid UTF-8, one
+// JSON object and nothing after it, unknown fields are errors) and validates
+// it.
 func ParseBroadcastChunk(data []byte) (*BroadcastChunk, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var p BroadcastChunk
-	if err := dec.Decode(&p); err != nil {
-		return nil, decodeError(err)
+	if err := decodeStrict(data, &p); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -110,17 +93,8 @@ func NewBroadcastChunkTask(p *BroadcastChunk, opts ...asynq.Option) (*asynq.Task
 	}
 	c := *p
 	c.Version = BroadcastChunkVersion
-	data, err := json.Marshal(&c)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", TypeBroadcastChunk, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueBulk),
-		asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)),
-		asynq.MaxRetry(BroadcastChunkMaxRetry),
-		asynq.Timeout(BroadcastChunkTimeout),
-	}
-	return asynq.NewTask(TypeBroadcastChunk, data, append(defaults, opts...)...), nil
+	defaults := append(defaultOptions(TypeBroadcastChunk, 0), asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)))
+	return newTask(TypeBroadcastChunk, &c, defaults, opts)
 }
 
 // ValidateBroadcastMessage checks the message of a broadcast: every field as
@@ -142,7 +116,7 @@ func ValidateBroadcastChat(id int64) error {
 	if id == 0 {
 		return &ValidationError{Field: "chat_ids", Err: ErrMissingChat, Detail: "0 is not a chat id"}
 	}
-	if err := validateChat(telego.ChatID{ID: id}); err != nil {
+	if err := validateChat("chat_ids", telego.ChatID{ID: id}); err != nil {
 		return invalid("chat_ids", ErrInvalidChat, "%d is out of range", id)
 	}
 	return nil

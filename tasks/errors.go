@@ -14,13 +14,18 @@ var (
 	ErrInvalidChat        = errors.New("chat_id is invalid")
 	ErrUnknownParseMode   = errors.New("unknown parse_mode")
 	ErrInvalidBot         = errors.New("bot name is invalid")
-	ErrUnknownBot         = errors.New("unknown bot")
 	ErrInvalidEntities    = errors.New("entities are invalid")
 	ErrInvalidReplyMarkup = errors.New("reply_markup is invalid")
 	ErrInvalidField       = errors.New("invalid field")
 	ErrUnsupportedVersion = errors.New("unsupported payload version")
 	ErrMalformedPayload   = errors.New("malformed payload")
 )
+
+// ErrUnknownBot is the one error value, for the whole module, of a bot name
+// that is well-formed but not configured: [CheckBot] wraps it when a
+// producer refuses a message, and workers return it (wrapped) for a task
+// whose bot has no token. Match it with errors.Is.
+var ErrUnknownBot = errors.New("unknown bot")
 
 // ValidationError reports which field of a payload is wrong and why. It wraps
 // one of the package's sentinel errors.

@@ -28,11 +28,17 @@ var (
 
 // VisibleLength returns the length, in UTF-16 code units, of text after
 // Telegram parses its markup: HTML tags and Markdown markers do not count
-// towards the 4096-character limit. For Markdown it is an approximation that
-// never over-counts visible text.
+// towards the 4096-character limit. HTML is read as [SplitHTML] reads it
+// (a '>' inside a quoted attribute value does not end a tag; a character
+// reference counts as the characters it stands for). For malformed HTML,
+// which Telegram refuses, it is an estimate; for Markdown, an approximation
+// that never over-counts visible text.
 func VisibleLength(text, parseMode string) int {
 	switch parseMode {
 	case ParseModeHTML:
+		if n, err := htmlVisibleLength(text); err == nil {
+			return n
+		}
 		return UTF16Len(html.UnescapeString(htmlTagRE.ReplaceAllString(text, "")))
 	case ParseModeMarkdownV2:
 		// Protect escaped characters, drop links' URLs and markup, restore.

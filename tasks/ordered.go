@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/hibiken/asynq"
 )
@@ -10,8 +9,8 @@ import (
 // Task types of ordered messages. Never rename them: queued tasks of every
 // running process carry them. Their payloads are those of
 // [TypeSendMessage] and [TypeSendMessages]; only the type tells a worker to
-// deliver the task in its chat's order (see the ordering design in the
-// handlers package).
+// deliver the task in its chat's order (the client records that order and
+// workers follow it; both use the module's internal ordering package).
 const (
 	TypeSendMessageOrdered  = "telegram:send_message:ordered"
 	TypeSendMessagesOrdered = "telegram:send_messages:ordered"
@@ -30,16 +29,7 @@ func IsOrdered(typ string) bool {
 // with asynq directly still runs, but joins its chat's order only when a
 // worker first sees it.
 func NewOrderedSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
-	t, err := NewSendMessageTask(m, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(TypeSendMessageOrdered, t.Payload(), append(sendDefaults(), opts...)...), nil
-}
-
-// sendDefaults are the per-type defaults of [NewSendMessageTask].
-func sendDefaults() []asynq.Option {
-	return []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(DefaultMaxRetry), asynq.Timeout(DefaultTimeout)}
+	return newSendMessageTask(TypeSendMessageOrdered, m, opts)
 }
 
 // OrderKey identifies the order an ordered task belongs to: its bot and
@@ -50,20 +40,27 @@ type OrderKey struct {
 	Chat string // integer id, or @username in lower case
 }
 
-// ReadOrderKey reads the bot and chat of a payload.
+// ReadOrderKey reads the bot and chat of a payload of [TypeSendMessage] or
+// [TypeSendMessages] without validating the rest. It decodes as strictly as
+// those types' decoders (valid UTF-8, one JSON object and nothing after it,
+// no field neither type has) and reads fields as they do, so that the order
+// a task joins is that of the chat it is sent to.
 func ReadOrderKey(payload []byte) (OrderKey, error) {
+	// Every field of both payloads: a message's, and a reply's parts.
 	var p struct {
-		Bot    string          `json:"bot"`
-		ChatID json.RawMessage `json:"chat_id"`
+		SendMessage
+		Parts json.RawMessage `json:"parts"`
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return OrderKey{}, fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+	if err := decodeStrict(payload, &p); err != nil {
+		return OrderKey{}, err
 	}
-	m := SendMessage{Bot: p.Bot}
-	if err := json.Unmarshal(p.ChatID, &m.ChatID); err != nil || validateChat(m.ChatID) != nil || (m.Bot != "" && !botNameRE.MatchString(m.Bot)) {
-		return OrderKey{}, fmt.Errorf("%w: no valid bot and chat_id", ErrMalformedPayload)
+	if p.Bot != "" && !botNameRE.MatchString(p.Bot) {
+		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", p.Bot)
 	}
-	return OrderKeyOf(m.BotName(), m.ChatID.String()), nil
+	if err := validateChat("chat_id", p.ChatID); err != nil {
+		return OrderKey{}, err
+	}
+	return OrderKeyOf(p.BotName(), p.ChatID.String()), nil
 }
 
 // OrderKeyOf returns the order key of a bot name and a chat (an integer id

@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +83,7 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 	if r.Bot != "" && !botNameRE.MatchString(r.Bot) {
 		return nil, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", r.Bot)
 	}
-	if err := validateChat(r.ChatID); err != nil {
+	if err := validateChat("chat_id", r.ChatID); err != nil {
 		return nil, err
 	}
 	switch {
@@ -116,21 +115,18 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 	return &out, nil
 }
 
-// ParseSendMessages decodes and validates a payload strictly (unknown fields
-// are errors) and returns it with every part's bot and chat set.
+// ParseSendMessages decodes a payload strictly (valid UTF-8, one JSON object
+// and nothing after it, unknown fields are errors, each part decoded as by
+// [DecodeSendMessage]), validates it and returns it with every part's bot
+// and chat set.
 func ParseSendMessages(data []byte) (*SendMessages, error) {
 	// Parts are decoded one by one so that an error names its part.
 	var raw struct {
 		SendMessages
 		Parts []json.RawMessage `json:"parts"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	if err := decodeStrict(data, &raw); err != nil {
+		return nil, err
 	}
 	r := raw.SendMessages
 	r.Parts = make([]SendMessage, len(raw.Parts))
@@ -167,16 +163,7 @@ func newSendMessagesTask(typ string, r *SendMessages, opts []asynq.Option) (*asy
 		return nil, err
 	}
 	p.Version = SendMessagesVersion
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", typ, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueDefault),
-		asynq.MaxRetry(DefaultMaxRetry),
-		asynq.Timeout(DefaultTimeout + time.Duration(len(p.Parts))*PartTimeout),
-	}
-	return asynq.NewTask(typ, data, append(defaults, opts...)...), nil
+	return newTask(typ, p, defaultOptions(typ, len(p.Parts)), opts)
 }
 
 // SendMessagesResult is what a completed multi-part reply stores as its
@@ -189,28 +176,12 @@ type SendMessagesResult struct {
 	Parts      []SendResult `json:"parts"`
 }
 
-// Texts returns one plain part per text, for [SendMessages] and the client's
-// SendMessages.
+// Texts returns one plain part per text, in the form the client's
+// SendMessages takes parts.
 func Texts(texts ...string) []*SendMessage {
 	out := make([]*SendMessage, len(texts))
 	for i, t := range texts {
 		out[i] = &SendMessage{Text: t}
 	}
 	return out
-}
-
-// DecodeSendMessage decodes a sendMessage payload strictly (unknown fields
-// are errors naming the field) without validating it, for a message that is
-// split before it is validated, such as a long text for [SplitMessage].
-func DecodeSendMessage(data []byte) (*SendMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m SendMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
-	}
-	return &m, nil
 }

@@ -3,12 +3,8 @@ package tasks
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
@@ -31,9 +27,9 @@ var Queues = [...]string{QueueCritical, QueueDefault, QueueBulk}
 
 // Limits of the Bot API that are checked before a message is queued.
 const (
-	MaxTextLength    = 4096 // sendMessage text, after entity parsing
-	MaxCaptionLength = 1024 // media captions, after entity parsing
-	MaxEntities      = 100
+	MaxTextLength  = 4096 // sendMessage text, after entity parsing
+	MaxQuoteLength = 1024 // reply_parameters.quote, after entity parsing
+	MaxEntities    = 100
 )
 
 // DefaultBot is the bot name used when a payload names none; its token comes
@@ -43,12 +39,6 @@ const DefaultBot = "default"
 // SendMessageVersion is the payload version this build writes and the newest
 // it reads.
 const SendMessageVersion = 1
-
-// Per-type defaults of [NewSendMessageTask].
-const (
-	DefaultMaxRetry = 10
-	DefaultTimeout  = 30 * time.Second
-)
 
 // Parse modes accepted in [SendMessage.ParseMode].
 const (
@@ -114,20 +104,17 @@ func (m *SendMessage) Validate() error {
 	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
 		return invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
 	}
-	if err := validateChat(m.ChatID); err != nil {
+	if err := validateChat("chat_id", m.ChatID); err != nil {
 		return err
 	}
 	if m.MessageThreadID < 0 {
 		return invalid("message_thread_id", ErrInvalidField, "must not be negative")
 	}
-	if err := validateText("text", m.Text, m.ParseMode, MaxTextLength); err != nil {
+	if err := validateText(textFields, m.Text, m.ParseMode, m.Entities, MaxTextLength); err != nil {
 		return err
 	}
-	if len(m.Entities) > 0 {
-		if m.ParseMode != "" {
-			return invalid("entities", ErrInvalidEntities, "set either entities or parse_mode, not both")
-		}
-		if err := validateEntities(m.Text, m.Entities); err != nil {
+	if m.ReplyParameters != nil {
+		if err := validateReply(m.ReplyParameters); err != nil {
 			return err
 		}
 	}
@@ -139,62 +126,116 @@ func (m *SendMessage) Validate() error {
 	return nil
 }
 
-func validateChat(c telego.ChatID) error {
+// validateChat checks a chat id, the message's own or another one (such as
+// reply_parameters.chat_id), which field names in errors.
+func validateChat(field string, c telego.ChatID) error {
 	switch {
 	case c.ID == 0 && c.Username == "":
-		return &ValidationError{Field: "chat_id", Err: ErrMissingChat}
+		return &ValidationError{Field: field, Err: ErrMissingChat}
 	case c.ID != 0 && c.Username != "":
-		return invalid("chat_id", ErrInvalidChat, "both an id and a username")
+		return invalid(field, ErrInvalidChat, "both an id and a username")
 	case c.Username != "" && !usernameRE.MatchString(c.Username):
-		return invalid("chat_id", ErrInvalidChat, "%q: a username must look like @channel", c.Username)
+		return invalid(field, ErrInvalidChat, "%q: a username must look like @channel", c.Username)
 	case c.ID > maxChatID || c.ID < -maxChatID*2:
 		// Supergroup and channel ids are -100xxxxxxxxxx, about -1e12; the
 		// bound leaves room while rejecting absurd values.
-		return invalid("chat_id", ErrInvalidChat, "%d is out of range", c.ID)
+		return invalid(field, ErrInvalidChat, "%d is out of range", c.ID)
 	}
 	return nil
 }
 
-func validateText(field, text, parseMode string, limit int) error {
+// formattedText names the fields of a formatted text: the text, its parse
+// mode and its entities.
+type formattedText struct{ text, parseMode, entities string }
+
+var (
+	textFields  = formattedText{"text", "parse_mode", "entities"}
+	quoteFields = formattedText{"reply_parameters.quote", "reply_parameters.quote_parse_mode", "reply_parameters.quote_entities"}
+)
+
+// validateText checks a formatted text (a message's text, a reply's quote):
+// valid UTF-8, a known parse mode or entities (not both) that lie within the
+// text, and 1 to limit characters after entity parsing. Errors name f's
+// fields.
+func validateText(f formattedText, text, parseMode string, entities []telego.MessageEntity, limit int) error {
 	if !utf8.ValidString(text) {
-		return &ValidationError{Field: field, Err: ErrInvalidText}
+		return &ValidationError{Field: f.text, Err: ErrInvalidText}
 	}
 	switch parseMode {
 	case "", ParseModeHTML, ParseModeMarkdown, ParseModeMarkdownV2:
 	default:
-		return invalid("parse_mode", ErrUnknownParseMode, "%q: use HTML, Markdown or MarkdownV2", parseMode)
+		return invalid(f.parseMode, ErrUnknownParseMode, "%q: use HTML, Markdown or MarkdownV2", parseMode)
 	}
 	n := VisibleLength(text, parseMode)
 	switch {
 	case strings.TrimSpace(text) == "" || n == 0:
-		return &ValidationError{Field: field, Err: ErrEmptyText}
+		return &ValidationError{Field: f.text, Err: ErrEmptyText}
 	case n > limit:
-		return invalid(field, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
+		return invalid(f.text, ErrTextTooLong, "%d characters, the limit is %d", n, limit)
+	}
+	if len(entities) > 0 {
+		if parseMode != "" {
+			return invalid(f.entities, ErrInvalidEntities, "set either %s or %s, not both", f.entities, f.parseMode)
+		}
+		if err := validateEntities(f.entities, text, entities); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// ValidateCaption checks a media caption: up to 1024 characters after entity
-// parsing; empty is allowed.
-func ValidateCaption(caption, parseMode string) error {
-	if caption == "" {
-		return nil
-	}
-	return validateText("caption", caption, parseMode, MaxCaptionLength)
-}
-
-func validateEntities(text string, entities []telego.MessageEntity) error {
+// validateEntities checks that entities have a type and lie within text,
+// whose field they are.
+func validateEntities(field, text string, entities []telego.MessageEntity) error {
 	if len(entities) > MaxEntities {
-		return invalid("entities", ErrInvalidEntities, "%d entities, the limit is %d", len(entities), MaxEntities)
+		return invalid(field, ErrInvalidEntities, "%d entities, the limit is %d", len(entities), MaxEntities)
 	}
 	n := UTF16Len(text)
 	for i, e := range entities {
 		if e.Type == "" {
-			return invalid("entities", ErrInvalidEntities, "entity %d has no type", i)
+			return invalid(field, ErrInvalidEntities, "entity %d has no type", i)
 		}
-		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > n {
-			return invalid("entities", ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
+		// Offset+Length could overflow: compare Length with what is left.
+		if e.Offset < 0 || e.Length <= 0 || e.Offset > n || e.Length > n-e.Offset {
+			return invalid(field, ErrInvalidEntities, "entity %d (offset %d, length %d) is outside the text (%d UTF-16 units)", i, e.Offset, e.Length, n)
 		}
+	}
+	return nil
+}
+
+// maxMessageID bounds message ids: the Bot API documents them as Integer
+// without the note "may have more than 32 significant bits" that it gives
+// chat ids, so they fit in a signed 32-bit integer.
+const maxMessageID = 1<<31 - 1
+
+// validateReply checks reply_parameters as the Bot API documents them: the
+// message replied to (message_id, in chat_id if set, which must be a chat
+// id as a message's own), an optional quote of 0 to [MaxQuoteLength]
+// characters after entity parsing with either quote_parse_mode or
+// quote_entities, and non-negative quote_position and checklist_task_id.
+func validateReply(r *telego.ReplyParameters) error {
+	const field = "reply_parameters."
+	if r.MessageID <= 0 || r.MessageID > maxMessageID {
+		return invalid(field+"message_id", ErrInvalidField, "%d: a message id is 1 to %d", r.MessageID, maxMessageID)
+	}
+	if r.ChatID != (telego.ChatID{}) {
+		if err := validateChat(field+"chat_id", r.ChatID); err != nil {
+			return err
+		}
+	}
+	if r.Quote != "" || r.QuoteParseMode != "" || len(r.QuoteEntities) > 0 {
+		if r.Quote == "" {
+			return invalid(quoteFields.text, ErrEmptyText, "%s and %s need a quote", quoteFields.parseMode, quoteFields.entities)
+		}
+		if err := validateText(quoteFields, r.Quote, r.QuoteParseMode, r.QuoteEntities, MaxQuoteLength); err != nil {
+			return err
+		}
+	}
+	if r.QuotePosition < 0 {
+		return invalid(field+"quote_position", ErrInvalidField, "must not be negative")
+	}
+	if r.ChecklistTaskID < 0 || r.ChecklistTaskID > maxMessageID {
+		return invalid(field+"checklist_task_id", ErrInvalidField, "%d is out of range", r.ChecklistTaskID)
 	}
 	return nil
 }
@@ -203,6 +244,9 @@ func validateEntities(text string, entities []telego.MessageEntity) error {
 func (m *SendMessage) Markup() (telego.ReplyMarkup, error) {
 	if len(m.ReplyMarkup) == 0 || bytes.Equal(m.ReplyMarkup, []byte("null")) {
 		return nil, nil
+	}
+	if !utf8.Valid(m.ReplyMarkup) {
+		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "not valid UTF-8")
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(m.ReplyMarkup, &keys); err != nil {
@@ -285,56 +329,39 @@ func CheckBot(name string, known []string) error {
 // ParseSendMessage decodes and validates a payload. Unknown fields are an
 // error, so that a typo or a payload from a newer version is never half-sent.
 func ParseSendMessage(data []byte) (*SendMessage, error) {
-	if !utf8.Valid(data) {
-		// encoding/json would replace the bad bytes with U+FFFD and so
-		// send altered text; refuse instead.
-		return nil, fmt.Errorf("%w: not valid UTF-8", ErrMalformedPayload)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m SendMessage
-	if err := dec.Decode(&m); err != nil {
-		return nil, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformedPayload)
+	m, err := DecodeSendMessage(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// DecodeSendMessage decodes a sendMessage payload strictly (valid UTF-8, one
+// JSON object and nothing after it, unknown fields are errors naming the
+// field) without validating it, for a message that is split before it is
+// validated, such as a long text for [SplitMessage].
+func DecodeSendMessage(data []byte) (*SendMessage, error) {
+	var m SendMessage
+	if err := decodeStrict(data, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-// decodeError turns encoding/json errors into ValidationErrors naming the
-// field where possible.
-func decodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return invalid(te.Field, ErrInvalidField, "expected %s, got JSON %s", te.Type, te.Value)
-	}
-	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return invalid(field, ErrInvalidField, "unknown field")
-	}
-	return fmt.Errorf("%w: %v", ErrMalformedPayload, err)
-}
-
 // NewSendMessageTask validates m and returns a task with the type's default
 // options (queue "default", MaxRetry 10, Timeout 30s); opts override them.
 func NewSendMessageTask(m *SendMessage, opts ...asynq.Option) (*asynq.Task, error) {
+	return newSendMessageTask(TypeSendMessage, m, opts)
+}
+
+func newSendMessageTask(typ string, m *SendMessage, opts []asynq.Option) (*asynq.Task, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	p := *m
 	p.Version = SendMessageVersion
-	data, err := json.Marshal(&p)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: encode %s: %w", TypeSendMessage, err)
-	}
-	defaults := []asynq.Option{
-		asynq.Queue(QueueDefault),
-		asynq.MaxRetry(DefaultMaxRetry),
-		asynq.Timeout(DefaultTimeout),
-	}
-	return asynq.NewTask(TypeSendMessage, data, append(defaults, opts...)...), nil
+	return newTask(typ, &p, defaultOptions(typ, 0), opts)
 }

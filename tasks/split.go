@@ -93,7 +93,7 @@ type TextPart struct {
 func SplitEntities(text string, entities []telego.MessageEntity, limit int) ([]TextPart, error) {
 	limit = splitMax(limit)
 	if len(entities) > 0 {
-		if err := validateEntities(text, entities); err != nil {
+		if err := validateEntities("entities", text, entities); err != nil {
 			return nil, err
 		}
 	}
@@ -374,12 +374,17 @@ func runeAtoms(text string) []atom {
 	return atoms
 }
 
-func runeAtom(lo, hi int, r rune, g *glueState) atom {
-	w := utf16.RuneLen(r)
-	if w < 0 {
-		w = 1
+// runeWidth is the number of UTF-16 units of r; an invalid rune counts as
+// the one unit of its replacement character.
+func runeWidth(r rune) int {
+	if w := utf16.RuneLen(r); w > 0 {
+		return w
 	}
-	return atom{lo: lo, hi: hi, w: w, space: isBreakSpace(r), blank: unicode.IsSpace(r), nl: r == '\n', glue: g.next(r)}
+	return 1
+}
+
+func runeAtom(lo, hi int, r rune, g *glueState) atom {
+	return atom{lo: lo, hi: hi, w: runeWidth(r), space: isBreakSpace(r), blank: unicode.IsSpace(r), nl: r == '\n', glue: g.next(r)}
 }
 
 // isBreakSpace reports whether a text may be cut at r: Unicode whitespace

@@ -115,6 +115,76 @@ func reopen(b *strings.Builder, e *element) {
 	b.WriteString(e.open)
 }
 
+// htmlToken is one token of a Telegram HTML text: a tag, a character
+// reference or another character.
+type htmlToken struct {
+	lo, hi  int    // bytes of the text
+	tag     string // a tag's lower-case element name; "" for text
+	closing bool   // the tag closes an element
+	r       rune   // the character, or the first of the reference's text
+	ref     string // a character reference's decoded text
+}
+
+// walkHTML calls visit for each token of a Telegram HTML text, in order,
+// and checks that tags nest; its errors wrap [ErrMalformedHTML]. It is the
+// one tokenizer behind [SplitHTML] and [VisibleLength].
+func walkHTML(text string, visit func(htmlToken)) error {
+	var stack []string
+	for i := 0; i < len(text); {
+		switch text[i] {
+		case '<':
+			end, name, closing, err := scanTag(text, i)
+			if err != nil {
+				return err
+			}
+			if closing {
+				if len(stack) == 0 || stack[len(stack)-1] != name {
+					return fmt.Errorf("%w: </%s> at byte %d closes no open <%s>", ErrMalformedHTML, name, i, name)
+				}
+				stack = stack[:len(stack)-1]
+			} else {
+				stack = append(stack, name)
+			}
+			visit(htmlToken{lo: i, hi: end, tag: name, closing: closing})
+			i = end
+			continue
+		case '&':
+			if ref := charRefRE.FindString(text[i:]); ref != "" {
+				if s := html.UnescapeString(ref); s != ref {
+					r, _ := utf8.DecodeRuneInString(s)
+					visit(htmlToken{lo: i, hi: i + len(ref), r: r, ref: s})
+					i += len(ref)
+					continue
+				}
+			}
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		visit(htmlToken{lo: i, hi: i + size, r: r})
+		i += size
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("%w: <%s> is not closed", ErrMalformedHTML, stack[len(stack)-1])
+	}
+	return nil
+}
+
+// htmlVisibleLength returns the length in UTF-16 units of a well-formed
+// Telegram HTML text once its tags are removed and its character references
+// decoded.
+func htmlVisibleLength(text string) (int, error) {
+	n := 0
+	err := walkHTML(text, func(t htmlToken) {
+		switch {
+		case t.tag != "":
+		case t.ref != "":
+			n += UTF16Len(t.ref)
+		default:
+			n += runeWidth(t.r)
+		}
+	})
+	return n, err
+}
+
 // htmlAtoms tokenizes a Telegram HTML text into atoms: one per tag (width 0),
 // character reference or other character. opens[i] is the element name of an
 // opening tag at atom i. It checks that tags nest.
@@ -123,54 +193,29 @@ func htmlAtoms(text string) (atoms []atom, opens []string, err error) {
 	opens = make([]string, 0, len(text))
 	var (
 		g     glueState
-		stack []string
 		after bool // the previous atom is an opening tag
 	)
-	for i := 0; i < len(text); {
-		switch text[i] {
-		case '<':
-			end, name, closing, err := scanTag(text, i)
-			if err != nil {
-				return nil, nil, err
+	err = walkHTML(text, func(t htmlToken) {
+		var a atom
+		open := ""
+		if t.tag != "" {
+			a = atom{lo: t.lo, hi: t.hi, glue: after || t.closing}
+			if !t.closing {
+				open = t.tag
 			}
-			a := atom{lo: i, hi: end, glue: after || closing}
-			open := ""
-			if closing {
-				if len(stack) == 0 || stack[len(stack)-1] != name {
-					return nil, nil, fmt.Errorf("%w: </%s> at byte %d closes no open <%s>", ErrMalformedHTML, name, i, name)
-				}
-				stack = stack[:len(stack)-1]
-			} else {
-				stack = append(stack, name)
-				open = name
+			after = !t.closing
+		} else {
+			a = runeAtom(t.lo, t.hi, t.r, &g)
+			if t.ref != "" {
+				a.w = UTF16Len(t.ref)
 			}
-			atoms, opens = append(atoms, a), append(opens, open)
-			after = !closing
-			i = end
-			continue
-		case '&':
-			if ref := charRefRE.FindString(text[i:]); ref != "" {
-				if s := html.UnescapeString(ref); s != ref {
-					r, _ := utf8.DecodeRuneInString(s)
-					a := runeAtom(i, i+len(ref), r, &g)
-					a.w = UTF16Len(s)
-					a.glue = a.glue || after
-					atoms, opens = append(atoms, a), append(opens, "")
-					after = false
-					i += len(ref)
-					continue
-				}
-			}
+			a.glue = a.glue || after
+			after = false
 		}
-		r, size := utf8.DecodeRuneInString(text[i:])
-		a := runeAtom(i, i+size, r, &g)
-		a.glue = a.glue || after
-		atoms, opens = append(atoms, a), append(opens, "")
-		after = false
-		i += size
-	}
-	if len(stack) > 0 {
-		return nil, nil, fmt.Errorf("%w: <%s> is not closed", ErrMalformedHTML, stack[len(stack)-1])
+		atoms, opens = append(atoms, a), append(opens, open)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return atoms, opens, nil
 }

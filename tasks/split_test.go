@@ -342,106 +342,174 @@ func TestSplitHTML(t *testing.T) {
 	}
 }
 
+// htmlOpenTags are the elements randomHTML nests, with attributes whose
+// quoted values hold what a naive tag scanner trips on: '>', '<', the other
+// quote, '&' and spaces.
+var htmlOpenTags = [...]struct{ open, name string }{
+	{"<b>", "b"}, {"<i>", "i"}, {"<code>", "code"}, {"<u>", "u"},
+	{`<a href="https://e.x/?a=1&amp;b=2">`, "a"},
+	{`<a href="https://x.y/?q=a>b&c='d'">`, "a"},
+	{`<a href='https://x.y/?q="<i>"'>`, "a"},
+	{`<span class="tg-spoiler">`, "span"},
+	{`<code class="language-go>1">`, "code"},
+	{`<blockquote expandable>`, "blockquote"},
+	{`<A HREF = "tg://user?id=1" >`, "a"},
+}
+
 // randomHTML builds well-formed Telegram HTML with nested elements.
 func randomHTML(r *rand.Rand, depth int) string {
 	var b strings.Builder
 	for range 1 + r.IntN(6) {
-		switch k := r.IntN(10); {
+		switch k := r.IntN(11); {
 		case k < 5 || depth > 2:
 			b.WriteString(html.EscapeString(randomText(r, 1+r.IntN(6))))
 		case k == 5:
-			b.WriteString("&lt;&amp;&#128512;")
+			b.WriteString("&lt;&amp;&#128512;&quot;&#x1F600;")
+		case k == 6:
+			b.WriteString(`"quoted" 'text' >`)
+		case k == 7:
+			b.WriteString(`<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>`)
 		default:
-			e := [...]struct{ open, name string }{
-				{"<b>", "b"}, {"<i>", "i"}, {`<a href="https://e.x/?a=1&amp;b=2">`, "a"},
-				{"<code>", "code"}, {`<span class="tg-spoiler">`, "span"},
-			}[r.IntN(5)]
+			e := htmlOpenTags[r.IntN(len(htmlOpenTags))]
 			b.WriteString(e.open + randomHTML(r, depth+1) + "</" + e.name + ">")
 		}
 	}
 	return b.String()
 }
 
-var tagRE = regexp.MustCompile(`<(/?)([a-z-]+)[^>]*>`)
+// htmlRefRE matches the character references Telegram decodes.
+var htmlRefRE = regexp.MustCompile(`^&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});`)
 
-// htmlFormat lists, for each visible non-space character, the character and
-// the names of the elements around it, outermost first.
-func htmlFormat(t *testing.T, s string) []string {
+// htmlFormat is a test oracle written apart from SplitHTML's tokenizer: it
+// lists, for each visible non-space character of well-formed Telegram HTML,
+// the character and the opening tags around it as written (attributes
+// included), outermost first; and it returns the visible length in UTF-16
+// units. A quoted attribute value may hold '>', '<' or the other quote.
+func htmlFormat(t *testing.T, s string) (chars []string, width int) {
 	t.Helper()
-	var out, stack []string
-	for len(s) > 0 {
-		if loc := tagRE.FindStringSubmatchIndex(s); loc != nil && loc[0] == 0 {
-			if s[loc[2]:loc[3]] == "/" {
+	var stack []string
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '<':
+			j, quote := i+1, byte(0)
+			for ; j < len(s) && (quote != 0 || s[j] != '>'); j++ {
+				switch {
+				case quote != 0 && s[j] == quote:
+					quote = 0
+				case quote == 0 && (s[j] == '"' || s[j] == '\''):
+					quote = s[j]
+				}
+			}
+			if j == len(s) {
+				t.Fatalf("oracle: unterminated tag at byte %d of %q", i, s)
+			}
+			if s[i+1] == '/' {
+				if len(stack) == 0 {
+					t.Fatalf("oracle: stray %q in %q", s[i:j+1], s)
+				}
 				stack = stack[:len(stack)-1]
 			} else {
-				stack = append(stack, s[loc[4]:loc[5]])
+				stack = append(stack, s[i:j+1])
 			}
-			s = s[loc[1]:]
+			i = j + 1
 			continue
-		}
-		next := len(s)
-		if loc := tagRE.FindStringIndex(s); loc != nil {
-			next = loc[0]
-		}
-		for _, r := range html.UnescapeString(s[:next]) {
-			if !unicode.IsSpace(r) {
-				out = append(out, string(r)+"/"+strings.Join(stack, "/"))
+		case '&':
+			if ref := htmlRefRE.FindString(s[i:]); ref != "" && html.UnescapeString(ref) != ref {
+				for _, r := range html.UnescapeString(ref) {
+					width += tasks.UTF16Len(string(r))
+					if !unicode.IsSpace(r) {
+						chars = append(chars, string(r)+"/"+strings.Join(stack, "/"))
+					}
+				}
+				i += len(ref)
+				continue
 			}
 		}
-		s = s[next:]
+		r, size := utf8.DecodeRuneInString(s[i:])
+		width += tasks.UTF16Len(string(r))
+		if !unicode.IsSpace(r) {
+			chars = append(chars, string(r)+"/"+strings.Join(stack, "/"))
+		}
+		i += size
 	}
-	return out
+	if len(stack) > 0 {
+		t.Fatalf("oracle: %q not closed in %q", stack, s)
+	}
+	return chars, width
+}
+
+// checkHTMLParts checks SplitHTML's result against the oracle: every part
+// is well-formed, has 1 to limit visible characters by the oracle's count
+// and by VisibleLength (which validation uses), and the parts together show
+// every visible character of the text, in order, inside the same elements
+// with the same attributes.
+func checkHTMLParts(t *testing.T, text string, parts []string, limit int) {
+	t.Helper()
+	want, _ := htmlFormat(t, text)
+	var got []string
+	for i, p := range parts {
+		if _, err := tasks.SplitHTML(p, 1<<20); err != nil {
+			t.Fatalf("part %d of %q is not well-formed: %q: %v", i, text, p, err)
+		}
+		chars, n := htmlFormat(t, p)
+		if n == 0 || n > limit {
+			t.Fatalf("part %d of %q has %d visible units (limit %d): %q", i, text, n, limit, p)
+		}
+		if v := tasks.VisibleLength(p, tasks.ParseModeHTML); v != n {
+			t.Fatalf("part %d of %q: VisibleLength %d, oracle %d: %q", i, text, v, n, p)
+		}
+		got = append(got, chars...)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q, limit %d: visible text or formatting changed:\nparts %q\n got %q\nwant %q", text, limit, parts, got, want)
+	}
 }
 
 func TestSplitHTMLProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for range 2000 {
+	for range 3000 {
 		text := randomHTML(r, 0)
 		limit := 8 + r.IntN(40)
 		parts, err := tasks.SplitHTML(text, limit)
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}
-		var got []string
-		for i, p := range parts {
-			if n := tasks.VisibleLength(p, tasks.ParseModeHTML); n == 0 || n > limit {
-				t.Fatalf("part %d of %q has %d visible units (limit %d): %q", i, text, n, limit, p)
-			}
-			if _, err := tasks.SplitHTML(p, 1<<20); err != nil {
-				t.Fatalf("part %d of %q is not well-formed: %q: %v", i, text, p, err)
-			}
-			got = append(got, htmlFormat(t, p)...)
-		}
-		if want := htmlFormat(t, text); !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q, limit %d: visible text or formatting changed:\nparts %q", text, limit, parts)
-		}
+		checkHTMLParts(t, text, parts, limit)
 	}
 }
 
+// FuzzSplitHTML splits arbitrary text, quoted attributes included (the
+// seeds here and in testdata/fuzz/FuzzSplitHTML hold '>', '<' and quotes
+// inside attribute values; those in testdata made VisibleLength count a
+// quoted '>' and what followed it as text). A text SplitHTML
+// refuses must be malformed or hold an unsplittable <tg-emoji>; the parts of
+// any other must pass checkHTMLParts.
+//
+//	go test -run='^$' -fuzz='^FuzzSplitHTML$' -fuzztime=60s -fuzzminimizetime=2s ./tasks/
 func FuzzSplitHTML(f *testing.F) {
 	f.Add("<b>bold <i>both</i></b> plain &amp; more", 5)
 	f.Add(`<a href="https://x.y">a b c</a><pre>1 2 3</pre>`, 2)
+	f.Add(`<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji> and <span class="tg-spoiler">s p</span>`, 2)
+	f.Add(`<blockquote expandable>q &quot;u&quot; o t e</blockquote>`, 3)
+	f.Add(`<A HREF = "tg://user?id=1" >A B</a>`, 1)
 	f.Fuzz(func(t *testing.T, text string, limit int) {
-		// VisibleLength does not know quoted attribute values ('>' in
-		// href="…"), which SplitHTML handles: skip them here.
-		if !utf8.ValidString(text) || limit > 10000 || len(text) > 20000 || strings.ContainsAny(text, `"'`) {
+		if !utf8.ValidString(text) || limit > 10000 || len(text) > 20000 {
 			t.Skip()
 		}
 		parts, err := tasks.SplitHTML(text, limit)
 		if err != nil {
+			if !errors.Is(err, tasks.ErrMalformedHTML) && !errors.Is(err, tasks.ErrCannotSplit) {
+				t.Fatalf("unclassified error: %v", err)
+			}
 			return
 		}
-		if limit <= 0 {
+		switch {
+		case limit <= 0:
 			limit = tasks.MaxTextLength
+		case limit < 2:
+			limit = 2
 		}
-		for i, p := range parts {
-			if n := tasks.VisibleLength(p, tasks.ParseModeHTML); n > max(limit, 2) {
-				t.Fatalf("part %d has %d visible units: %q", i, n, p)
-			}
-			if _, err := tasks.SplitHTML(p, 1<<20); err != nil {
-				t.Fatalf("part %d is not well-formed: %q: %v", i, p, err)
-			}
-		}
+		checkHTMLParts(t, text, parts, limit)
 	})
 }
 
