@@ -105,10 +105,10 @@ func (cfg *Config) setDefaults() {
 func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Redis == nil {
-		errs = append(errs, errors.New("Redis is required"))
+		errs = append(errs, errors.New("field Redis is required"))
 	}
 	if cfg.APIToken != "" && cfg.Client == nil {
-		errs = append(errs, errors.New("Client is required when APIToken is set"))
+		errs = append(errs, errors.New("field Client is required when APIToken is set"))
 	}
 	if cfg.DashboardTextChars < 0 {
 		errs = append(errs, fmt.Errorf("DashboardTextChars %d: must not be negative", cfg.DashboardTextChars))
