@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/httpguard"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -53,11 +53,12 @@ func (s *Server) newDashboard() (http.Handler, error) {
 	s.dashboard = h
 
 	var next http.Handler = securityHeaders(h)
-	next = http.NewCrossOriginProtection().Handler(next)
 	if cfg.DashboardUser != "" && cfg.DashboardPassword != "" {
-		next = basicAuth(cfg.DashboardUser, cfg.DashboardPassword, next)
+		next = basicAuth(cfg.DashboardUser, cfg.DashboardPassword, http.NewCrossOriginProtection().Handler(next))
 	} else {
-		next = loopbackOnly(next)
+		// The client must be on loopback and address a loopback host, which
+		// also defeats DNS rebinding from a page the developer has open.
+		next = httpguard.Local("the unauthenticated dashboard", next)
 	}
 	s.log.Info("web: dashboard enabled", "path", DashboardPath+"/", "read_only", cfg.DashboardReadOnly,
 		"text_chars", cfg.DashboardTextChars, "auth", cfg.DashboardUser != "")
@@ -116,35 +117,6 @@ func basicAuth(user, password string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// loopbackOnly guards the unauthenticated dev dashboard: the client must be
-// on loopback and must address a loopback host, which also defeats DNS
-// rebinding from a web page the developer has open.
-func loopbackOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopback(hostOnly(r.RemoteAddr)) || !isLoopbackHost(hostOnly(r.Host)) {
-			http.Error(w, "403 Forbidden: the unauthenticated dashboard answers loopback clients only", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func isLoopbackHost(host string) bool {
-	return strings.EqualFold(host, "localhost") || isLoopback(host)
 }
 
 func securityHeaders(next http.Handler) http.Handler {
