@@ -30,7 +30,8 @@ var _ Messages = (*client.Client)(nil)
 // Inspector is what the stats and metrics read from asynq; *asynq.Inspector
 // implements it.
 type Inspector interface {
-	metrics.QueueInspector
+	Queues() ([]string, error)
+	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 	Servers() ([]*asynq.ServerInfo, error)
 }
 
@@ -47,9 +48,12 @@ const (
 
 // Config configures a [Server]. Zero values mean the documented defaults.
 type Config struct {
-	// Redis is the connection shared with the queues, required: the
+	// Redis is the connection to the queues' Redis, required: the
 	// dashboard, the readiness check and (unless Inspector is set) the stats
-	// use it. telequeue's processes pass a *config.RedisConn.
+	// use it. Any of asynq's options works (asynq.RedisClientOpt,
+	// RedisFailoverClientOpt, RedisClusterClientOpt), or any
+	// asynq.RedisConnOpt whose MakeRedisClient returns a new
+	// redis.UniversalClient on each call (the server closes what it makes).
 	Redis asynq.RedisConnOpt
 	// Client queues messages and reports their status; required when
 	// APIToken is set. The caller closes it.
@@ -81,8 +85,7 @@ type Config struct {
 	APIToken string
 
 	// Registry receives the queue collector and is served at /metrics.
-	// Default: a new registry with the Go and process collectors
-	// ([metrics.NewRegistry]).
+	// Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// ReadyTimeout bounds the Redis PING of /readyz. Default 2s.
 	ReadyTimeout time.Duration
