@@ -145,14 +145,20 @@ type dashboardPayload struct {
 	Error string  `json:"error,omitempty"`
 }
 
+// DashboardFieldChars bounds every field the dashboard shows of a payload
+// other than the text: the task type, the bot and the chat. Valid values
+// fit (bot names have at most 64 characters); anything longer that reached
+// Redis is cut, with "…".
+const DashboardFieldChars = 64
+
 // PayloadFormatter shows a task's payload in the dashboard as a small JSON
 // object: the task type, and for messages the bot, the chat and the first
 // textChars characters of the text ("…" marks a cut; 0 hides the text).
-// Nothing else of the payload is shown; payloads of other types show their
-// size only.
+// Type, bot and chat are cut at [DashboardFieldChars]. Nothing else of the
+// payload is shown; payloads of other types show their size only.
 func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
-		out := dashboardPayload{Type: taskType}
+		out := dashboardPayload{Type: truncate(taskType, DashboardFieldChars)}
 		var m tasks.SendMessage
 		switch taskType {
 		case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered:
@@ -172,8 +178,8 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 			out.Bytes = len(payload)
 			return encodeCompact(out)
 		}
-		out.Bot = m.BotName()
-		out.Chat = m.ChatID.String()
+		out.Bot = truncate(m.BotName(), DashboardFieldChars)
+		out.Chat = truncate(m.ChatID.String(), DashboardFieldChars)
 		if textChars > 0 {
 			t := truncate(m.Text, textChars)
 			out.Text = &t
@@ -183,11 +189,17 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 }
 
 // ResultFormatter shows a completed send's result in the dashboard: its
-// Telegram message_id.
+// Telegram message_id. Results of other task types show their size only.
+// Asynqmon's task detail page passes no task type; a result there shows its
+// message_id if it has one.
 func ResultFormatter() asynqmon.ResultFormatter {
 	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
 		var r tasks.SendResult
-		if !isSendType(taskType) || json.Unmarshal(result, &r) != nil {
+		ok := (taskType == "" || isSendType(taskType)) && json.Unmarshal(result, &r) == nil
+		if ok && taskType == "" {
+			ok = r.MessageID != 0
+		}
+		if !ok {
 			return encodeCompact(struct {
 				Bytes int `json:"bytes"`
 			}{len(result)})

@@ -73,7 +73,9 @@ type Config struct {
 	DashboardReadOnly bool
 	// DashboardTextChars is how many characters of a message's text the
 	// dashboard shows. 0 (the zero value) hides the text; telequeue's
-	// DASHBOARD_TEXT_CHARS defaults to 64.
+	// DASHBOARD_TEXT_CHARS defaults to 64. The other fields shown (type,
+	// bot, chat) are cut at [DashboardFieldChars]; the error texts shown are
+	// those the worker stored, which server caps.
 	DashboardTextChars int
 	// DashboardNoAuth serves the dashboard without credentials, to loopback
 	// clients only. For `telequeue dev` alone, which listens on loopback.
