@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 	opt := asynq.RedisClientOpt{Addr: rs.Addr()}
 	h := asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
 	fast := Config{Redis: opt, SendMessage: h, Concurrency: 4, ShutdownTimeout: time.Second, DrainTimeout: time.Second,
-		TaskCheckInterval: 10 * time.Millisecond}
+		TaskCheckInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	bad := fast
 	bad.Handlers = map[string]asynq.Handler{"": h}
 

@@ -164,9 +164,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// dispatch runs the handler of t's type. Types match exactly: asynq's
-// ServeMux matches by prefix, which would hand "telegram:send_message_v2" to
-// the send_message handler.
+// dispatch runs the handler of t's type and caps its error's text (see
+// [MaxErrorChars]). Types match exactly: asynq's ServeMux matches by prefix,
+// which would hand "telegram:send_message_v2" to the send_message handler.
 func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 	h, ok := s.types[t.Type()]
 	if !ok {
@@ -176,7 +176,7 @@ func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("%w %q: this worker has no handler for it (a newer one may)", ErrUnknownTaskType, typ)
 	}
-	return h.ProcessTask(ctx, t)
+	return capError(h.ProcessTask(ctx, t))
 }
 
 // track counts h's running calls, so that Shutdown can wait for those that
