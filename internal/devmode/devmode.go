@@ -147,7 +147,7 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 func startSandbox(log *slog.Logger) (url string, stop func() error, err error) {
 	sb, err := sandbox.New(sandbox.Config{
 		Logger: log,
-		Limits: sandbox.Limits{Global: 30, Chat: 1, Group: 20, Paid: 1000},
+		Limits: sandbox.TelegramLimits(),
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("dev: sandbox: %w", err)
