@@ -23,6 +23,7 @@ import (
 	"github.com/telequeue/telequeue/internal/logging"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/internal/webapp"
 	"github.com/telequeue/telequeue/internal/worker"
 	"github.com/telequeue/telequeue/web"
 )
@@ -83,30 +84,19 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 		return err
 	}
 	defer w.Close() // a no-op after Run; releases the worker on the errors below
-	cl, err := client.New(client.Config{
-		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: log.With("component", "client"),
-	})
+	cl, err := client.New(webapp.ClientConfig(cfg, rc, log.With("component", "client")))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	apiToken := cfg.APIToken.Reveal()
-	if apiToken == "" {
-		apiToken = "dev-" + rand.Text()
+	wc := webapp.WebConfig(cfg, rc, cl, log.With("component", "web"))
+	if wc.APIToken == "" {
+		wc.APIToken = "dev-" + rand.Text()
 	}
-	ws, err := web.New(web.Config{
-		Redis:              rc,
-		Client:             cl,
-		DashboardUser:      cfg.DashboardUser,
-		DashboardPassword:  cfg.DashboardPassword.Reveal(),
-		DashboardReadOnly:  cfg.DashboardReadOnly,
-		DashboardTextChars: cfg.DashboardTextChars,
-		DashboardNoAuth:    true,
-		APIToken:           apiToken,
-		Registry:           reg,
-		Logger:             log.With("component", "web"),
-	})
+	apiToken := wc.APIToken
+	wc.DashboardNoAuth = true
+	wc.Registry = reg // shared with the worker: one /metrics
+	ws, err := web.New(wc)
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,7 @@ func RunListener(ctx context.Context, cfg *config.Config, ln net.Listener, logge
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-	cl, err := client.New(client.Config{
-		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: logger,
-	})
+	cl, err := client.New(ClientConfig(cfg, rc, logger))
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -46,20 +43,35 @@ func RunListener(ctx context.Context, cfg *config.Config, ln net.Listener, logge
 	insp := asynq.NewInspector(rc)
 	defer insp.Close()
 
-	srv, err := web.New(web.Config{
+	wc := WebConfig(cfg, rc, cl, logger)
+	wc.Inspector = insp
+	srv, err := web.New(wc)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return web.Serve(ctx, ln, srv.Handler(), logger)
+}
+
+// ClientConfig is the queue client's configuration from cfg, as web and dev
+// mode use it.
+func ClientConfig(cfg *config.Config, rc *config.RedisConn, logger *slog.Logger) client.Config {
+	return client.Config{
+		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
+		Logger: logger,
+	}
+}
+
+// WebConfig is web's configuration from cfg, as cmd/web and dev mode use it.
+func WebConfig(cfg *config.Config, rc *config.RedisConn, cl web.Messages, logger *slog.Logger) web.Config {
+	return web.Config{
 		Redis:              rc,
 		Client:             cl,
-		Inspector:          insp,
 		DashboardUser:      cfg.DashboardUser,
 		DashboardPassword:  cfg.DashboardPassword.Reveal(),
 		DashboardReadOnly:  cfg.DashboardReadOnly,
 		DashboardTextChars: cfg.DashboardTextChars,
 		APIToken:           cfg.APIToken.Reveal(),
 		Logger:             logger,
-	})
-	if err != nil {
-		return err
 	}
-	defer srv.Close()
-	return web.Serve(ctx, ln, srv.Handler(), logger)
 }
