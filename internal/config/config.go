@@ -198,7 +198,6 @@ func (c *Config) finish(requireRedis bool) error {
 		{"WORKER_CONCURRENCY", c.Concurrency > 0},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
 		{"TELEGRAM_TIMEOUT", c.TelegramTimeout > 0},
-		{"RESULT_RETENTION", c.ResultRetention > 0},
 		{"TASK_CHECK_INTERVAL", c.TaskCheckInterval > 0},
 		{"DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval > 0},
 		{"TELEGRAM_RATE_GLOBAL", c.RateGlobal >= 0},
@@ -215,6 +214,10 @@ func (c *Config) finish(requireRedis bool) error {
 		if !p.ok {
 			errs = append(errs, fmt.Errorf("%s: must be positive", p.name))
 		}
+	}
+	if c.ResultRetention < time.Second {
+		// asynq stores retention in whole seconds; the client refuses less.
+		errs = append(errs, fmt.Errorf("RESULT_RETENTION = %v: must be at least 1s", c.ResultRetention))
 	}
 	if c.MaxRetry < 1 {
 		errs = append(errs, fmt.Errorf("MAX_RETRY = %d: must be at least 1: a postponed (429) message is rescheduled "+

@@ -60,6 +60,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"negative rate", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_CHAT", "-1"}, "TELEGRAM_RATE_CHAT"},
 		{"zero margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0"}, "TELEGRAM_RATE_MARGIN"},
 		{"huge margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0.5"}, "TELEGRAM_RATE_MARGIN"},
+		{"sub-second retention", []string{"REDIS_URL", "redis://x:1", "RESULT_RETENTION", "500ms"}, "RESULT_RETENTION = 500ms: must be at least 1s"},
 		{"zero max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "0"}, "MAX_RETRY = 0: must be at least 1"},
 		{"negative max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "-1"}, "MAX_RETRY"},
 	}
