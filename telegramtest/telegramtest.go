@@ -118,7 +118,8 @@ func toMessages(in []sandbox.Received) []Message {
 func (s *Server) Messages() []Message { return toMessages(s.sb.Messages()) }
 
 // MessagesTo returns the messages delivered to chat chatID so far, in
-// delivery order.
+// delivery order. For a channel addressed as "@name", filter
+// [Server.Messages] by [Message.Chat].
 func (s *Server) MessagesTo(chatID int64) []Message {
 	var out []Message
 	for _, m := range s.Messages() {
