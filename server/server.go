@@ -207,7 +207,7 @@ func (s *Server) Start() error {
 // ShutdownTimeout, pushes unfinished tasks back to their queues, waits up to
 // DrainTimeout for handlers still running, closes the Redis client and
 // returns. On a server that was never started it only closes the client.
-// Calls after the first return at once.
+// Calls after the first do nothing.
 func (s *Server) Shutdown() {
 	s.shutdown.Do(func() {
 		s.srv.Stop()
