@@ -18,7 +18,7 @@ type BotsConfig struct {
 	// Tokens maps bot names to tokens. Tokens come only from the worker's
 	// environment; they never enter Redis, a payload, a log line or an error.
 	Tokens map[string]string
-	// APIURL is the Bot API server, e.g. https://api.telegram.org.
+	// APIURL is the Bot API server; default [DefaultAPIURL].
 	APIURL string
 	// Timeout bounds one Bot API request (default 15s).
 	Timeout time.Duration
@@ -40,7 +40,7 @@ func NewBots(cfg BotsConfig) (map[string]Sender, error) {
 	}
 	api := strings.TrimRight(cfg.APIURL, "/")
 	if api == "" {
-		api = defaultAPIURL
+		api = DefaultAPIURL
 	}
 	c := newCaller(cfg.Timeout)
 	bots := make(map[string]Sender, len(cfg.Tokens))
@@ -61,8 +61,8 @@ func NewBots(cfg BotsConfig) (map[string]Sender, error) {
 	return bots, nil
 }
 
-// defaultAPIURL is Telegram's Bot API server.
-const defaultAPIURL = "https://api.telegram.org"
+// DefaultAPIURL is Telegram's Bot API server, used when APIURL is empty.
+const DefaultAPIURL = "https://api.telegram.org"
 
 // botClient is one bot's [Sender].
 type botClient struct {

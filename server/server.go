@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/logging"
@@ -67,13 +68,15 @@ var ErrUnknownTaskType = errors.New("unknown task type")
 // Server is an asynq server with telequeue's handlers and policies.
 type Server struct {
 	srv   *asynq.Server
+	rdb   redis.UniversalClient    // made from Config.Redis; closed by Shutdown
 	types map[string]asynq.Handler // task type → handler, matched exactly
 	log   *slog.Logger
 	drain time.Duration
 
 	inflight sync.WaitGroup // handler calls running now
 	running  atomic.Int64   // how many, for logs
-	warm     *warmPool      // runs the handler calls
+	warm     *warmPool      // runs the handler calls; its goroutines start with Start
+	shutdown sync.Once
 }
 
 // DefaultQueues are the default queue weights.
@@ -81,13 +84,19 @@ func DefaultQueues() map[string]int {
 	return map[string]int{tasks.QueueCritical: 6, tasks.QueueDefault: 3, tasks.QueueBulk: 1}
 }
 
-// New validates cfg and builds the server.
-func New(cfg Config) (*Server, error) {
+// validate checks cfg and fills in the defaults. It starts nothing, so that
+// an invalid configuration leaves nothing behind.
+func (cfg *Config) validate() error {
 	if cfg.Redis == nil {
-		return nil, errors.New("server: Redis is required")
+		return errors.New("server: Redis is required")
 	}
 	if cfg.SendMessage == nil {
-		return nil, errors.New("server: SendMessage handler is required")
+		return errors.New("server: SendMessage handler is required")
+	}
+	for typ, h := range cfg.Handlers {
+		if typ == "" || typ == tasks.TypeSendMessage || h == nil {
+			return fmt.Errorf("server: bad handler for task type %q", typ)
+		}
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 10
@@ -97,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	for q, w := range cfg.Queues {
 		if w <= 0 {
-			return nil, fmt.Errorf("server: queue %q has weight %d; weights must be positive", q, w)
+			return fmt.Errorf("server: queue %q has weight %d; weights must be positive", q, w)
 		}
 	}
 	if cfg.ShutdownTimeout <= 0 {
@@ -109,8 +118,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	return nil
+}
+
+// New validates cfg and builds the server. It starts no goroutine and opens
+// no connection (the Redis client connects on first use); call
+// [Server.Run], or [Server.Start] and then [Server.Shutdown], which also
+// releases a server that was never started.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// The server owns its Redis client rather than letting asynq make one:
+	// asynq closes the client it made only when a started server shuts
+	// down, so a server that never starts would leak it.
+	rdb, ok := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("server: unsupported Redis option type %T", cfg.Redis)
+	}
 	log := cfg.Logger
-	srv := asynq.NewServer(cfg.Redis, asynq.Config{
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
 		StrictPriority:           cfg.StrictPriority,
@@ -128,20 +155,18 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
-	s := &Server{srv: srv, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, warm: newWarmPool(cfg.Concurrency, log)}
+	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout,
+		warm: newWarmPool(cfg.Concurrency, log)}
 	s.types[tasks.TypeSendMessage] = s.track(cfg.SendMessage)
 	for typ, h := range cfg.Handlers {
-		if typ == "" || typ == tasks.TypeSendMessage || h == nil {
-			return nil, fmt.Errorf("server: bad handler for task type %q", typ)
-		}
 		s.types[typ] = s.track(h)
 	}
 	return s, nil
 }
 
-// dispatch runs the handler of t's type. Types match exactly: asynq's
-// ServeMux matches by prefix, which would hand "telegram:send_message_v2" to
-// the send_message handler.
+// dispatch runs the handler of t's type and caps its error's text (see
+// [MaxErrorChars]). Types match exactly: asynq's ServeMux matches by prefix,
+// which would hand "telegram:send_message_v2" to the send_message handler.
 func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 	h, ok := s.types[t.Type()]
 	if !ok {
@@ -151,7 +176,7 @@ func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("%w %q: this worker has no handler for it (a newer one may)", ErrUnknownTaskType, typ)
 	}
-	return h.ProcessTask(ctx, t)
+	return capError(h.ProcessTask(ctx, t))
 }
 
 // track counts h's running calls, so that Shutdown can wait for those that
@@ -168,22 +193,31 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 	})
 }
 
-// Start starts processing in the background.
+// Start starts processing in the background. Call [Server.Shutdown] when
+// done.
 func (s *Server) Start() error {
 	if err := s.srv.Start(asynq.HandlerFunc(s.dispatch)); err != nil {
 		return fmt.Errorf("server: start: %w", err)
 	}
+	s.warm.start()
 	return nil
 }
 
 // Shutdown stops fetching new tasks, lets in-flight sends finish within
 // ShutdownTimeout, pushes unfinished tasks back to their queues, waits up to
-// DrainTimeout for handlers still running and returns.
+// DrainTimeout for handlers still running, closes the Redis client and
+// returns. On a server that was never started it only closes the client.
+// Calls after the first do nothing.
 func (s *Server) Shutdown() {
-	s.srv.Stop()
-	s.srv.Shutdown()
-	s.waitHandlers()
-	s.warm.stop()
+	s.shutdown.Do(func() {
+		s.srv.Stop()
+		s.srv.Shutdown()
+		s.waitHandlers()
+		s.warm.stop()
+		if err := s.rdb.Close(); err != nil {
+			s.log.Warn("server: closing the Redis client", "error", err)
+		}
+	})
 }
 
 // waitHandlers waits, up to the drain timeout, for handlers that asynq gave
@@ -216,6 +250,7 @@ func (s *Server) waitHandlers() {
 // signal.NotifyContext), then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(); err != nil {
+		s.Shutdown()
 		return err
 	}
 	<-ctx.Done()

@@ -20,10 +20,12 @@ import (
 // a task while a handler it gave up on at a deadline still runs), the call
 // runs on the caller's goroutine as before.
 type warmPool struct {
-	jobs chan *warmJob
-	quit chan struct{}
-	once sync.Once
-	log  *slog.Logger
+	n       int
+	jobs    chan *warmJob
+	quit    chan struct{}
+	starter sync.Once
+	once    sync.Once
+	log     *slog.Logger
 }
 
 type warmJob struct {
@@ -34,12 +36,24 @@ type warmJob struct {
 	done  chan struct{}
 }
 
+// newWarmPool returns a pool of n goroutines, started by start. Until then
+// (and after stop) calls run on their callers.
 func newWarmPool(n int, log *slog.Logger) *warmPool {
-	p := &warmPool{jobs: make(chan *warmJob), quit: make(chan struct{}), log: log}
-	for range n {
-		go p.loop()
-	}
-	return p
+	return &warmPool{n: n, jobs: make(chan *warmJob), quit: make(chan struct{}), log: log}
+}
+
+// start starts the goroutines, once; not after stop.
+func (p *warmPool) start() {
+	p.starter.Do(func() {
+		select {
+		case <-p.quit:
+			return
+		default:
+		}
+		for range p.n {
+			go p.loop()
+		}
+	})
 }
 
 func (p *warmPool) loop() {

@@ -22,6 +22,7 @@ func TestWarmPool(t *testing.T) {
 		{"panic is re-raised with its value", func() error { panic("kaput") }, nil, "kaput"},
 	}
 	p := newWarmPool(2, log)
+	p.start()
 	defer p.stop()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +46,7 @@ func TestWarmPool(t *testing.T) {
 // goroutines: the extra ones run on their callers instead of queueing.
 func TestWarmPoolNeverWaits(t *testing.T) {
 	p := newWarmPool(2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p.start()
 	const n = 8
 	var started sync.WaitGroup
 	started.Add(n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/redistest"
+	"github.com/telequeue/telequeue/internal/webapp"
 	"github.com/telequeue/telequeue/web"
 )
 
@@ -534,7 +535,7 @@ func TestRunListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- web.RunListener(ctx, cfg, ln, nil) }()
+	go func() { done <- webapp.RunListener(ctx, cfg, ln, nil) }()
 
 	base := "http://" + ln.Addr().String()
 	eventually(t, "web to answer", func() bool {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/httpguard"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -53,11 +53,12 @@ func (s *Server) newDashboard() (http.Handler, error) {
 	s.dashboard = h
 
 	var next http.Handler = securityHeaders(h)
-	next = http.NewCrossOriginProtection().Handler(next)
 	if cfg.DashboardUser != "" && cfg.DashboardPassword != "" {
-		next = basicAuth(cfg.DashboardUser, cfg.DashboardPassword, next)
+		next = basicAuth(cfg.DashboardUser, cfg.DashboardPassword, http.NewCrossOriginProtection().Handler(next))
 	} else {
-		next = loopbackOnly(next)
+		// The client must be on loopback and address a loopback host, which
+		// also defeats DNS rebinding from a page the developer has open.
+		next = httpguard.Local("the unauthenticated dashboard", next)
 	}
 	s.log.Info("web: dashboard enabled", "path", DashboardPath+"/", "read_only", cfg.DashboardReadOnly,
 		"text_chars", cfg.DashboardTextChars, "auth", cfg.DashboardUser != "")
@@ -118,35 +119,6 @@ func basicAuth(user, password string, next http.Handler) http.Handler {
 	})
 }
 
-// loopbackOnly guards the unauthenticated dev dashboard: the client must be
-// on loopback and must address a loopback host, which also defeats DNS
-// rebinding from a web page the developer has open.
-func loopbackOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopback(hostOnly(r.RemoteAddr)) || !isLoopbackHost(hostOnly(r.Host)) {
-			http.Error(w, "403 Forbidden: the unauthenticated dashboard answers loopback clients only", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func isLoopbackHost(host string) bool {
-	return strings.EqualFold(host, "localhost") || isLoopback(host)
-}
-
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -173,14 +145,20 @@ type dashboardPayload struct {
 	Error string  `json:"error,omitempty"`
 }
 
+// DashboardFieldChars bounds every field the dashboard shows of a payload
+// other than the text: the task type, the bot and the chat. Valid values
+// fit (bot names have at most 64 characters); anything longer that reached
+// Redis is cut, with "…".
+const DashboardFieldChars = 64
+
 // PayloadFormatter shows a task's payload in the dashboard as a small JSON
 // object: the task type, and for messages the bot, the chat and the first
 // textChars characters of the text ("…" marks a cut; 0 hides the text).
-// Nothing else of the payload is shown; payloads of other types show their
-// size only.
+// Type, bot and chat are cut at [DashboardFieldChars]. Nothing else of the
+// payload is shown; payloads of other types show their size only.
 func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
-		out := dashboardPayload{Type: taskType}
+		out := dashboardPayload{Type: truncate(taskType, DashboardFieldChars)}
 		var m tasks.SendMessage
 		switch taskType {
 		case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered:
@@ -200,8 +178,8 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 			out.Bytes = len(payload)
 			return encodeCompact(out)
 		}
-		out.Bot = m.BotName()
-		out.Chat = m.ChatID.String()
+		out.Bot = truncate(m.BotName(), DashboardFieldChars)
+		out.Chat = truncate(m.ChatID.String(), DashboardFieldChars)
 		if textChars > 0 {
 			t := truncate(m.Text, textChars)
 			out.Text = &t
@@ -211,11 +189,17 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 }
 
 // ResultFormatter shows a completed send's result in the dashboard: its
-// Telegram message_id.
+// Telegram message_id. Results of other task types show their size only.
+// Asynqmon's task detail page passes no task type; a result there shows its
+// message_id if it has one.
 func ResultFormatter() asynqmon.ResultFormatter {
 	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
 		var r tasks.SendResult
-		if !isSendType(taskType) || json.Unmarshal(result, &r) != nil {
+		ok := (taskType == "" || isSendType(taskType)) && json.Unmarshal(result, &r) == nil
+		if ok && taskType == "" {
+			ok = r.MessageID != 0
+		}
+		if !ok {
 			return encodeCompact(struct {
 				Bytes int `json:"bytes"`
 			}{len(result)})

@@ -216,6 +216,11 @@ func TestPayloadFormatter(t *testing.T) {
 			`{"type":"telegram:send_message","bytes":11,"error":"undecodable payload"}`},
 		{"other type", "email:send", `{"to":"someone@example.com"}`, 64,
 			`{"type":"email:send","bytes":28}`},
+		{"long bot and chat are cut", tasks.TypeSendMessage,
+			`{"bot":"` + strings.Repeat("b", 200) + `","chat_id":"@` + strings.Repeat("c", 200) + `","text":"hi"}`, 64,
+			`{"type":"telegram:send_message","bot":"` + strings.Repeat("b", 64) + `…","chat":"@` + strings.Repeat("c", 63) + `…","text":"hi"}`},
+		{"long type is cut", "x:" + strings.Repeat("t", 200), `{}`, 64,
+			`{"type":"x:` + strings.Repeat("t", 62) + `…","bytes":2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,6 +245,11 @@ func TestResultFormatter(t *testing.T) {
 		{"sent", tasks.TypeSendMessage, `{"message_id":4711,"chat_id":42,"date":1700000000}`, `{"message_id":4711}`},
 		{"undecodable", tasks.TypeSendMessage, `nope`, `{"bytes":4}`},
 		{"other type", "email:send", `{"message_id":1}`, `{"bytes":16}`},
+		// Asynqmon's task detail page calls the formatter without the type.
+		{"task detail, sent", "", `{"message_id":4711,"chat_id":42,"date":1700000000}`, `{"message_id":4711}`},
+		{"task detail, reply", "", `{"message_id":7,"message_ids":[7,8],"parts":[]}`, `{"message_id":7}`},
+		{"task detail, no message id", "", `{"sent":3}`, `{"bytes":10}`},
+		{"task detail, undecodable", "", `nope`, `{"bytes":4}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,13 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
-
-	"github.com/hibiken/asynq"
-
-	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/internal/config"
 )
 
 // HTTP server limits of [Serve].
@@ -25,52 +19,6 @@ const (
 	// ShutdownTimeout is how long in-flight requests get after ctx ends.
 	ShutdownTimeout = 10 * time.Second
 )
-
-// Run serves web on PORT, on all interfaces (the PaaS web process), until
-// ctx ends, then shuts down gracefully.
-func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("web: listen: %w", err)
-	}
-	return RunListener(ctx, cfg, ln, logger)
-}
-
-// RunListener is [Run] on a listener the caller opened; it closes ln.
-func RunListener(ctx context.Context, cfg *config.Config, ln net.Listener, logger *slog.Logger) error {
-	defer ln.Close()
-	rc, err := cfg.Redis()
-	if err != nil {
-		return fmt.Errorf("web: %w", err)
-	}
-	cl, err := client.New(client.Config{
-		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: logger,
-	})
-	if err != nil {
-		return fmt.Errorf("web: %w", err)
-	}
-	defer cl.Close()
-	insp := asynq.NewInspector(rc)
-	defer insp.Close()
-
-	srv, err := New(Config{
-		Redis:              rc,
-		Client:             cl,
-		Inspector:          insp,
-		DashboardUser:      cfg.DashboardUser,
-		DashboardPassword:  cfg.DashboardPassword.Reveal(),
-		DashboardReadOnly:  cfg.DashboardReadOnly,
-		DashboardTextChars: cfg.DashboardTextChars,
-		APIToken:           cfg.APIToken.Reveal(),
-		Logger:             logger,
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	return Serve(ctx, ln, srv.Handler(), logger)
-}
 
 // Serve serves h on ln until ctx ends, then stops accepting connections and
 // gives requests in flight [ShutdownTimeout] to finish. It returns nil after

@@ -30,7 +30,8 @@ var _ Messages = (*client.Client)(nil)
 // Inspector is what the stats and metrics read from asynq; *asynq.Inspector
 // implements it.
 type Inspector interface {
-	metrics.QueueInspector
+	Queues() ([]string, error)
+	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 	Servers() ([]*asynq.ServerInfo, error)
 }
 
@@ -47,9 +48,12 @@ const (
 
 // Config configures a [Server]. Zero values mean the documented defaults.
 type Config struct {
-	// Redis is the connection shared with the queues, required: the
+	// Redis is the connection to the queues' Redis, required: the
 	// dashboard, the readiness check and (unless Inspector is set) the stats
-	// use it. telequeue's processes pass a *config.RedisConn.
+	// use it. Any of asynq's options works (asynq.RedisClientOpt,
+	// RedisFailoverClientOpt, RedisClusterClientOpt), or any
+	// asynq.RedisConnOpt whose MakeRedisClient returns a new
+	// redis.UniversalClient on each call (the server closes what it makes).
 	Redis asynq.RedisConnOpt
 	// Client queues messages and reports their status; required when
 	// APIToken is set. The caller closes it.
@@ -69,7 +73,9 @@ type Config struct {
 	DashboardReadOnly bool
 	// DashboardTextChars is how many characters of a message's text the
 	// dashboard shows. 0 (the zero value) hides the text; telequeue's
-	// DASHBOARD_TEXT_CHARS defaults to 64.
+	// DASHBOARD_TEXT_CHARS defaults to 64. The other fields shown (type,
+	// bot, chat) are cut at [DashboardFieldChars]; the error texts shown are
+	// those the worker stored, which server caps.
 	DashboardTextChars int
 	// DashboardNoAuth serves the dashboard without credentials, to loopback
 	// clients only. For `telequeue dev` alone, which listens on loopback.
@@ -81,8 +87,7 @@ type Config struct {
 	APIToken string
 
 	// Registry receives the queue collector and is served at /metrics.
-	// Default: a new registry with the Go and process collectors
-	// ([metrics.NewRegistry]).
+	// Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// ReadyTimeout bounds the Redis PING of /readyz. Default 2s.
 	ReadyTimeout time.Duration
@@ -105,10 +110,10 @@ func (cfg *Config) setDefaults() {
 func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Redis == nil {
-		errs = append(errs, errors.New("Redis is required"))
+		errs = append(errs, errors.New("field Redis is required"))
 	}
 	if cfg.APIToken != "" && cfg.Client == nil {
-		errs = append(errs, errors.New("Client is required when APIToken is set"))
+		errs = append(errs, errors.New("field Client is required when APIToken is set"))
 	}
 	if cfg.DashboardTextChars < 0 {
 		errs = append(errs, fmt.Errorf("DashboardTextChars %d: must not be negative", cfg.DashboardTextChars))

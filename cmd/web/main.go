@@ -14,7 +14,7 @@ import (
 
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/logging"
-	"github.com/telequeue/telequeue/web"
+	"github.com/telequeue/telequeue/internal/webapp"
 )
 
 func main() {
@@ -37,5 +37,5 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 	logger := logging.New(stderr, cfg.LogFormat, level).With("process", "web")
 	redis.SetLogger(logging.GoRedis{L: logger})
-	return web.Run(ctx, cfg, logger)
+	return webapp.Run(ctx, cfg, logger)
 }

@@ -206,10 +206,8 @@ func newClient(e *env) (*client.Client, error) {
 		Redis:     rc,
 		Bots:      cfg.BotNames(),
 		Retention: cfg.ResultRetention,
-		// MAX_RETRY=0 ("do not retry failures") still needs one retry for
-		// rate-limit reschedules; see client.Config.MaxRetry.
-		MaxRetry: max(cfg.MaxRetry, 1),
-		Logger:   slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		MaxRetry:  cfg.MaxRetry,
+		Logger:    slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	})
 }
 

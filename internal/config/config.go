@@ -10,16 +10,16 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
-)
 
-// PublicBotAPI is the default TELEGRAM_API_URL.
-const PublicBotAPI = "https://api.telegram.org"
+	"github.com/telequeue/telequeue/handlers"
+)
 
 // Secret is a string that never prints: its String, GoString, LogValue and
 // MarshalText hide it, so a Config can be logged safely.
@@ -56,9 +56,9 @@ type Config struct {
 	BotToken Secret `env:"TELEGRAM_BOT_TOKEN"`
 	// TELEGRAM_BOTS: name=token pairs, comma-separated, for several bots.
 	BotsSpec Secret `env:"TELEGRAM_BOTS"`
-	// TELEGRAM_API_URL: Bot API server (the public one, a local Bot API
-	// server, or the sandbox).
-	TelegramAPIURL string `env:"TELEGRAM_API_URL" envDefault:"https://api.telegram.org"`
+	// TELEGRAM_API_URL: Bot API server (a local Bot API server, or the
+	// sandbox). Default: Telegram's, [handlers.DefaultAPIURL].
+	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
 	// TELEGRAM_TIMEOUT: deadline of one Bot API request.
 	TelegramTimeout time.Duration `env:"TELEGRAM_TIMEOUT" envDefault:"15s"`
 
@@ -72,7 +72,9 @@ type Config struct {
 	// tasks go back to the queue.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
 	// MAX_RETRY: retries of a transient failure (5xx, network) before a
-	// message is archived.
+	// message is archived; at least 1, because a message that Telegram or
+	// the limiter postpones (429) is rescheduled through asynq's retry,
+	// which needs a budget of one (postponements do not use it up).
 	MaxRetry int `env:"MAX_RETRY" envDefault:"10"`
 	// RESULT_RETENTION: how long a sent message's task (with its Telegram
 	// message_id) and its idempotency key are kept.
@@ -174,7 +176,7 @@ func (c *Config) finish(requireRedis bool) error {
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL.Reveal())
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			errs = append(errs, errors.New("REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://..."))
+			errs = append(errs, errors.New("REDIS_URL: want redis://[user:password@]host:port[/db], or rediss:// for TLS"))
 		}
 	}
 	if (len(c.RedisSentinelAddrs) > 0) != (c.RedisSentinelMaster != "") {
@@ -182,6 +184,9 @@ func (c *Config) finish(requireRedis bool) error {
 	}
 	if requireRedis && c.RedisURL == "" && len(c.RedisSentinelAddrs) == 0 && len(c.RedisClusterAddrs) == 0 {
 		errs = append(errs, errors.New("REDIS_URL is required (or REDIS_SENTINEL_ADDRS/REDIS_CLUSTER_ADDRS)"))
+	}
+	if c.TelegramAPIURL == "" {
+		c.TelegramAPIURL = handlers.DefaultAPIURL
 	}
 	if u, err := url.Parse(c.TelegramAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL: %q is not an http(s) URL", c.TelegramAPIURL))
@@ -193,10 +198,8 @@ func (c *Config) finish(requireRedis bool) error {
 		{"WORKER_CONCURRENCY", c.Concurrency > 0},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
 		{"TELEGRAM_TIMEOUT", c.TelegramTimeout > 0},
-		{"RESULT_RETENTION", c.ResultRetention > 0},
 		{"TASK_CHECK_INTERVAL", c.TaskCheckInterval > 0},
 		{"DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval > 0},
-		{"MAX_RETRY", c.MaxRetry >= 0},
 		{"TELEGRAM_RATE_GLOBAL", c.RateGlobal >= 0},
 		{"TELEGRAM_RATE_CHAT", c.RateChat >= 0},
 		{"TELEGRAM_RATE_GROUP", c.RateGroup >= 0},
@@ -212,6 +215,14 @@ func (c *Config) finish(requireRedis bool) error {
 			errs = append(errs, fmt.Errorf("%s: must be positive", p.name))
 		}
 	}
+	if c.ResultRetention < time.Second {
+		// asynq stores retention in whole seconds; the client refuses less.
+		errs = append(errs, fmt.Errorf("RESULT_RETENTION = %v: must be at least 1s", c.ResultRetention))
+	}
+	if c.MaxRetry < 1 {
+		errs = append(errs, fmt.Errorf("MAX_RETRY = %d: must be at least 1: a postponed (429) message is rescheduled "+
+			"through a retry, which needs a budget of one; postponements do not use it up", c.MaxRetry))
+	}
 	if !(c.RateMargin > 0 && c.RateMargin < 0.5) {
 		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_MARGIN = %v: must be above 0 and below 0.5", c.RateMargin))
 	}
@@ -223,6 +234,15 @@ func (c *Config) finish(requireRedis bool) error {
 	}
 	return errors.Join(errs...)
 }
+
+// botName is what a bot name may be: short, and unlike a token (which has a
+// colon), so that a pair written the wrong way round (token=name) fails here
+// rather than making a token a name that API answers and logs would print.
+var botName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidBotName reports whether name is a valid bot name: 1 to 64 ASCII
+// letters, digits, '_' or '-'.
+func ValidBotName(name string) bool { return botName.MatchString(name) }
 
 func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
 	bots := map[string]Secret{}
@@ -238,6 +258,11 @@ func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
 		if !ok || name == "" || token == "" {
 			// Never echo the pair: it holds a token.
 			return nil, fmt.Errorf("TELEGRAM_BOTS: entry %d: want name=token", i+1)
+		}
+		if !ValidBotName(name) {
+			// Never echo the name either: it may be a token.
+			return nil, fmt.Errorf("TELEGRAM_BOTS: entry %d: the bot name must be 1-64 letters, digits, '_' or '-' "+
+				"(is the pair written token=name? want name=token)", i+1)
 		}
 		if _, dup := bots[name]; dup {
 			return nil, fmt.Errorf("TELEGRAM_BOTS: bot %q is configured twice", name)

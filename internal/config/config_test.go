@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telequeue/telequeue/handlers"
 )
 
 const token = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -32,7 +34,7 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.Bots["default"].Reveal() != token {
 		t.Fatalf("bots: %v", cfg.BotNames())
 	}
-	if cfg.TelegramAPIURL != PublicBotAPI || cfg.RateGlobal != 30 || cfg.RateChat != 1 || cfg.RateGroup != 20 || cfg.RatePaid != 1000 {
+	if cfg.TelegramAPIURL != handlers.DefaultAPIURL || cfg.RateGlobal != 30 || cfg.RateChat != 1 || cfg.RateGroup != 20 || cfg.RatePaid != 1000 {
 		t.Fatalf("telegram defaults: %+v", cfg)
 	}
 }
@@ -58,6 +60,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"negative rate", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_CHAT", "-1"}, "TELEGRAM_RATE_CHAT"},
 		{"zero margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0"}, "TELEGRAM_RATE_MARGIN"},
 		{"huge margin", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_MARGIN", "0.5"}, "TELEGRAM_RATE_MARGIN"},
+		{"sub-second retention", []string{"REDIS_URL", "redis://x:1", "RESULT_RETENTION", "500ms"}, "RESULT_RETENTION = 500ms: must be at least 1s"},
+		{"zero max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "0"}, "MAX_RETRY = 0: must be at least 1"},
+		{"negative max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "-1"}, "MAX_RETRY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,5 +114,46 @@ func TestRedisURLWithUsername(t *testing.T) {
 	o, _ := rc.Universal()
 	if o.Username != "alice" || o.Password != "pw" || o.DB != 2 || o.TLSConfig == nil || !o.TLSConfig.InsecureSkipVerify {
 		t.Fatalf("options: %+v", o)
+	}
+}
+
+// TestBotNames checks TELEGRAM_BOTS names at load, and that a refused name
+// (which may be a token: the pair written token=name) is never printed.
+func TestBotNames(t *testing.T) {
+	tests := []struct {
+		name  string
+		spec  string
+		valid bool
+	}{
+		{"plain", "promo=" + token, true},
+		{"all allowed characters", "Promo_2-x=" + token, true},
+		{"64 characters", strings.Repeat("a", 64) + "=" + token, true},
+		{"written the wrong way round", token + "=" + token, false},
+		{"token as name", token + "=promo", false},
+		{"65 characters", strings.Repeat("b", 65) + "=" + token, false},
+		{"space inside", "my bot=" + token, false},
+		{"dot", "my.bot=" + token, false},
+		{"non-ASCII", "бот=" + token, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(envOf("REDIS_URL", "redis://x:1", "TELEGRAM_BOTS", tt.spec), true)
+			if tt.valid {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cfg.Bots) != 1 {
+					t.Fatalf("bots: %v", cfg.BotNames())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "TELEGRAM_BOTS: entry 1: the bot name") {
+				t.Fatalf("err = %v, want the bot name refused", err)
+			}
+			name, _, _ := strings.Cut(tt.spec, "=")
+			if strings.Contains(err.Error(), name) || strings.Contains(err.Error(), token) {
+				t.Fatalf("error prints the refused value: %v", err)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -128,15 +127,6 @@ func (r *RedisConn) NewClient() redis.UniversalClient {
 		panic(err)
 	}
 	return redis.NewUniversalClient(o)
-}
-
-// TLS reports whether the connection uses TLS.
-func (r *RedisConn) TLS() *tls.Config {
-	o, err := r.Universal()
-	if err != nil {
-		return nil
-	}
-	return o.TLSConfig
 }
 
 func redactURLError(raw string) string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/httpguard"
 	"github.com/telequeue/telequeue/internal/logging"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/internal/sandbox"
+	"github.com/telequeue/telequeue/internal/webapp"
 	"github.com/telequeue/telequeue/internal/worker"
 	"github.com/telequeue/telequeue/web"
 )
@@ -63,20 +66,14 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 
 	var sandboxURL string
 	if len(cfg.Bots) == 0 {
-		// The sandbox plays Telegram, so it enforces Telegram's published
-		// limits, not the worker's configuration: a TELEGRAM_RATE_* set
-		// above them shows up as 429s, as it would in production.
-		sb, err := sandbox.New(sandbox.Config{
-			Logger: log.With("component", "sandbox"),
-			Limits: sandbox.Limits{Global: 30, Chat: 1, Group: 20, Paid: 1000},
-		})
+		url, stop, err := startSandbox(log.With("component", "sandbox"))
 		if err != nil {
 			return err
 		}
-		if sandboxURL, err = sb.Start("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("dev: sandbox: %w", err)
-		}
-		defer sb.Close()
+		// Deferred first, so it runs last: the worker's sends in flight
+		// get their answers.
+		defer stop()
+		sandboxURL = url
 		cfg.Bots = map[string]config.Secret{"default": config.Secret(sandboxToken())}
 		cfg.TelegramAPIURL = sandboxURL
 	}
@@ -86,30 +83,20 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 	if err != nil {
 		return err
 	}
-	cl, err := client.New(client.Config{
-		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: log.With("component", "client"),
-	})
+	defer w.Close() // a no-op after Run; releases the worker on the errors below
+	cl, err := client.New(webapp.ClientConfig(cfg, rc, log.With("component", "client")))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	apiToken := cfg.APIToken.Reveal()
-	if apiToken == "" {
-		apiToken = "dev-" + rand.Text()
+	wc := webapp.WebConfig(cfg, rc, cl, log.With("component", "web"))
+	if wc.APIToken == "" {
+		wc.APIToken = "dev-" + rand.Text()
 	}
-	ws, err := web.New(web.Config{
-		Redis:              rc,
-		Client:             cl,
-		DashboardUser:      cfg.DashboardUser,
-		DashboardPassword:  cfg.DashboardPassword.Reveal(),
-		DashboardReadOnly:  cfg.DashboardReadOnly,
-		DashboardTextChars: cfg.DashboardTextChars,
-		DashboardNoAuth:    true,
-		APIToken:           apiToken,
-		Registry:           reg,
-		Logger:             log.With("component", "web"),
-	})
+	apiToken := wc.APIToken
+	wc.DashboardNoAuth = true
+	wc.Registry = reg // shared with the worker: one /metrics
+	ws, err := web.New(wc)
 	if err != nil {
 		return err
 	}
@@ -129,19 +116,44 @@ func Run(ctx context.Context, lookup func(string) (string, bool), stdout, stderr
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
+		defer cancel()
 		errs[0] = w.Run(ctx)
-		cancel()
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	wg.Go(func() {
+		defer cancel()
 		errs[1] = web.Serve(ctx, ln, ws.Handler(), log.With("component", "web"))
-		cancel()
-	}()
+	})
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// startSandbox serves the Bot API sandbox on a free loopback port until stop
+// is called. The sandbox plays Telegram, so it enforces Telegram's published
+// limits, not the worker's configuration: a TELEGRAM_RATE_* set above them
+// shows up as 429s, as it would in production. Nothing authenticates its
+// admin API, so it gets the unauthenticated dashboard's checks: loopback
+// clients addressing a loopback host, no cross-site POSTs.
+func startSandbox(log *slog.Logger) (url string, stop func() error, err error) {
+	sb, err := sandbox.New(sandbox.Config{
+		Logger: log,
+		Limits: sandbox.TelegramLimits(),
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("dev: sandbox: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("dev: sandbox: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- web.Serve(ctx, ln, httpguard.Local("dev mode's Telegram sandbox", sb), log) }()
+	return "http://" + ln.Addr().String(), func() error {
+		_ = sb.Close() // releases requests a fault rule holds, so that shutdown does not wait for them
+		cancel()
+		return <-done
+	}, nil
 }
 
 // listenLoopback listens on 127.0.0.1:port, or on a free port when port is

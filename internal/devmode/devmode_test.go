@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,11 @@ import (
 
 // TestDevModeDeliversToSandbox runs dev mode as `telequeue dev` does and sends
 // one message through the embedded Redis to the sandbox.
+//
+// It also checks that dev mode leaves no goroutine behind when it stops:
+// it does not run in parallel.
 func TestDevModeDeliversToSandbox(t *testing.T) {
+	goroutines := ourGoroutines()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env := map[string]string{"PORT": "0", "LOG_LEVEL": "warn"}
@@ -55,7 +60,7 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer cl.Close() // on failure; closed before the goroutine count below
 	rcpt, err := cl.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "Hello from dev mode"})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +116,49 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 		}
 	}
 
+	// The sandbox has no credentials: like the unauthenticated dashboard it
+	// answers loopback hosts only and refuses cross-site POSTs.
+	sandboxGuard := []struct {
+		name   string
+		method string
+		header map[string]string
+		want   int
+	}{
+		{"loopback read", http.MethodGet, nil, http.StatusOK},
+		{"rebound host name", http.MethodGet, map[string]string{"Host": "evil.example"}, http.StatusForbidden},
+		{"cross-site POST", http.MethodPost, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
+		{"foreign origin POST", http.MethodPost, map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"POST without browser headers (the worker, curl)", http.MethodPost, nil, http.StatusNoContent},
+	}
+	for _, tt := range sandboxGuard {
+		t.Run("sandbox "+tt.name, func(t *testing.T) {
+			path := "/sandbox/stats"
+			if tt.method == http.MethodPost {
+				path = "/sandbox/reset"
+			}
+			req, err := http.NewRequest(tt.method, urls["Telegram sandbox"]+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				if k == "Host" {
+					req.Host = v
+				} else {
+					req.Header.Set(k, v)
+				}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("%s %s: %s, want %d", tt.method, path, resp.Status, tt.want)
+			}
+		})
+	}
+
+	cl.Close()
 	cancel()
 	select {
 	case err := <-done:
@@ -120,4 +168,30 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("dev mode did not stop")
 	}
+	http.DefaultClient.CloseIdleConnections()
+	for deadline := time.Now().Add(5 * time.Second); ourGoroutines() > goroutines; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left, %d before:\n%s", ourGoroutines(), goroutines, stacks())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ourGoroutines counts the goroutines that are not fasthttp's: its
+// connection-pool cleaners end by themselves about 10s after the last
+// connection closes, and its TCP dialer's address cleaner lives as long as
+// the process.
+func ourGoroutines() int {
+	n := 0
+	for _, g := range strings.Split(stacks(), "\n\n") {
+		if !strings.Contains(g, "created by github.com/valyala/fasthttp.") {
+			n++
+		}
+	}
+	return n
+}
+
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }

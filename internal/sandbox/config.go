@@ -82,6 +82,13 @@ type Limits struct {
 	Paid float64 `json:"paid"`
 }
 
+// TelegramLimits returns Telegram's published limits: 30 messages per second
+// per bot, 1 per second per chat, 20 per minute per group and 1000 paid
+// broadcast messages per second.
+func TelegramLimits() Limits {
+	return Limits{Global: 30, Chat: 1, Group: 20, Paid: 1000}
+}
+
 // Validate reports whether l is usable: rates must be finite and not
 // negative.
 func (l Limits) Validate() error {

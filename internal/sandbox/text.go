@@ -26,7 +26,7 @@ func utf16Len(s string) int {
 // and character references decoded; otherwise unchanged. (Markdown markers
 // are counted as text, an over-estimate the sandbox accepts.)
 func visibleText(text, parseMode string) string {
-	if parseMode != parseModeHTML || strings.IndexAny(text, "<&") < 0 {
+	if parseMode != parseModeHTML || !strings.ContainsAny(text, "<&") {
 		return text
 	}
 	var b strings.Builder

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,13 +35,16 @@ type Deps struct {
 	Registry *prometheus.Registry
 }
 
-// Worker is a configured handler server.
+// Worker is a configured handler server. [Worker.Run] it, or [Worker.Close]
+// it if it will not run.
 type Worker struct {
 	Server      *server.Server
 	rdb         redis.UniversalClient
 	registry    *prometheus.Registry
 	metricsPort int
 	log         *slog.Logger
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // New builds a worker from cfg.
@@ -133,10 +137,24 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log}, nil
 }
 
-// Run processes tasks until ctx is done, then shuts down gracefully. With
-// METRICS_PORT set it also serves /metrics and /healthz on that port.
+// Close releases the worker's Redis clients and goroutines. Run calls it
+// when it returns; call it on a worker that will not run. Later calls return
+// the first one's result.
+func (w *Worker) Close() error {
+	w.closeOnce.Do(func() {
+		w.Server.Shutdown()
+		if err := w.rdb.Close(); err != nil {
+			w.closeErr = fmt.Errorf("worker: close: %w", err)
+		}
+	})
+	return w.closeErr
+}
+
+// Run processes tasks until ctx is done, then shuts down gracefully and
+// closes the worker. With METRICS_PORT set it also serves /metrics and
+// /healthz on that port.
 func (w *Worker) Run(ctx context.Context) error {
-	defer w.rdb.Close()
+	defer w.Close()
 	if w.metricsPort > 0 {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(w.metricsPort))
 		if err != nil {
