@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/botreg"
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/ratelimit"
@@ -41,6 +42,7 @@ type Worker struct {
 	registry    *prometheus.Registry
 	metricsPort int
 	log         *slog.Logger
+	bots        []string // names announced in the bot registry
 }
 
 // New builds a worker from cfg.
@@ -130,13 +132,15 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 			"before Telegram answers sends the message again",
 			"shutdown_timeout", cfg.ShutdownTimeout, "telegram_timeout", cfg.TelegramTimeout, "rate_max_wait", cfg.RateMaxWait)
 	}
-	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log}, nil
+	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log, bots: cfg.BotNames()}, nil
 }
 
 // Run processes tasks until ctx is done, then shuts down gracefully. With
 // METRICS_PORT set it also serves /metrics and /healthz on that port.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.rdb.Close()
+	// Producers without TELEGRAM_BOTS check bot names against this registry.
+	defer botreg.Start(ctx, w.rdb, w.bots, w.log)()
 	if w.metricsPort > 0 {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(w.metricsPort))
 		if err != nil {
