@@ -75,12 +75,12 @@ func (b *bench) measureEnqueue(ctx context.Context) error {
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	b.progress(fmt.Sprintf("enqueue: client.EnqueueMany, %d messages", n))
+	b.progress(fmt.Sprintf("enqueue: client.SendBatch, %d messages", n))
 	start = time.Now()
 	if err := enqueueMany(ctx, c, msgs); err != nil {
 		return err
 	}
-	b.report.add(sec, "client.EnqueueMany (32 in flight)", rate(n, time.Since(start)), "", nil)
+	b.report.add(sec, "client.SendBatch (32 in flight)", rate(n, time.Since(start)), "", nil)
 
 	// telequeue send --jsonl.
 	if err := b.flush(ctx); err != nil {

@@ -68,7 +68,7 @@ func TestSendOrdered(t *testing.T) {
 	if a, b := taskInfo(t, s.Addr(), first), taskInfo(t, s.Addr(), second); a.Type != tasks.TypeSendMessageOrdered || a.State != asynq.TaskStatePending || b.State != asynq.TaskStateScheduled {
 		t.Errorf("first %s %s, second %s: want the head due and the next parked", a.Type, a.State, b.State)
 	}
-	if r := run(t, vars, "", "send", "--chat", "42", "--ordered", "--in", "1m", "later"); r.code != 1 || !strings.Contains(r.stderr, "cannot be scheduled") {
+	if r := run(t, vars, "", "send", "--chat", "42", "--ordered", "--in", "1m", "later"); r.code != 2 || !strings.Contains(r.stderr, "cannot be scheduled") {
 		t.Errorf("--ordered --in: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
