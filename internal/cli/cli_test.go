@@ -175,6 +175,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown priority", []string{"send", "--chat", "42", "--priority", "urgent", "hi"}, 2, `--priority "urgent"`},
 		{"bad duration", []string{"send", "--chat", "42", "--in", "soon", "hi"}, 2, "invalid value"},
 		{"negative delay", []string{"send", "--chat", "42", "--in", "-1s", "hi"}, 2, "must not be negative"},
+		{"delay of 2562047h", []string{"send", "--chat", "42", "--in", "2562047h", "hi"}, 2, "--in: 2562047h0m0s is more than 8784h0m0s ahead"},
 		{"no chat", []string{"send", "hi"}, 2, "--chat is required"},
 		{"bad chat", []string{"send", "--chat", "alice", "hi"}, 2, `--chat "alice"`},
 		{"no text", []string{"send", "--chat", "42"}, 2, "TEXT is required"},

@@ -151,6 +151,7 @@ func TestSendJSONLBadLines(t *testing.T) {
 		{`{"chat_id":1,"text":"x","send_in":"soon"}`, "send_in: invalid field"},
 		{`{"chat_id":1,"text":"x","send_at":"tomorrow"}`, "send_at: invalid field"},
 		{`{"chat_id":1,"text":"x","idempotency_key":""}`, "option IdempotencyKey: must have"},
+		{`{"chat_id":1,"text":"x","idempotency_key":"far","send_at":"9999-12-31T00:00:00Z"}`, "option SendAt: 9999-12-31T00:00:00Z is more than"},
 		{`{"chat_id":1,"text":"x","Priority":"bulk"}`, "Priority: invalid field: unknown field"},
 		{`{"chat_id":1,"text":"` + strings.Repeat("y", 4097) + `"}`, "text is too long"},
 		{`{"chat_id":1,"text":"` + strings.Repeat("y", 1<<20) + `"}`, "longer than"},
