@@ -131,7 +131,8 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(&b, "  %-9s %s\n", cmd.name, cmd.summary)
 	}
 	b.WriteString("\nConfiguration comes from the environment: REDIS_URL (required), TELEGRAM_BOTS /\n" +
-		"TELEGRAM_BOT_TOKEN (known bot names), MAX_RETRY, RESULT_RETENTION, LOG_LEVEL.\n" +
+		"TELEGRAM_BOT_TOKEN (known bot names; without them, the names the running workers\n" +
+		"registered in Redis), MAX_RETRY, RESULT_RETENTION, LOG_LEVEL.\n" +
 		"Run 'telequeue help COMMAND' for a command's flags.\n")
 	_, _ = io.WriteString(w, b.String())
 }
