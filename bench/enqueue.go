@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// measureEnqueue times the client (1 and 100 producers, EnqueueMany) and the
+// measureEnqueue times the client (1 and 100 producers, SendBatch) and the
 // telequeue CLI with a JSONL file, with no worker running.
 func (b *bench) measureEnqueue(ctx context.Context) error {
 	c, err := b.newClient()
@@ -71,7 +71,7 @@ func (b *bench) measureEnqueue(ctx context.Context) error {
 	}
 	b.report.add(sec, "client.SendMessage, 100 producers", rate(n, elapsed), "", nil)
 
-	// EnqueueMany.
+	// SendBatch.
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
