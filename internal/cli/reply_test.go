@@ -38,6 +38,10 @@ func TestSendSplitAndParts(t *testing.T) {
 	if len(reply.Parts) != 10 || !strings.Contains(r.stderr, "one reply of 10 parts") {
 		t.Errorf("%d parts; stderr %q", len(reply.Parts), r.stderr)
 	}
+	if st := run(t, vars, "", "status", id); !strings.Contains(st.stdout, "parts:") || !strings.Contains(st.stdout, "10 (a multi-part reply)") ||
+		!strings.Contains(st.stdout, "text:") || !strings.Contains(st.stdout, "word word") || !strings.Contains(st.stdout, "chat:") {
+		t.Errorf("status of a reply: %s", st.stdout)
+	}
 
 	r = run(t, vars, "", "send", "--chat", "@news", "--parts", "--parse-mode", "HTML", "<b>one</b>", "two", "three")
 	reply, err = tasks.ParseSendMessages(taskInfo(t, s.Addr(), mustID(t, r)).Payload)
