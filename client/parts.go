@@ -13,8 +13,9 @@ import (
 // SendReply queues a multi-part reply to chat as one unit: one task (of
 // type [tasks.TypeSendMessages]) that sends parts in order, each a full
 // message (text, parse mode, entities, reply markup …). A part's Bot must
-// be empty or the same for every part; its ChatID may be left zero. [tasks.SplitMessage] cuts a long message into
-// such parts, and [tasks.Texts] makes plain ones:
+// be empty or the same for every part; its ChatID may be left zero.
+// [tasks.SplitMessage] cuts a long message into such parts, and
+// [tasks.Texts] makes plain ones:
 //
 //	parts, err := tasks.SplitMessage(&tasks.SendMessage{Text: long, ParseMode: tasks.ParseModeHTML}, 0)
 //	…
