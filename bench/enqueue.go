@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// measureEnqueue times the client (1 and 100 producers, EnqueueMany) and the
+// measureEnqueue times the client (1 and 100 producers, SendBatch) and the
 // telequeue CLI with a JSONL file, with no worker running.
 func (b *bench) measureEnqueue(ctx context.Context) error {
 	c, err := b.newClient()
@@ -71,16 +71,16 @@ func (b *bench) measureEnqueue(ctx context.Context) error {
 	}
 	b.report.add(sec, "client.SendMessage, 100 producers", rate(n, elapsed), "", nil)
 
-	// EnqueueMany.
+	// SendBatch.
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	b.progress(fmt.Sprintf("enqueue: client.EnqueueMany, %d messages", n))
+	b.progress(fmt.Sprintf("enqueue: client.SendBatch, %d messages", n))
 	start = time.Now()
 	if err := enqueueMany(ctx, c, msgs); err != nil {
 		return err
 	}
-	b.report.add(sec, "client.EnqueueMany (32 in flight)", rate(n, time.Since(start)), "", nil)
+	b.report.add(sec, "client.SendBatch (32 in flight)", rate(n, time.Since(start)), "", nil)
 
 	// telequeue send --jsonl.
 	if err := b.flush(ctx); err != nil {

@@ -21,9 +21,9 @@
 //     sendMessage JSON to the sandbox (fasthttp, as telequeue's caller),
 //     without limiter, sent markers or results, 6 × 10;
 //   - telequeue end to end with limits off, 1 × 10 and 6 × 10: each
-//     message goes through client.EnqueueMany, a cmd/worker process and
+//     message goes through client.SendBatch, a cmd/worker process and
 //     telego to the sandbox;
-//   - enqueue throughput of the client (1 and 100 producers, EnqueueMany)
+//   - enqueue throughput of the client (1 and 100 producers, SendBatch)
 //     and of "telequeue send --jsonl" with a 20,000-line file;
 //   - enqueue→Telegram latency, idle and at half of the 6 × 10 throughput:
 //     the enqueue instant is written into the text and compared with the

@@ -53,7 +53,7 @@ func parseStamp(text string) (time.Time, bool) {
 
 // newClient returns a telequeue client with the default configuration.
 func (b *bench) newClient() (*client.Client, error) {
-	return client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: b.redis.Addr()}})
+	return client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: b.redis.Addr()}, Bots: []string{tasks.DefaultBot}})
 }
 
 // messages builds n private-chat messages to distinct chats from chat0.
@@ -70,7 +70,7 @@ func messages(n int, chat0 int64, prefix string) []*tasks.SendMessage {
 func enqueueMany(ctx context.Context, c *client.Client, msgs []*tasks.SendMessage) error {
 	const batch = 10000
 	for i := 0; i < len(msgs); i += batch {
-		_, errs := c.EnqueueMany(ctx, msgs[i:min(i+batch, len(msgs))])
+		_, errs := c.SendBatch(ctx, msgs[i:min(i+batch, len(msgs))])
 		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}

@@ -15,10 +15,10 @@ import (
 )
 
 // BenchmarkEnqueue measures queued messages per second against a local
-// redis-server: one producer, 100 concurrent producers, and EnqueueMany.
+// redis-server: one producer, 100 concurrent producers, and SendBatch.
 func BenchmarkEnqueue(b *testing.B) {
 	s := redistest.Start(b)
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: s.Addr()}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: s.Addr()}, Bots: []string{"default"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func BenchmarkEnqueue(b *testing.B) {
 		report(b)
 	})
 	for _, size := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("EnqueueMany/batch=%d", size), func(b *testing.B) {
+		b.Run(fmt.Sprintf("SendBatch/batch=%d", size), func(b *testing.B) {
 			batch := make([]*tasks.SendMessage, size)
 			for i := range batch {
 				batch[i] = m
@@ -81,7 +81,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			sent := 0
 			for sent < b.N {
 				n := min(size, b.N-sent)
-				_, errs := c.EnqueueMany(ctx, batch[:n])
+				_, errs := c.SendBatch(ctx, batch[:n])
 				for _, err := range errs {
 					if err != nil {
 						b.Fatal(err)

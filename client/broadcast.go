@@ -29,88 +29,17 @@ const (
 	maxAutoChunk = 1000
 )
 
-// Broadcast states reported in [BroadcastProgress.State].
+// BroadcastState is the state of a broadcast in [BroadcastProgress.State].
+type BroadcastState string
+
+// The broadcast states.
 const (
-	BroadcastCreating  = broadcast.StateCreating  // recipients are being stored
-	BroadcastScheduled = "scheduled"              // waiting for its BroadcastAt time
-	BroadcastRunning   = broadcast.StateRunning   // being sent
-	BroadcastCancelled = broadcast.StateCancelled // cancelled (Pending shrinks to 0 as chunks stop)
-	BroadcastDone      = "done"                   // every recipient settled
+	BroadcastCreating  BroadcastState = broadcast.StateCreating  // recipients are being stored
+	BroadcastScheduled BroadcastState = "scheduled"              // waiting for its SendAt time
+	BroadcastRunning   BroadcastState = broadcast.StateRunning   // being sent
+	BroadcastCancelled BroadcastState = broadcast.StateCancelled // cancelled (Pending shrinks to 0 as chunks stop)
+	BroadcastDone      BroadcastState = "done"                   // every recipient settled
 )
-
-// BroadcastOption changes how one broadcast is queued. A bad option makes
-// [Client.Broadcast] return an error wrapping [ErrInvalidOption].
-type BroadcastOption func(*broadcastSettings) error
-
-type broadcastSettings struct {
-	key       string
-	startAt   time.Time
-	lanes     int
-	chunkSize int
-	ttl       time.Duration
-}
-
-// BroadcastIdempotencyKey makes the call safe to repeat: while the first
-// broadcast with the key is stored ([BroadcastTTL]), a second call queues
-// nothing and returns a [*DuplicateError] naming it. The broadcast's id is
-// derived from the key. A key has 1 to 200 printable characters.
-func BroadcastIdempotencyKey(key string) BroadcastOption {
-	return func(s *broadcastSettings) error {
-		if err := checkIdempotencyKey(key); err != nil {
-			return err
-		}
-		s.key = key
-		return nil
-	}
-}
-
-// BroadcastAt starts sending at t (a time not in the future means now).
-func BroadcastAt(t time.Time) BroadcastOption {
-	return func(s *broadcastSettings) error {
-		s.startAt = t
-		return nil
-	}
-}
-
-// BroadcastParallelism sets how many chunks of the broadcast are sent at the
-// same time, across all workers (1 to 64, default 8). Each takes one sender
-// of a worker while it runs. With Telegram's 30 messages per second and
-// about 100-200 ms per request, 8 keep the budget busy; more only help with
-// limits off or for paid broadcasts.
-func BroadcastParallelism(n int) BroadcastOption {
-	return func(s *broadcastSettings) error {
-		if n < 1 || n > tasks.MaxBroadcastParallelism {
-			return fmt.Errorf("%w: parallelism %d: must be 1 to %d", ErrInvalidOption, n, tasks.MaxBroadcastParallelism)
-		}
-		s.lanes = n
-		return nil
-	}
-}
-
-// BroadcastChunkSize sets how many recipients one chunk task sends to (1 to
-// 10000). The default is total/parallelism, between 50 and 1000.
-func BroadcastChunkSize(n int) BroadcastOption {
-	return func(s *broadcastSettings) error {
-		if n < 1 || n > tasks.MaxBroadcastChunk {
-			return fmt.Errorf("%w: chunk size %d: must be 1 to %d", ErrInvalidOption, n, tasks.MaxBroadcastChunk)
-		}
-		s.chunkSize = n
-		return nil
-	}
-}
-
-// BroadcastTTL sets how long the broadcast's recipients, progress and
-// blocked list are kept, from its creation (default 7 days, at least 1
-// minute). A broadcast still sending when it expires stops.
-func BroadcastTTL(d time.Duration) BroadcastOption {
-	return func(s *broadcastSettings) error {
-		if d < time.Minute {
-			return fmt.Errorf("%w: broadcast TTL %v: must be at least 1m", ErrInvalidOption, d)
-		}
-		s.ttl = d
-		return nil
-	}
-}
 
 // BroadcastReceipt identifies an accepted broadcast.
 type BroadcastReceipt struct {
@@ -126,7 +55,8 @@ type BroadcastReceipt struct {
 	Parallelism int `json:"parallelism"`
 	// Queue is always "bulk".
 	Queue string `json:"queue"`
-	// ScheduledAt is the start time of a [BroadcastAt] broadcast.
+	// ScheduledAt is the start time of a broadcast scheduled with [SendAt]
+	// or [SendIn].
 	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
 }
 
@@ -141,33 +71,30 @@ type BroadcastReceipt struct {
 // recipient's outcome; read them with [Client.BroadcastStatus] and
 // [Client.BroadcastBlocked], stop the rest with [Client.CancelBroadcast].
 //
-// Errors: a [*tasks.ValidationError] for the message or a chat id (field
-// "chat_ids"); [ErrInvalidOption]; a [*DuplicateError] for a repeated
-// [BroadcastIdempotencyKey]; [ErrUnavailable].
-func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...BroadcastOption) (*BroadcastReceipt, error) {
+// Options: [IdempotencyKey], [SendAt] or [SendIn] (the start, before the
+// broadcast expires), [BroadcastParallelism], [BroadcastChunkSize] and
+// [BroadcastTTL]; the options of single messages are refused.
+//
+// Errors: a [*tasks.ValidationError] for the message, its bot or a chat id
+// (field "chat_ids"); an [*OptionError]; a [*DuplicateError] for a repeated
+// [IdempotencyKey]; [ErrUnavailable].
+func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
 	if m == nil {
 		return nil, errors.New("client: message is nil")
 	}
-	s := broadcastSettings{lanes: DefaultBroadcastParallelism, ttl: DefaultBroadcastTTL}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&s); err != nil {
-			return nil, err
-		}
-	}
+	s := settings{call: callBroadcast, lanes: DefaultBroadcastParallelism, ttl: DefaultBroadcastTTL}
 	now := time.Now()
-	if !s.startAt.After(now) {
-		s.startAt = time.Time{}
+	if err := s.apply(now, opts); err != nil {
+		return nil, err
 	}
-	if !s.startAt.IsZero() && !s.startAt.Before(now.Add(s.ttl)) {
-		return nil, fmt.Errorf("%w: start %s is after the broadcast would expire (TTL %v)", ErrInvalidOption, s.startAt.Format(time.RFC3339), s.ttl)
+	if !s.processAt.IsZero() && !s.processAt.Before(now.Add(s.ttl)) {
+		return nil, &OptionError{Option: s.when, Err: fmt.Errorf("the start %s is after the broadcast would expire (BroadcastTTL %v)",
+			s.processAt.UTC().Format(time.RFC3339), s.ttl)}
 	}
 	if err := tasks.ValidateBroadcastMessage(m); err != nil {
 		return nil, err
 	}
-	if err := tasks.CheckBot(m.BotName(), c.cfg.Bots); err != nil {
+	if err := c.checkBot(ctx, m.BotName()); err != nil {
 		return nil, err
 	}
 	ids, dups, err := distinctChats(chatIDs)
@@ -190,7 +117,7 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	}
 	spec := &broadcast.Spec{
 		ID: id, Bot: m.BotName(), Message: msg, Recipients: ids, Duplicates: dups,
-		ChunkSize: size, Lanes: s.lanes, StartAt: s.startAt, TTL: s.ttl,
+		ChunkSize: size, Lanes: s.lanes, StartAt: s.processAt, TTL: s.ttl,
 	}
 	store := broadcast.NewStore(c.rdb)
 	switch err := store.Create(ctx, spec); {
@@ -203,8 +130,8 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	lanes := min(s.lanes, chunks)
 	for chunk := range lanes {
 		var topts []asynq.Option
-		if !s.startAt.IsZero() {
-			topts = append(topts, asynq.ProcessAt(s.startAt))
+		if !s.processAt.IsZero() {
+			topts = append(topts, asynq.ProcessAt(s.processAt))
 		}
 		task, err := tasks.NewBroadcastChunkTask(&tasks.BroadcastChunk{Broadcast: id, Chunk: chunk}, topts...)
 		if err == nil {
@@ -224,7 +151,7 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	c.log.DebugContext(ctx, "broadcast queued", "broadcast", id, "recipients", len(ids), "chunks", chunks, "parallelism", lanes)
 	return &BroadcastReceipt{
 		ID: id, Total: len(ids), Duplicates: dups, Chunks: chunks, Parallelism: lanes,
-		Queue: tasks.QueueBulk, ScheduledAt: s.startAt,
+		Queue: tasks.QueueBulk, ScheduledAt: s.processAt,
 	}, nil
 }
 
@@ -284,7 +211,7 @@ type BroadcastProgress struct {
 	ID  string `json:"id"`
 	Bot string `json:"bot"`
 	// State is creating, scheduled, running, cancelled or done.
-	State string `json:"state"`
+	State BroadcastState `json:"state"`
 	// Total is the number of distinct recipients; each is eventually
 	// settled as exactly one of Sent, Failed, Blocked or Cancelled, and
 	// Pending are those not settled yet.
@@ -314,7 +241,7 @@ func (p *BroadcastProgress) Done() bool { return !p.FinishedAt.IsZero() }
 
 func progressOf(i *broadcast.Info, now time.Time) *BroadcastProgress {
 	p := &BroadcastProgress{
-		ID: i.ID, Bot: i.Bot, State: i.State, Total: i.Total, Sent: i.Sent, Failed: i.Failed,
+		ID: i.ID, Bot: i.Bot, State: BroadcastState(i.State), Total: i.Total, Sent: i.Sent, Failed: i.Failed,
 		Blocked: i.Blocked, Cancelled: i.Cancelled, Pending: i.Pending(), Duplicates: i.Duplicates,
 		Chunks: i.Chunks, Parallelism: min(i.Lanes, i.Chunks), CreatedAt: i.CreatedAt, StartAt: i.StartAt,
 		FinishedAt: i.FinishedAt, LastError: i.LastError,

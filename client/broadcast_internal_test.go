@@ -42,7 +42,7 @@ func TestProgressState(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {
 		info broadcast.Info
-		want string
+		want BroadcastState
 	}{
 		{broadcast.Info{State: broadcast.StateRunning, Total: 2}, BroadcastRunning},
 		{broadcast.Info{State: broadcast.StateRunning, Total: 2, StartAt: now.Add(time.Hour)}, BroadcastScheduled},

@@ -18,15 +18,23 @@ const DefaultRetention = 24 * time.Hour
 
 // Config configures a [Client]. Zero values mean the documented defaults.
 type Config struct {
-	// Redis is the connection, required: e.g. asynq.RedisClientOpt{Addr:
-	// "localhost:6379"} or the *config.RedisConn of telequeue's own
-	// processes. The client calls MakeRedisClient once and closes the
-	// result in Close.
+	// Redis is the connection that [New] requires: any asynq.RedisConnOpt,
+	// such as asynq.RedisClientOpt{Addr: "localhost:6379"},
+	// asynq.RedisFailoverClientOpt (Sentinel), asynq.RedisClusterClientOpt,
+	// or the result of asynq.ParseRedisURI. The client calls
+	// MakeRedisClient once and closes the result in Close. Leave it nil
+	// with [NewFromRedisClient], which takes a go-redis client instead.
 	Redis asynq.RedisConnOpt
 	// Bots lists the bot names workers know. A message naming another bot
-	// is refused with a [*tasks.ValidationError] wrapping
-	// [tasks.ErrUnknownBot]. Empty (the default): any name is accepted, and
-	// workers archive messages for bots they do not know.
+	// is refused with a [*tasks.ValidationError] (field "bot") wrapping
+	// [tasks.ErrUnknownBot]. Empty (the default): names are checked against
+	// the registry that running telequeue workers keep in Redis (each
+	// announces the names of its bots, never the tokens, every 20s; a name
+	// stays known for a minute after its last announcement). The client
+	// caches the registry for up to 5s, and reads it again at most once a
+	// second when a name is missing. While no worker has registered, every
+	// name is refused, with an error saying that no worker serves it: start
+	// the workers first, or set Bots.
 	Bots []string
 	// Retention is how long a sent message's task (with its Telegram
 	// message_id, see [Client.Status]) and an idempotency key are kept.
@@ -55,15 +63,12 @@ func (cfg *Config) setDefaults() {
 
 func (cfg *Config) validate() error {
 	var errs []error
-	if cfg.Redis == nil {
-		errs = append(errs, errors.New("Redis is required"))
-	}
 	if cfg.Retention < time.Second {
 		// asynq stores retention in whole seconds.
-		errs = append(errs, fmt.Errorf("Retention %v: must be at least 1s", cfg.Retention))
+		errs = append(errs, fmt.Errorf("invalid Config.Retention %v: must be at least 1s", cfg.Retention))
 	}
 	if cfg.MaxRetry < 1 {
-		errs = append(errs, fmt.Errorf("MaxRetry %d: must be at least 1", cfg.MaxRetry))
+		errs = append(errs, fmt.Errorf("invalid Config.MaxRetry %d: must be at least 1", cfg.MaxRetry))
 	}
 	return errors.Join(errs...)
 }
@@ -76,18 +81,49 @@ type Client struct {
 	asynq     *asynq.Client
 	inspector *asynq.Inspector
 	log       *slog.Logger
+	ownsRedis bool // Close closes rdb
+	bots      botCache
 }
 
-// New returns a client. It does not connect: the first call does (see
-// [Client.Ping]).
+// New returns a client over a Redis connection of its own, made from
+// cfg.Redis. It does not connect: the first call does (see [Client.Ping]).
 func New(cfg Config) (*Client, error) {
-	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("client: config: %w", err)
+	if cfg.Redis == nil {
+		return nil, errors.New("client: config: missing Config.Redis: the Redis connection is required")
 	}
 	rdb, ok := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, fmt.Errorf("client: config: unsupported Redis option type %T", cfg.Redis)
+	}
+	c, err := newClient(rdb, cfg)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	c.ownsRedis = true
+	return c, nil
+}
+
+// NewFromRedisClient returns a client over rdb, an existing go-redis
+// client (a *redis.Client, *redis.ClusterClient or failover client), so
+// that an application shares one connection pool, as
+// asynq.NewClientFromRedisClient does. The caller keeps ownership: Close
+// leaves rdb open, and the caller closes it after the client. cfg.Redis must
+// be nil.
+func NewFromRedisClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
+	switch {
+	case rdb == nil:
+		return nil, errors.New("client: NewFromRedisClient: nil Redis client")
+	case cfg.Redis != nil:
+		return nil, errors.New("client: config: Config.Redis is set: NewFromRedisClient takes the connection as its argument")
+	}
+	return newClient(rdb, cfg)
+}
+
+func newClient(rdb redis.UniversalClient, cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("client: config: %w", err)
 	}
 	cfg.Bots = append([]string(nil), cfg.Bots...)
 	return &Client{
@@ -107,10 +143,14 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the Redis connections. Calls in flight fail with
-// [ErrUnavailable].
+// Close closes the Redis connections of a client made by [New]; calls in
+// flight fail with [ErrUnavailable]. A client made by [NewFromRedisClient]
+// leaves its Redis client to the caller: Close does nothing.
 func (c *Client) Close() error {
 	// asynq's client and inspector share rdb and leave closing it to us.
+	if !c.ownsRedis {
+		return nil
+	}
 	if err := c.rdb.Close(); err != nil {
 		return fmt.Errorf("client: close: %w", err)
 	}

@@ -37,6 +37,10 @@ func setup(t *testing.T, cfg client.Config) *bundle {
 	if cfg.Redis == nil {
 		cfg.Redis = opt
 	}
+	if cfg.Bots == nil {
+		// No worker registers bots here (see TestBotRegistry).
+		cfg.Bots = []string{tasks.DefaultBot, "alerts"}
+	}
 	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -82,8 +86,8 @@ func TestNewConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", client.Config{Redis: opt}, ""},
-		{"no redis", client.Config{}, "Redis is required"},
-		{"negative max retry", client.Config{Redis: opt, MaxRetry: -1}, "MaxRetry -1"},
+		{"no redis", client.Config{}, "missing Config.Redis"},
+		{"negative max retry", client.Config{Redis: opt, MaxRetry: -1}, "Config.MaxRetry -1"},
 		{"negative retention", client.Config{Redis: opt, Retention: -time.Hour}, "Retention"},
 		{"sub-second retention", client.Config{Redis: opt, Retention: time.Millisecond}, "Retention"},
 	}
@@ -146,16 +150,6 @@ func TestSendMessageRefusesInvalid(t *testing.T) {
 				t.Errorf("refused message left keys in Redis: %v %v", th, ik)
 			}
 		})
-	}
-}
-
-func TestSendMessageAnyBotWithoutList(t *testing.T) {
-	t.Parallel()
-	b := setup(t, client.Config{})
-	m := msg(1, "hi")
-	m.Bot = "marketing"
-	if _, err := b.c.SendMessage(testCtx(t), m); err != nil {
-		t.Fatalf("SendMessage with no Bots list: %v", err)
 	}
 }
 
@@ -222,7 +216,7 @@ func TestSendMessageScheduled(t *testing.T) {
 	tests := []struct {
 		name      string
 		opt       client.Option
-		wantState string
+		wantState client.State
 		wantAt    time.Time
 	}{
 		{"send in", client.SendIn(time.Hour), client.StateScheduled, time.Now().Add(time.Hour)},
@@ -318,11 +312,11 @@ func startWorker(t *testing.T, opt asynq.RedisClientOpt) *worker {
 }
 
 // waitState polls Status until the task reaches state, for at most 10s.
-func waitState(t *testing.T, c *client.Client, id, state string) *client.Status {
+func waitState(t *testing.T, c *client.Client, id string, state client.State) *client.Status {
 	t.Helper()
 	ctx := testCtx(t)
 	deadline := time.Now().Add(10 * time.Second)
-	var last string
+	var last client.State
 	for time.Now().Before(deadline) {
 		st, err := c.Status(ctx, id)
 		if err != nil {
@@ -586,8 +580,8 @@ func TestUnavailable(t *testing.T) {
 		}},
 		{"Status", func() error { _, err := b.c.Status(ctx, r.ID); return err }},
 		{"Ping", func() error { return b.c.Ping(ctx) }},
-		{"EnqueueMany", func() error {
-			_, errs := b.c.EnqueueMany(ctx, []*tasks.SendMessage{msg(1, "a"), msg(1, "b"), msg(1, "c")})
+		{"SendBatch", func() error {
+			_, errs := b.c.SendBatch(ctx, []*tasks.SendMessage{msg(1, "a"), msg(1, "b"), msg(1, "c")})
 			return errors.Join(errs...)
 		}},
 	}
@@ -627,7 +621,7 @@ func TestUnavailable(t *testing.T) {
 	})
 }
 
-func TestEnqueueMany(t *testing.T) {
+func TestSendBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, client.Config{})
 	ctx := testCtx(t)
@@ -641,7 +635,7 @@ func TestEnqueueMany(t *testing.T) {
 	msgs[150].Text = strings.Repeat("x", 5000)
 	msgs[299].ChatID = telego.ChatID{}
 
-	receipts, errs := b.c.EnqueueMany(ctx, msgs, client.Bulk())
+	receipts, errs := b.c.SendBatch(ctx, msgs, client.Bulk())
 	if len(receipts) != n || len(errs) != n {
 		t.Fatalf("got %d receipts, %d errors; want %d each", len(receipts), len(errs), n)
 	}
@@ -673,7 +667,7 @@ func TestEnqueueMany(t *testing.T) {
 	}
 
 	t.Run("shared key refused", func(t *testing.T) {
-		_, errs := b.c.EnqueueMany(ctx, msgs[:2], client.IdempotencyKey("k"))
+		_, errs := b.c.SendBatch(ctx, msgs[:2], client.IdempotencyKey("k"))
 		for i, err := range errs {
 			if !errors.Is(err, client.ErrInvalidOption) {
 				t.Errorf("item %d: %v, want ErrInvalidOption", i, err)
@@ -683,7 +677,7 @@ func TestEnqueueMany(t *testing.T) {
 	t.Run("canceled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		_, errs := b.c.EnqueueMany(cctx, msgs[5:10])
+		_, errs := b.c.SendBatch(cctx, msgs[5:10])
 		for i, err := range errs {
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("item %d: %v, want context.Canceled", i, err)
@@ -691,7 +685,7 @@ func TestEnqueueMany(t *testing.T) {
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
-		r, errs := b.c.EnqueueMany(ctx, nil)
+		r, errs := b.c.SendBatch(ctx, nil)
 		if len(r) != 0 || len(errs) != 0 {
 			t.Errorf("got %v, %v", r, errs)
 		}
@@ -705,7 +699,7 @@ func TestConfigRedisConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{Redis: rc})
+	c, err := client.New(client.Config{Redis: rc, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
 // Package client queues Telegram messages for telequeue's workers and reports
-// on them. It is the package applications import; workers, the HTTP API and
-// the telequeue command use it too.
+// on them. It is the package applications import; the HTTP API and the
+// telequeue command use it too.
 //
-// A [Client] writes each message as an asynq task of type
-// [tasks.TypeSendMessage] to a Redis shared with the worker processes, which
-// send it through the Bot API, retry transient failures, wait out rate limits
-// and store Telegram's message_id as the task's result.
+// A [Client] writes each message as an asynq task to a Redis shared with the
+// worker processes, which send it through the Bot API, retry transient
+// failures, wait out rate limits and store Telegram's message_id as the
+// task's result.
 //
 //	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: "localhost:6379"}})
 //	if err != nil { ... }
@@ -13,18 +13,38 @@
 //	r, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "hello"})
 //	// r.ID names the task: c.Status(ctx, r.ID)
 //
+// An application that already has a go-redis client shares its pool with
+// [NewFromRedisClient].
+//
+// # What can be queued
+//
+//   - [Client.SendMessage]: one message, one task of type
+//     [tasks.TypeSendMessage] ([tasks.TypeSendMessageOrdered] with [Ordered]).
+//   - [Client.SendReply]: a multi-part reply, one task of type
+//     [tasks.TypeSendMessages] ([tasks.TypeSendMessagesOrdered]) that sends
+//     its parts in order and resumes after the last part sent.
+//   - [Client.SendBatch]: many independent messages at once, one task each.
+//   - [Client.Broadcast]: one message for up to a million chats, in chunk
+//     tasks of type [tasks.TypeBroadcastChunk] on the bulk queue.
+//
 // # Validation
 //
-// [Client.SendMessage] checks a message before it queues it
-// ([tasks.SendMessage.Validate]: text length after entity parsing, chat id,
-// parse mode, entities, reply markup) and refuses bots missing from
-// [Config.Bots]. The error is a [*tasks.ValidationError]; nothing is queued.
+// Messages are checked before they are queued ([tasks.SendMessage.Validate]:
+// text length after entity parsing, chat id, parse mode, entities, reply
+// markup), and so is the bot: against [Config.Bots], or, when that is
+// empty, against the bot names the running workers register in Redis. The
+// error is a [*tasks.ValidationError] naming the field; nothing is queued.
 //
-// # Priority and scheduling
+// # Options
 //
-// [Priority], [Critical] and [Bulk] choose the queue; workers poll critical,
-// default and bulk weighted 6:3:1 by default (QUEUES). [SendAt] and [SendIn] schedule a message,
-// [Deadline] stops it from being sent late, [MaxRetry] sets its retry budget.
+// Every call takes the same [Option] type. [Priority] (or [Critical] and
+// [Bulk]) chooses the queue; workers poll critical, default and bulk
+// weighted 6:3:1 by default (QUEUES). [SendAt] and [SendIn] schedule a
+// message or broadcast, at most [MaxScheduleAhead] ahead; [Deadline] stops a
+// message from being sent late, [MaxRetry] sets its retry budget, [Ordered]
+// keeps a chat's order; [BroadcastParallelism], [BroadcastChunkSize] and
+// [BroadcastTTL] shape a broadcast. A bad option, or one that does not apply
+// to the call, is an [*OptionError] naming it.
 //
 // # Idempotency
 //
@@ -36,30 +56,26 @@
 //
 // # Status
 //
-// [Client.Status] reports a task's state (pending, active, scheduled, retry,
-// archived or completed), its failed attempts and last error, and once sent
-// the [tasks.SendResult] holding Telegram's message_id. Sent tasks are kept
-// for [Config.Retention] (24h by default).
-//
-// # Bulk
-//
-// [Client.EnqueueMany] validates a slice of messages and queues the valid
-// ones concurrently, returning a receipt or an error per message.
+// [Client.Status] reports a task's [State] (pending, active, scheduled,
+// retry, archived or completed) and type, its failed attempts and last
+// error, and once sent the [tasks.SendResult] holding Telegram's message_id
+// (MessageIDs for a reply). Sent tasks are kept for [Config.Retention] (24h
+// by default).
 //
 // # Broadcasts
 //
-// [Client.Broadcast] queues one message for up to a million chats in well
-// under a second: the message and the packed chat ids are stored once, and
-// workers send them in chunks on the bulk queue, within the rate limits and
-// leaving room for critical messages. [Client.BroadcastStatus] reports how
-// many were sent, failed, blocked the bot or are pending,
-// [Client.BroadcastBlocked] lists the chats that answered 403, and
-// [Client.CancelBroadcast] stops what was not sent yet.
+// [Client.Broadcast] stores the message and the packed chat ids once, in
+// well under a second for a million chats; workers send them in chunks on
+// the bulk queue, within the rate limits and leaving room for critical
+// messages. [Client.BroadcastStatus] reports how many were sent, failed,
+// blocked the bot or are pending, [Client.BroadcastBlocked] lists the chats
+// that answered 403, and [Client.CancelBroadcast] stops what was not sent
+// yet.
 //
 // # Errors
 //
 // Besides validation errors, calls return errors wrapping [ErrUnavailable]
-// when Redis cannot be reached (the HTTP API answers 503),
-// [ErrNotFound] from Status, [ErrDuplicate], and [ErrInvalidOption] for a bad
-// option.
+// when Redis cannot be reached (the HTTP API answers 503), [ErrNotFound]
+// from Status, a [*DuplicateError], and an [*OptionError] (matching
+// [ErrInvalidOption]) for a bad option.
 package client

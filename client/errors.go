@@ -24,9 +24,10 @@ var (
 	ErrUnavailable = errors.New("client: redis unavailable")
 )
 
-// DuplicateError is returned by [Client.SendMessage] when its
-// [IdempotencyKey] was used before: nothing was queued, and ID names the task
-// that the first call created. errors.Is(err, ErrDuplicate) is true.
+// DuplicateError is returned by [Client.SendMessage], [Client.SendReply]
+// and [Client.Broadcast] when their [IdempotencyKey] was used before:
+// nothing was queued, and ID names the task (or broadcast) that the first
+// call created. errors.Is(err, ErrDuplicate) is true.
 type DuplicateError struct {
 	// Key is the idempotency key.
 	Key string

@@ -13,7 +13,7 @@ import (
 
 func ExampleClient_Broadcast() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func ExampleClient_Broadcast() {
 	r, err := c.Broadcast(ctx, &tasks.SendMessage{
 		Text:      "<b>v2 is out</b>: see what's new",
 		ParseMode: tasks.ParseModeHTML,
-	}, users, client.BroadcastIdempotencyKey("release-v2"))
+	}, users, client.IdempotencyKey("release-v2"))
 	if err != nil {
 		log.Fatal(err)
 	}

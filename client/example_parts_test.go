@@ -13,9 +13,9 @@ import (
 	"github.com/telequeue/telequeue/tasks"
 )
 
-func ExampleClient_SendMessages() {
+func ExampleClient_SendReply() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func ExampleClient_SendMessages() {
 	}
 	// One task: the parts arrive in order, and a retry resumes after the
 	// last part Telegram confirmed.
-	r, err := c.SendMessages(ctx, telego.ChatID{ID: 42}, parts, client.Critical(), client.Ordered())
+	r, err := c.SendReply(ctx, telego.ChatID{ID: 42}, parts, client.Critical(), client.Ordered())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func ExampleClient_SendMessages() {
 
 func ExampleOrdered() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}

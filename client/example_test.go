@@ -16,7 +16,7 @@ import (
 
 func ExampleClient_SendMessage() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func ExampleClient_SendMessage() {
 
 func ExampleIdempotencyKey() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func ExampleIdempotencyKey() {
 
 func ExampleClient_Status() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func ExampleClient_Status() {
 
 func ExampleClient_SendMessage_validation() {
 	ctx := context.Background()
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
 	if err != nil {
 		log.Fatal(err)
 	}

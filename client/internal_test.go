@@ -55,7 +55,7 @@ func TestIsConnError(t *testing.T) {
 func TestFailedEnqueueReleasesKey(t *testing.T) {
 	t.Parallel()
 	s := redistest.Start(t)
-	c, err := New(Config{Redis: asynq.RedisClientOpt{Addr: s.Addr()}})
+	c, err := New(Config{Redis: asynq.RedisClientOpt{Addr: s.Addr()}, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestFailedEnqueueReleasesKey(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := fmt.Sprintf("k%d", i)
-			p, err := c.prepare(time.Now(), &tasks.SendMessage{ChatID: telego.ChatID{ID: 1}, Text: "x"}, []Option{IdempotencyKey(key)})
+			p, err := c.prepare(ctx, time.Now(), callMessage, &tasks.SendMessage{ChatID: telego.ChatID{ID: 1}, Text: "x"}, []Option{IdempotencyKey(key)})
 			if err != nil {
 				t.Fatal(err)
 			}

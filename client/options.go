@@ -10,69 +10,188 @@ import (
 	"github.com/telequeue/telequeue/tasks"
 )
 
-// Priority names accepted by [Priority]; each is the queue of that name.
+// Priority is the queue a message waits in. Workers poll critical, default
+// and bulk weighted 6:3:1 by default (QUEUES). A Priority is itself an
+// [Option]: pass [PriorityCritical] to [Client.SendMessage]. Another value
+// makes the call fail with an [*OptionError] naming "Priority".
+type Priority string
+
+// The priorities; each is the name of its queue.
 const (
-	PriorityCritical = tasks.QueueCritical
-	PriorityDefault  = tasks.QueueDefault
-	PriorityBulk     = tasks.QueueBulk
+	// PriorityCritical is for messages a user waits for: login codes,
+	// replies.
+	PriorityCritical Priority = tasks.QueueCritical
+	// PriorityDefault is the default.
+	PriorityDefault Priority = tasks.QueueDefault
+	// PriorityBulk is for messages that may wait behind other work, such as
+	// newsletters. Broadcasts always use it.
+	PriorityBulk Priority = tasks.QueueBulk
 )
+
+// Valid reports whether p is one of the three priorities.
+func (p Priority) Valid() bool {
+	switch p {
+	case PriorityCritical, PriorityDefault, PriorityBulk:
+		return true
+	}
+	return false
+}
+
+func (p Priority) apply(s *settings) error {
+	if s.call == callBroadcast {
+		return &OptionError{Option: "Priority", Err: errMessagesOnly}
+	}
+	if !p.Valid() {
+		return &OptionError{Option: "Priority", Err: fmt.Errorf("%q: use critical, default or bulk", string(p))}
+	}
+	s.queue = string(p)
+	return nil
+}
+
+// Critical is [PriorityCritical], for messages a user waits for.
+func Critical() Option { return PriorityCritical }
+
+// Bulk is [PriorityBulk], for messages that may wait behind other work.
+func Bulk() Option { return PriorityBulk }
 
 // MaxIdempotencyKeyLength is the longest [IdempotencyKey], in characters.
 const MaxIdempotencyKeyLength = 200
 
-// ErrInvalidOption is wrapped by the error a bad [Option] causes, e.g. an
-// unknown priority.
+// MaxScheduleAhead bounds [SendAt] and [SendIn]: a message or broadcast
+// can be scheduled at most this far ahead (366 days, so that "the same day
+// next year" always fits). A queue is not a calendar: a time further out is
+// far more likely a mistake (year 9999, a duration in the wrong unit) than
+// a plan, and the bound keeps every derived expiry (an idempotency key
+// lives for the delay plus [Config.Retention]) far from overflowing.
+const MaxScheduleAhead = 366 * 24 * time.Hour
+
+// ErrInvalidOption is matched (errors.Is) by every [*OptionError].
 var ErrInvalidOption = errors.New("client: invalid option")
 
-// Option changes how one message is queued. Options are checked when the
-// message is sent: a bad one makes [Client.SendMessage] return an error
-// wrapping [ErrInvalidOption] and queue nothing.
-type Option func(*settings) error
+// OptionError reports an option that a call refused, e.g. an unknown
+// priority or a send time too far ahead. Nothing was queued.
+// errors.Is(err, [ErrInvalidOption]) is true.
+type OptionError struct {
+	// Option is the name of the option's constructor: "Priority",
+	// "IdempotencyKey", "SendAt", "SendIn", "Deadline", "MaxRetry",
+	// "Ordered", "BroadcastParallelism", "BroadcastChunkSize" or
+	// "BroadcastTTL".
+	Option string
+	// Err says what is wrong with it.
+	Err error
+}
+
+func (e *OptionError) Error() string { return "client: option " + e.Option + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrInvalidOption].
+func (e *OptionError) Is(target error) bool { return target == ErrInvalidOption }
+
+var (
+	errMessagesOnly   = errors.New("applies to messages, not broadcasts (they always use the bulk queue)")
+	errBroadcastsOnly = errors.New("applies to broadcasts only")
+)
+
+// Option changes how one call queues its message, reply, batch or
+// broadcast. Options are checked when the call runs: a bad one, or one that
+// does not apply to the call, makes it return an [*OptionError] and queue
+// nothing. When an option is given twice, the last one wins. A nil Option
+// is ignored.
+//
+// [SendMessage], [SendReply] and [SendBatch] take [Priority], [Critical],
+// [Bulk], [IdempotencyKey] (not SendBatch), [SendAt], [SendIn], [Deadline],
+// [MaxRetry] and [Ordered]. [Broadcast] takes [IdempotencyKey], [SendAt],
+// [SendIn], [BroadcastParallelism], [BroadcastChunkSize] and [BroadcastTTL].
+//
+// [SendMessage]: Client.SendMessage
+// [SendReply]: Client.SendReply
+// [SendBatch]: Client.SendBatch
+// [Broadcast]: Client.Broadcast
+type Option interface {
+	apply(*settings) error
+}
+
+// option is an Option made of a function; errors it returns are wrapped in
+// an OptionError naming it.
+type option struct {
+	name string
+	fn   func(*settings) error
+}
+
+func (o option) apply(s *settings) error {
+	if err := o.fn(s); err != nil {
+		var oe *OptionError
+		if errors.As(err, &oe) {
+			return err
+		}
+		return &OptionError{Option: o.name, Err: err}
+	}
+	return nil
+}
+
+// call is the kind of call options are applied to.
+type call int
+
+const (
+	callMessage   call = iota // SendMessage, SendReply
+	callBatch                 // SendBatch
+	callBroadcast             // Broadcast
+)
 
 // settings is what the options of one call add up to.
 type settings struct {
+	call      call
 	queue     string
 	key       string
-	processAt time.Time // zero: now
-	deadline  time.Time // zero: none
-	maxRetry  int       // 0: the client's
-	ordered   bool      // see Ordered
+	processAt time.Time     // zero: now
+	delay     time.Duration // SendIn's; processAt is now plus delay
+	when      string        // the option that set the time: "SendAt" or "SendIn"
+	deadline  time.Time     // zero: none
+	maxRetry  int           // 0: the client's
+	ordered   bool          // see Ordered
+
+	// Broadcasts only.
+	lanes     int
+	chunkSize int
+	ttl       time.Duration
 }
 
-// Priority puts the message on the queue of that priority: "critical",
-// "default" or "bulk". Workers poll them weighted 6:3:1 by default. The
-// default is "default".
-func Priority(p string) Option {
-	return func(s *settings) error {
-		switch p {
-		case PriorityCritical, PriorityDefault, PriorityBulk:
-			s.queue = p
-			return nil
-		}
-		return fmt.Errorf("%w: priority %q: use critical, default or bulk", ErrInvalidOption, p)
+// messagesOnly is the check of options that broadcasts refuse.
+func messagesOnly(s *settings) error {
+	if s.call == callBroadcast {
+		return errMessagesOnly
 	}
+	return nil
 }
 
-// Critical is Priority("critical"): for messages a user waits for (login
-// codes, replies).
-func Critical() Option { return Priority(PriorityCritical) }
+// broadcastsOnly is the check of options that only broadcasts take.
+func broadcastsOnly(s *settings) error {
+	if s.call != callBroadcast {
+		return errBroadcastsOnly
+	}
+	return nil
+}
 
-// Bulk is Priority("bulk"): for broadcasts that may wait behind other work.
-func Bulk() Option { return Priority(PriorityBulk) }
-
-// IdempotencyKey makes the call safe to repeat: for as long as the client's
-// Retention (plus the delay of a scheduled message), a second message with
-// the same key is not queued and [Client.SendMessage] returns a
-// [*DuplicateError] naming the first task. A key has 1 to 200 printable
-// characters; keys are global across queues and bots.
+// IdempotencyKey makes the call safe to repeat. For a message or reply: for
+// as long as the client's [Config.Retention] (plus the delay of a scheduled
+// message), a second call with the same key queues nothing and returns a
+// [*DuplicateError] naming the first task; keys are global across queues
+// and bots. For a broadcast: while the first broadcast with the key is
+// stored ([BroadcastTTL]), and the broadcast's id is derived from the key.
+// A key has 1 to 200 printable characters. A batch cannot share one key.
 func IdempotencyKey(key string) Option {
-	return func(s *settings) error {
+	return option{"IdempotencyKey", func(s *settings) error {
+		if s.call == callBatch {
+			return errors.New("a batch cannot share one key: send each message with its own")
+		}
 		if err := checkIdempotencyKey(key); err != nil {
 			return err
 		}
 		s.key = key
 		return nil
-	}
+	}}
 }
 
 // checkIdempotencyKey checks that key has 1 to MaxIdempotencyKeyLength
@@ -80,49 +199,53 @@ func IdempotencyKey(key string) Option {
 func checkIdempotencyKey(key string) error {
 	n := utf8.RuneCountInString(key)
 	if n == 0 || n > MaxIdempotencyKeyLength || !utf8.ValidString(key) {
-		return fmt.Errorf("%w: idempotency key must have 1 to %d characters", ErrInvalidOption, MaxIdempotencyKeyLength)
+		return fmt.Errorf("must have 1 to %d characters", MaxIdempotencyKeyLength)
 	}
 	for _, r := range key {
 		if !unicode.IsPrint(r) {
-			return fmt.Errorf("%w: idempotency key has a non-printable character %U", ErrInvalidOption, r)
+			return fmt.Errorf("has a non-printable character %U", r)
 		}
 	}
 	return nil
 }
 
-// SendAt schedules the message for t. A time not in the future means now.
-// Workers move due messages to their queue every few seconds
+// SendAt schedules the message (or the start of a broadcast) for t, at most
+// [MaxScheduleAhead] from now. A time not in the future means now. Workers
+// move due messages to their queue every few seconds
 // (DELAYED_TASK_CHECK_INTERVAL), so a message may leave that much later.
 func SendAt(t time.Time) Option {
-	return func(s *settings) error {
-		s.processAt = t
+	return option{"SendAt", func(s *settings) error {
+		s.processAt, s.delay, s.when = t, 0, "SendAt"
 		return nil
-	}
+	}}
 }
 
-// SendIn schedules the message d from now; d <= 0 means now.
+// SendIn schedules the message (or the start of a broadcast) d from now;
+// d <= 0 means now, and d may be at most [MaxScheduleAhead].
 func SendIn(d time.Duration) Option {
-	return func(s *settings) error {
-		if d <= 0 {
-			s.processAt = time.Time{}
-			return nil
+	return option{"SendIn", func(s *settings) error {
+		if d > MaxScheduleAhead {
+			return fmt.Errorf("%v is more than %v ahead (the longest delay)", d, MaxScheduleAhead)
 		}
-		s.processAt = time.Now().Add(d)
+		s.processAt, s.delay, s.when = time.Time{}, d, "SendIn"
 		return nil
-	}
+	}}
 }
 
 // Deadline is asynq's Deadline: a worker does not send the message after t
 // (its handler's context expires at t, and the attempt fails instead of
 // sending). t must be in the future and after any [SendAt] time.
 func Deadline(t time.Time) Option {
-	return func(s *settings) error {
+	return option{"Deadline", func(s *settings) error {
+		if err := messagesOnly(s); err != nil {
+			return err
+		}
 		if t.IsZero() {
-			return fmt.Errorf("%w: deadline is the zero time", ErrInvalidOption)
+			return errors.New("the zero time")
 		}
 		s.deadline = t
 		return nil
-	}
+	}}
 }
 
 // MaxRetry sets how many times a transient failure (network, Telegram 5xx)
@@ -130,35 +253,99 @@ func Deadline(t time.Time) Option {
 // do not use up retries, but they need at least one. The default is the
 // client's [Config.MaxRetry].
 func MaxRetry(n int) Option {
-	return func(s *settings) error {
+	return option{"MaxRetry", func(s *settings) error {
+		if err := messagesOnly(s); err != nil {
+			return err
+		}
 		if n < 1 {
-			return fmt.Errorf("%w: max retry %d: must be at least 1", ErrInvalidOption, n)
+			return fmt.Errorf("%d: must be at least 1", n)
 		}
 		s.maxRetry = n
 		return nil
-	}
+	}}
 }
 
-// apply runs opts over defaults and checks how they combine.
+// BroadcastParallelism sets how many chunks of a broadcast are sent at the
+// same time, across all workers (1 to 64, default
+// [DefaultBroadcastParallelism]). Each takes one sender of a worker while it
+// runs. With Telegram's 30 messages per second and about 100-200 ms per
+// request, 8 keep the budget busy; more only help with limits off or for
+// paid broadcasts.
+func BroadcastParallelism(n int) Option {
+	return option{"BroadcastParallelism", func(s *settings) error {
+		if err := broadcastsOnly(s); err != nil {
+			return err
+		}
+		if n < 1 || n > tasks.MaxBroadcastParallelism {
+			return fmt.Errorf("%d: must be 1 to %d", n, tasks.MaxBroadcastParallelism)
+		}
+		s.lanes = n
+		return nil
+	}}
+}
+
+// BroadcastChunkSize sets how many recipients one chunk task of a broadcast
+// sends to (1 to 10000). The default is total/parallelism, between 50 and
+// 1000.
+func BroadcastChunkSize(n int) Option {
+	return option{"BroadcastChunkSize", func(s *settings) error {
+		if err := broadcastsOnly(s); err != nil {
+			return err
+		}
+		if n < 1 || n > tasks.MaxBroadcastChunk {
+			return fmt.Errorf("%d: must be 1 to %d", n, tasks.MaxBroadcastChunk)
+		}
+		s.chunkSize = n
+		return nil
+	}}
+}
+
+// BroadcastTTL sets how long a broadcast's recipients, progress and blocked
+// list are kept, from its creation (default [DefaultBroadcastTTL], at least
+// 1 minute). A broadcast still sending when it expires stops.
+func BroadcastTTL(d time.Duration) Option {
+	return option{"BroadcastTTL", func(s *settings) error {
+		if err := broadcastsOnly(s); err != nil {
+			return err
+		}
+		if d < time.Minute {
+			return fmt.Errorf("%v: must be at least 1m", d)
+		}
+		s.ttl = d
+		return nil
+	}}
+}
+
+// apply runs opts over the defaults in s and checks how they combine.
 func (s *settings) apply(now time.Time, opts []Option) error {
 	for _, o := range opts {
 		if o == nil {
 			continue
 		}
-		if err := o(s); err != nil {
+		if err := o.apply(s); err != nil {
 			return err
 		}
+	}
+	if s.delay > 0 {
+		s.processAt = now.Add(s.delay)
+	}
+	if !s.processAt.IsZero() && s.processAt.Sub(now) > MaxScheduleAhead {
+		return &OptionError{Option: s.when, Err: fmt.Errorf("%s is more than %v ahead (the furthest a send can be scheduled)",
+			s.processAt.UTC().Format(time.RFC3339), MaxScheduleAhead)}
 	}
 	if !s.processAt.After(now) {
 		s.processAt = time.Time{}
 	}
+	if s.ordered && !s.processAt.IsZero() {
+		return &OptionError{Option: "Ordered", Err: errors.New("an ordered message cannot be scheduled (SendAt, SendIn): it would hold up its chat")}
+	}
 	if !s.deadline.IsZero() {
 		if !s.deadline.After(now) {
-			return fmt.Errorf("%w: deadline %s has passed", ErrInvalidOption, s.deadline.Format(time.RFC3339))
+			return &OptionError{Option: "Deadline", Err: fmt.Errorf("%s has passed", s.deadline.Format(time.RFC3339))}
 		}
 		if !s.processAt.IsZero() && !s.deadline.After(s.processAt) {
-			return fmt.Errorf("%w: deadline %s is not after the send time %s", ErrInvalidOption,
-				s.deadline.Format(time.RFC3339), s.processAt.Format(time.RFC3339))
+			return &OptionError{Option: "Deadline", Err: fmt.Errorf("%s is not after the send time %s",
+				s.deadline.Format(time.RFC3339), s.processAt.Format(time.RFC3339))}
 		}
 	}
 	return nil

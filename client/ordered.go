@@ -3,9 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,28 +31,13 @@ import (
 // comes) or retry with a last error starting "ordered: waiting for its
 // turn".
 func Ordered() Option {
-	return func(s *settings) error {
+	return option{"Ordered", func(s *settings) error {
+		if err := messagesOnly(s); err != nil {
+			return err
+		}
 		s.ordered = true
 		return nil
-	}
-}
-
-// newTask builds the task of a single message with opts: ordered or not.
-func (s *settings) newTask(m *tasks.SendMessage, opts []asynq.Option) (*asynq.Task, error) {
-	if !s.ordered {
-		return tasks.NewSendMessageTask(m, opts...)
-	}
-	if err := s.checkOrdered(); err != nil {
-		return nil, err
-	}
-	return tasks.NewOrderedSendMessageTask(m, opts...)
-}
-
-func (s *settings) checkOrdered() error {
-	if !s.processAt.IsZero() {
-		return fmt.Errorf("%w: ordered: an ordered message cannot be scheduled (SendAt, SendIn): it would hold up its chat", ErrInvalidOption)
-	}
-	return nil
+	}}
 }
 
 // sequencer returns the orders of ordered messages, over the client's Redis.
@@ -113,53 +95,4 @@ func (c *Client) enqueueOrdered(ctx context.Context, p *prepared) error {
 		}
 	}
 	return nil
-}
-
-// enqueueManyOrdered is EnqueueMany for ordered messages: the messages of one
-// chat are queued one after the other in the order of msgs, different chats
-// concurrently.
-func (c *Client) enqueueManyOrdered(ctx context.Context, ready []*prepared, todo []int, receipts []*Receipt, errs []error) {
-	var (
-		groups [][]int
-		index  = map[tasks.OrderKey]int{}
-	)
-	for _, i := range todo {
-		k := tasks.OrderKeyOf(ready[i].msg.BotName(), ready[i].msg.ChatID.String())
-		g, ok := index[k]
-		if !ok {
-			g = len(groups)
-			index[k] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	var (
-		next atomic.Int64
-		down atomic.Pointer[error]
-		wg   sync.WaitGroup
-	)
-	for range min(batchWorkers, len(groups)) {
-		wg.Go(func() {
-			for {
-				g := int(next.Add(1)) - 1
-				if g >= len(groups) {
-					return
-				}
-				for _, i := range groups[g] {
-					switch {
-					case ctx.Err() != nil:
-						errs[i] = ctx.Err()
-					case down.Load() != nil:
-						errs[i] = fmt.Errorf("client: not tried after an earlier failure: %w", *down.Load())
-					default:
-						receipts[i], errs[i] = c.enqueue(ctx, ready[i])
-						if errors.Is(errs[i], ErrUnavailable) {
-							down.CompareAndSwap(nil, &errs[i])
-						}
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
 }

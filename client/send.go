@@ -36,39 +36,51 @@ type prepared struct {
 	s    settings
 }
 
-// SendMessage validates m and queues it for a worker to send. It returns
-// once the message is stored in Redis.
+// SendMessage validates m and queues it for a worker to send: one message,
+// one task of type [tasks.TypeSendMessage] ([tasks.TypeSendMessageOrdered]
+// with [Ordered]). It returns once the message is stored in Redis.
 //
 // An invalid message is refused before anything is queued with a
 // [*tasks.ValidationError] (match it with errors.As, or its sentinel such as
-// [tasks.ErrTextTooLong] with errors.Is); so is a bot not in [Config.Bots].
-// With an [IdempotencyKey] used before, the error is a [*DuplicateError]
+// [tasks.ErrTextTooLong] with errors.Is); so is a bot that no worker knows
+// (see [Config.Bots]). A bad option is an [*OptionError]. With an
+// [IdempotencyKey] used before, the error is a [*DuplicateError]
 // (errors.Is(err, [ErrDuplicate])). Connection failures wrap
 // [ErrUnavailable].
 func (c *Client) SendMessage(ctx context.Context, m *tasks.SendMessage, opts ...Option) (*Receipt, error) {
-	p, err := c.prepare(time.Now(), m, opts)
+	p, err := c.prepare(ctx, time.Now(), callMessage, m, opts)
 	if err != nil {
 		return nil, err
 	}
 	return c.enqueue(ctx, p)
 }
 
-// prepare checks m and opts and builds the task, without I/O.
-func (c *Client) prepare(now time.Time, m *tasks.SendMessage, opts []Option) (*prepared, error) {
+// newSettings are the settings of a call before its options.
+func (c *Client) newSettings(kind call) settings {
+	return settings{call: kind, queue: tasks.QueueDefault, maxRetry: c.cfg.MaxRetry}
+}
+
+// prepare checks m and opts and builds the task; its only I/O is the bot
+// check against the workers' registry (cached).
+func (c *Client) prepare(ctx context.Context, now time.Time, kind call, m *tasks.SendMessage, opts []Option) (*prepared, error) {
 	if m == nil {
 		return nil, errors.New("client: message is nil")
 	}
-	s := settings{queue: tasks.QueueDefault, maxRetry: c.cfg.MaxRetry}
+	s := c.newSettings(kind)
 	if err := s.apply(now, opts); err != nil {
 		return nil, err
 	}
 	id := newID()
-	// NewSendMessageTask validates m and returns its *ValidationError as is.
-	task, err := s.newTask(m, c.taskOptions(&s, id))
+	newTask := tasks.NewSendMessageTask
+	if s.ordered {
+		newTask = tasks.NewOrderedSendMessageTask
+	}
+	// The constructors validate m and return its *ValidationError as is.
+	task, err := newTask(m, c.taskOptions(&s, id)...)
 	if err != nil {
 		return nil, err
 	}
-	if err := tasks.CheckBot(m.BotName(), c.cfg.Bots); err != nil {
+	if err := c.checkBot(ctx, m.BotName()); err != nil {
 		return nil, err
 	}
 	return &prepared{msg: m, task: task, id: id, s: s}, nil

@@ -15,24 +15,29 @@ import (
 	"github.com/telequeue/telequeue/tasks"
 )
 
-// Task states reported in [Status.State].
+// State is the state of a task in [Status.State]: asynq's task states.
+type State string
+
+// The task states.
 const (
-	StatePending   = "pending"   // due, waiting for a worker
-	StateActive    = "active"    // a worker is sending it
-	StateScheduled = "scheduled" // waiting for its SendAt time
-	StateRetry     = "retry"     // failed or rate-limited, waiting to be tried again
-	StateArchived  = "archived"  // given up: permanent error or retries exhausted
-	StateCompleted = "completed" // sent; Result holds Telegram's message_id
+	StatePending   State = "pending"   // due, waiting for a worker
+	StateActive    State = "active"    // a worker is sending it
+	StateScheduled State = "scheduled" // waiting for its SendAt time
+	StateRetry     State = "retry"     // failed or rate-limited, waiting to be tried again
+	StateArchived  State = "archived"  // given up: permanent error or retries exhausted
+	StateCompleted State = "completed" // sent; Result holds Telegram's message_id
 )
 
 // Status is what Redis knows about a task.
 type Status struct {
 	ID    string `json:"id"`
 	Queue string `json:"queue,omitempty"` // empty when known only from the sent marker
+	// Type is the task type: [tasks.TypeSendMessage],
+	// [tasks.TypeSendMessages] (a multi-part reply) or their ordered
+	// variants. Known only from the sent marker, it is TypeSendMessages for
+	// a reply and TypeSendMessage otherwise.
 	Type  string `json:"type"`
-	// State is one of the State constants: pending, active, scheduled,
-	// retry, archived or completed.
-	State string `json:"state"`
+	State State  `json:"state"`
 	// Attempts counts failed attempts so far (asynq's Retried); rate-limit
 	// waits are not failures.
 	Attempts int `json:"attempts"`
@@ -46,49 +51,105 @@ type Status struct {
 	// reply it is the first part's.
 	Result *tasks.SendResult `json:"result,omitempty"`
 	// MessageIDs are the message_ids of a multi-part reply's parts, once all
-	// are sent (see [Client.SendMessages]).
+	// are sent (see [Client.SendReply]).
 	MessageIDs []int64 `json:"message_ids,omitempty"`
-	// Message is the queued payload; nil when the task is known only from
-	// its sent marker.
+	// Message is the queued message; nil when the task is known only from
+	// its sent marker. For a multi-part reply it has the reply's bot and
+	// chat only, and Reply holds the parts.
 	Message *tasks.SendMessage `json:"message,omitempty"`
+	// Reply is the queued multi-part reply; nil for other tasks and when the
+	// task is known only from its sent marker.
+	Reply *tasks.SendMessages `json:"reply,omitempty"`
 }
 
-// Status looks the task up in every queue. A sent task is kept for
-// [Config.Retention] and afterwards reported from its sent marker (state
-// "completed", with Result but without Message) for as long as the worker
-// keeps the marker. It returns an error wrapping [ErrNotFound] when Redis
-// knows nothing of the id, and [ErrUnavailable] when Redis cannot be reached.
+// Status reports on a message or reply. One pipelined round trip finds the
+// task's queue and its sent marker; a second reads the task. A sent task is
+// kept for [Config.Retention] and afterwards reported from its sent marker
+// (state "completed", with Result but without Message) for as long as the
+// worker keeps the marker. It returns an error wrapping [ErrNotFound] when
+// Redis knows nothing of the id, and [ErrUnavailable] when Redis cannot be
+// reached.
 func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 	if id == "" {
 		return nil, fmt.Errorf("client: status: empty id: %w", ErrNotFound)
 	}
-	for _, q := range tasks.Queues {
-		info, err := ctxwait.Do(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(q, id) })
+	queue, marker, err := c.locate(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("client: status %s: %w", id, err)
+	}
+	if queue != "" {
+		info, err := ctxwait.Do(ctx, func() (*asynq.TaskInfo, error) { return c.inspector.GetTaskInfo(queue, id) })
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-			continue
+			// Deleted since (retention ended): the marker tells.
 		case err != nil:
 			return nil, fmt.Errorf("client: status %s: %w", id, unavailable(err))
-		}
-		st := c.fromInfo(ctx, info)
-		if st.Result == nil {
-			// Sent, but the worker did not complete the task (yet).
-			r, err := c.sentMarker(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("client: status %s: %w", id, err)
+		default:
+			st := c.fromInfo(ctx, info)
+			if st.Result == nil && marker != nil {
+				// Sent, but the worker did not complete the task (yet).
+				st.Result, st.MessageIDs = decodeResult(marker)
 			}
-			st.Result = r
+			return st, nil
 		}
-		return st, nil
 	}
-	r, err := c.sentMarker(ctx, id)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("client: status %s: %w", id, err)
-	case r == nil:
+	if marker == nil {
 		return nil, fmt.Errorf("client: status %s: %w", id, ErrNotFound)
 	}
-	return &Status{ID: id, Type: tasks.TypeSendMessage, State: StateCompleted, Result: r}, nil
+	st := &Status{ID: id, Type: tasks.TypeSendMessage, State: StateCompleted}
+	st.Result, st.MessageIDs = decodeResult(marker)
+	if st.Result == nil {
+		return nil, fmt.Errorf("client: status %s: unreadable sent marker", id)
+	}
+	if st.MessageIDs != nil {
+		st.Type = tasks.TypeSendMessages
+	}
+	return st, nil
+}
+
+// locate finds, in one pipelined round trip, the queue that holds task id
+// (empty if none) and the task's sent marker (nil if none).
+func (c *Client) locate(ctx context.Context, id string) (queue string, marker []byte, err error) {
+	exists := make([]*redis.IntCmd, len(tasks.Queues))
+	var sent *redis.StringCmd
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, q := range tasks.Queues {
+			exists[i] = p.Exists(ctx, asynqTaskKey(q, id))
+		}
+		sent = p.Get(ctx, keys.Sent(id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", nil, unavailable(err)
+	}
+	for i, q := range tasks.Queues {
+		if exists[i].Val() > 0 {
+			queue = q
+			break
+		}
+	}
+	if b, err := sent.Bytes(); err == nil {
+		marker = b
+	}
+	return queue, marker, nil
+}
+
+// asynqTaskKey is the key of a task's hash in asynq v0.26
+// (internal/base.TaskKey); TestStatus fails if it differs.
+func asynqTaskKey(queue, id string) string { return "asynq:{" + queue + "}:t:" + id }
+
+// decodeResult reads a task result or sent marker: a send's
+// tasks.SendResult, or a multi-part reply's, which adds message_ids. Both
+// are nil when it cannot be read.
+func decodeResult(b []byte) (*tasks.SendResult, []int64) {
+	var r struct {
+		tasks.SendResult
+		MessageIDs []int64 `json:"message_ids"`
+	}
+	if json.Unmarshal(b, &r) != nil {
+		return nil, nil
+	}
+	return &r.SendResult, r.MessageIDs
 }
 
 func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
@@ -96,7 +157,7 @@ func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 		ID:            info.ID,
 		Queue:         info.Queue,
 		Type:          info.Type,
-		State:         info.State.String(),
+		State:         State(info.State.String()),
 		Attempts:      info.Retried,
 		MaxRetry:      info.MaxRetry,
 		LastError:     info.LastErr,
@@ -105,39 +166,29 @@ func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 		CompletedAt:   info.CompletedAt,
 	}
 	if len(info.Result) > 0 {
-		var r tasks.SendResult
-		if err := json.Unmarshal(info.Result, &r); err != nil {
-			c.log.WarnContext(ctx, "undecodable task result", "task_id", info.ID, "error", err)
-		} else {
-			st.Result = &r
+		st.Result, st.MessageIDs = decodeResult(info.Result)
+		if st.Result == nil {
+			c.log.WarnContext(ctx, "undecodable task result", "task_id", info.ID)
 		}
-		st.MessageIDs = messageIDs(info.Result)
 	}
-	if info.Type == tasks.TypeSendMessage || info.Type == tasks.TypeSendMessageOrdered {
-		// Decoded leniently: a payload that no longer validates is still
-		// worth showing.
+	// Payloads are decoded leniently: one that no longer validates is still
+	// worth showing.
+	switch info.Type {
+	case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered:
 		var m tasks.SendMessage
 		if err := json.Unmarshal(info.Payload, &m); err != nil {
 			c.log.WarnContext(ctx, "undecodable task payload", "task_id", info.ID, "error", err)
 		} else {
 			st.Message = &m
 		}
+	case tasks.TypeSendMessages, tasks.TypeSendMessagesOrdered:
+		var r tasks.SendMessages
+		if err := json.Unmarshal(info.Payload, &r); err != nil {
+			c.log.WarnContext(ctx, "undecodable task payload", "task_id", info.ID, "error", err)
+		} else {
+			st.Reply = &r
+			st.Message = &tasks.SendMessage{Bot: r.Bot, ChatID: r.ChatID}
+		}
 	}
 	return st
-}
-
-// sentMarker returns the result stored in the task's sent marker, or nil.
-func (c *Client) sentMarker(ctx context.Context, id string) (*tasks.SendResult, error) {
-	b, err := c.rdb.Get(ctx, keys.Sent(id)).Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, nil
-	case err != nil:
-		return nil, unavailable(err)
-	}
-	var r tasks.SendResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("sent marker: %w", err)
-	}
-	return &r, nil
 }

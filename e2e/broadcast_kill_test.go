@@ -68,7 +68,7 @@ func TestBroadcastSurvivesWorkerSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{Redis: rc})
+	c, err := client.New(client.Config{Redis: rc, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func TestOrderedDeliveryUnderFaults(t *testing.T) {
 	// Two clients, as two application processes would have.
 	clients := make([]*client.Client, 2)
 	for i := range clients {
-		c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Retention: time.Hour})
+		c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Bots: []string{tasks.DefaultBot}, Retention: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +244,7 @@ func TestOrderedChatResumesAfterWorkerKill(t *testing.T) {
 		proctest.Start(t, bin, proctest.Options{Name: "worker-1", Env: env}),
 		proctest.Start(t, bin, proctest.Options{Name: "worker-2", Env: env}),
 	}
-	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Retention: time.Hour})
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Bots: []string{tasks.DefaultBot}, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	t.Cleanup(func() { _ = sb.Close() })
 	r.sandbox = sb
-	r.client, err = client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: r.redis.Addr()}})
+	r.client, err = client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: r.redis.Addr()}, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func (r *rig) enqueue(msgs []*tasks.SendMessage, opts ...client.Option) (texts, 
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	receipts, errs := r.client.EnqueueMany(ctx, msgs, opts...)
+	receipts, errs := r.client.SendBatch(ctx, msgs, opts...)
 	for i, err := range errs {
 		if err != nil {
 			r.t.Fatalf("enqueue %q: %v", msgs[i].Text, err)

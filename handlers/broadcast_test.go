@@ -95,7 +95,7 @@ func setupBroadcast(t *testing.T, s bcSetup) *bcEnv {
 			Logger:   log.With("server", i), LogLevel: slog.LevelWarn,
 		})
 	}
-	c, err := client.New(client.Config{Redis: opt})
+	c, err := client.New(client.Config{Redis: opt, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestBroadcastValidation(t *testing.T) {
 		name  string
 		m     *tasks.SendMessage
 		ids   []int64
-		opts  []client.BroadcastOption
+		opts  []client.Option
 		field string
 		opt   bool
 	}{
@@ -419,9 +419,9 @@ func TestBroadcastValidation(t *testing.T) {
 		{"no recipients", &tasks.SendMessage{Text: "hi"}, nil, nil, "chat_ids", false},
 		{"zero id", &tasks.SendMessage{Text: "hi"}, []int64{1, 0}, nil, "chat_ids", false},
 		{"empty text", &tasks.SendMessage{Text: " "}, []int64{1}, nil, "text", false},
-		{"bad parallelism", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastParallelism(0)}, "", true},
-		{"bad chunk", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastChunkSize(20_000)}, "", true},
-		{"starts after expiry", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.BroadcastOption{client.BroadcastAt(time.Now().Add(48 * time.Hour)), client.BroadcastTTL(24 * time.Hour)}, "", true},
+		{"bad parallelism", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.Option{client.BroadcastParallelism(0)}, "", true},
+		{"bad chunk", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.Option{client.BroadcastChunkSize(20_000)}, "", true},
+		{"starts after expiry", &tasks.SendMessage{Text: "hi"}, []int64{1}, []client.Option{client.SendAt(time.Now().Add(48 * time.Hour)), client.BroadcastTTL(24 * time.Hour)}, "", true},
 	} {
 		_, err := e.client.Broadcast(ctx, tc.m, tc.ids, tc.opts...)
 		var ve *tasks.ValidationError
@@ -433,11 +433,11 @@ func TestBroadcastValidation(t *testing.T) {
 		}
 	}
 	// An idempotency key makes a repeat a duplicate naming the first.
-	first, err := e.client.Broadcast(ctx, &tasks.SendMessage{Text: "once"}, []int64{11, 12}, client.BroadcastIdempotencyKey("promo-1"))
+	first, err := e.client.Broadcast(ctx, &tasks.SendMessage{Text: "once"}, []int64{11, 12}, client.IdempotencyKey("promo-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.client.Broadcast(ctx, &tasks.SendMessage{Text: "once"}, []int64{11, 12}, client.BroadcastIdempotencyKey("promo-1"))
+	_, err = e.client.Broadcast(ctx, &tasks.SendMessage{Text: "once"}, []int64{11, 12}, client.IdempotencyKey("promo-1"))
 	var dup *client.DuplicateError
 	if !errors.As(err, &dup) || dup.ID != first.ID {
 		t.Errorf("repeat: %v, want a duplicate of %s", err, first.ID)

@@ -91,7 +91,7 @@ func TestOrderedThroughClient(t *testing.T) {
 	e := setupReplies(t, replyOptions{servers: 3})
 	clients := make([]*client.Client, 2)
 	for i := range clients {
-		c, err := client.New(client.Config{Redis: e.opt, Retention: time.Hour})
+		c, err := client.New(client.Config{Redis: e.opt, Bots: []string{tasks.DefaultBot}, Retention: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +253,7 @@ func TestOrderedRegistrationWithoutTask(t *testing.T) {
 // TestOrderedRejectsSchedule: an ordered message cannot be scheduled.
 func TestOrderedRejectsSchedule(t *testing.T) {
 	e := setupReplies(t, replyOptions{})
-	c, err := client.New(client.Config{Redis: e.opt})
+	c, err := client.New(client.Config{Redis: e.opt, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestOrderedRejectsSchedule(t *testing.T) {
 // message_ids.
 func TestOrderedReplyTakesOneTurn(t *testing.T) {
 	e := setupReplies(t, replyOptions{servers: 3})
-	c, err := client.New(client.Config{Redis: e.opt, Retention: time.Hour})
+	c, err := client.New(client.Config{Redis: e.opt, Bots: []string{tasks.DefaultBot}, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestOrderedReplyTakesOneTurn(t *testing.T) {
 		if _, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: chat, Text: fmt.Sprintf("before %d", round)}, client.Ordered()); err != nil {
 			t.Fatal(err)
 		}
-		r, err := c.SendMessages(ctx, chat, tasks.Texts(fmt.Sprintf("reply %d part 1", round), fmt.Sprintf("reply %d part 2", round), fmt.Sprintf("reply %d part 3", round)), client.Ordered())
+		r, err := c.SendReply(ctx, chat, tasks.Texts(fmt.Sprintf("reply %d part 1", round), fmt.Sprintf("reply %d part 2", round), fmt.Sprintf("reply %d part 3", round)), client.Ordered())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,8 @@ const RetryAfterSeconds = 5
 // IdempotencyKeyHeader carries the idempotency key of POST /v1/messages.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// apiError is the body of every API error: {"error": {...}}.
+// apiError is the body of every API error: {"error": {...}}. As an error,
+// it is a bad request (400).
 type apiError struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
@@ -45,6 +46,8 @@ type apiError struct {
 	ID    string `json:"id,omitempty"`
 	Queue string `json:"queue,omitempty"`
 }
+
+func (e *apiError) Error() string { return e.Message }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -123,162 +126,165 @@ func methodNotAllowed(allow string) http.Handler {
 	})
 }
 
-// messageRequest is the body of POST /v1/messages besides the SendMessage
-// fields: priority, send_at or send_in, and ordered.
-type messageRequest struct {
-	priority string
-	when     schedule
-	ordered  bool
-}
-
-// sentReceipt is the 202 body.
+// sentReceipt is the 202 body of POST /v1/messages.
 type sentReceipt struct {
 	ID          string    `json:"id"`
 	Queue       string    `json:"queue"`
 	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
 }
 
+// postMessage queues one message (client.SendMessage).
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := readJSONBody(w, r, MaxBodyBytes)
+	s.serveQueue(w, r, queueRequest{
+		limit: MaxBodyBytes, what: "message", location: "/v1/messages/", options: messageOptions,
+		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+			rest, apiErr := fields.marshal()
+			if apiErr != nil {
+				return "", nil, apiErr
+			}
+			// Decoded strictly by package tasks so that errors name the field.
+			msg, err := tasks.ParseSendMessage(rest)
+			if err != nil {
+				return "", nil, payloadError(err)
+			}
+			receipt, err := s.cfg.Client.SendMessage(ctx, msg, opts...)
+			if err != nil {
+				return "", nil, err
+			}
+			return receipt.ID, sentReceipt{ID: receipt.ID, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt}, nil
+		},
+	})
+}
+
+// queueRequest is one kind of POST that queues something: a message, a
+// reply or a broadcast.
+type queueRequest struct {
+	limit    int64  // the largest body accepted
+	what     string // "message" or "broadcast", for errors
+	location string // the path of the result, before its id
+	// options takes the request options out of the body and returns the
+	// client options they ask for.
+	options func(requestBody) ([]client.Option, *apiError)
+	// queue queues what the rest of the body holds with opts and returns
+	// the id and the 202 body; an *apiError is a bad request.
+	queue func(ctx context.Context, fields requestBody, opts []client.Option) (id string, answer any, err error)
+}
+
+// serveQueue is the flow every POST that queues shares: read the JSON
+// object, take the request options out of it, add the Idempotency-Key
+// header, queue the rest, and answer 202 with a Location, or the error.
+func (s *Server) serveQueue(w http.ResponseWriter, r *http.Request, q queueRequest) {
+	body, ok := readJSONBody(w, r, q.limit)
 	if !ok {
 		return
 	}
-	msg, req, apiErr := parseMessageRequest(body)
+	fields, apiErr := decodeRequestBody(body)
 	if apiErr != nil {
 		writeError(w, http.StatusBadRequest, *apiErr)
 		return
 	}
-	opts, apiErr := req.options(r)
+	opts, apiErr := q.options(fields)
 	if apiErr != nil {
 		writeError(w, http.StatusBadRequest, *apiErr)
 		return
-	}
-	receipt, err := s.cfg.Client.SendMessage(r.Context(), msg, opts...)
-	if err != nil {
-		s.queueError(w, r, "message", err)
-		return
-	}
-	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
-	writeJSON(w, http.StatusAccepted, sentReceipt{ID: receipt.ID, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt})
-}
-
-// options are the client options a request asks for: its body's and its
-// Idempotency-Key header.
-func (req *messageRequest) options(r *http.Request) ([]client.Option, *apiError) {
-	opts := []client.Option{client.Priority(req.priority)}
-	switch {
-	case !req.when.at.IsZero():
-		opts = append(opts, client.SendAt(req.when.at))
-	case req.when.in > 0:
-		opts = append(opts, client.SendIn(req.when.in))
-	}
-	if req.ordered {
-		opts = append(opts, client.Ordered())
 	}
 	key, ok, apiErr := idempotencyKey(r)
 	if apiErr != nil {
-		return nil, apiErr
+		writeError(w, http.StatusBadRequest, *apiErr)
+		return
 	}
 	if ok {
 		opts = append(opts, client.IdempotencyKey(key))
 	}
+	id, answer, err := q.queue(r.Context(), fields, opts)
+	if err != nil {
+		s.queueError(w, r, q.what, err)
+		return
+	}
+	w.Header().Set("Location", q.location+id)
+	writeJSON(w, http.StatusAccepted, answer)
+}
+
+// messageOptions takes the request options of a message or reply: priority,
+// send_at or send_in, and ordered. The client checks their values.
+func messageOptions(fields requestBody) ([]client.Option, *apiError) {
+	var opts []client.Option
+	priority, apiErr := fields.takeString("priority")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if priority != "" {
+		opts = append(opts, client.Priority(priority))
+	}
+	when, apiErr := fields.takeSchedule()
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	opts = append(opts, when...)
+	var ordered bool
+	if _, err := fields.take("ordered", &ordered); err != nil {
+		return nil, invalidField("ordered", "must be true or false")
+	}
+	if ordered {
+		opts = append(opts, client.Ordered())
+	}
 	return opts, nil
+}
+
+// optionFields are the request fields behind the client's options, by the
+// option's name (client.OptionError.Option).
+var optionFields = map[string]string{
+	"Priority":             "priority",
+	"SendAt":               "send_at",
+	"SendIn":               "send_in",
+	"Ordered":              "ordered",
+	"IdempotencyKey":       IdempotencyKeyHeader,
+	"BroadcastParallelism": "parallelism",
 }
 
 // queueError answers the error that kept a message or broadcast (what) from
 // being queued.
 func (s *Server) queueError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	var (
+		bad *apiError
 		ve  *tasks.ValidationError
+		oe  *client.OptionError
 		dup *client.DuplicateError
 	)
 	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, *bad)
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ve.Field, Message: ve.Error()})
+	case errors.As(err, &oe):
+		field := optionFields[oe.Option]
+		if field == "" {
+			// An option the API does not expose: our bug, but still the
+			// request's fault.
+			field = oe.Option
+		}
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: field, Message: field + ": " + oe.Err.Error()})
 	case errors.As(err, &dup):
 		writeError(w, http.StatusConflict, apiError{Code: CodeDuplicate, ID: dup.ID, Queue: dup.Queue,
 			Message: fmt.Sprintf("the idempotency key was already used by %s %s", what, dup.ID)})
-	case errors.Is(err, client.ErrInvalidOption):
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: optionField(err), Message: err.Error()})
 	default:
 		s.serverError(w, r, "queue "+what, err)
 	}
 }
 
-// optionField names the request field behind a client.ErrInvalidOption.
-func optionField(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "idempotency key"):
-		return IdempotencyKeyHeader
-	case strings.Contains(msg, "priority"):
-		return "priority"
-	case strings.Contains(msg, "ordered"):
-		return "ordered"
-	}
-	return ""
-}
-
-// parseMessageRequest splits the body into the message, decoded strictly by
-// tasks.ParseSendMessage so that errors name the field, and the request
-// options.
-func parseMessageRequest(body []byte) (*tasks.SendMessage, *messageRequest, *apiError) {
-	fields, req, apiErr := parseRequestFields(body)
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	rest, apiErr := fields.marshal()
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	msg, err := tasks.ParseSendMessage(rest)
-	if err != nil {
-		return nil, nil, payloadError(err)
-	}
-	return msg, req, nil
-}
-
-// parseRequestFields decodes a body object and takes the request options
-// (messageRequest) out of it; the other fields are returned.
-func parseRequestFields(body []byte) (requestBody, *messageRequest, *apiError) {
-	fields, apiErr := decodeRequestBody(body)
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	req := &messageRequest{priority: client.PriorityDefault}
-	priority, apiErr := fields.takeString("priority")
-	if apiErr != nil {
-		return nil, nil, apiErr
-	}
-	switch priority {
-	case "":
-	case client.PriorityCritical, client.PriorityDefault, client.PriorityBulk:
-		req.priority = priority
-	default:
-		return nil, nil, invalidField("priority", "%q: use critical, default or bulk", priority)
-	}
-	if req.when, apiErr = fields.takeSchedule(); apiErr != nil {
-		return nil, nil, apiErr
-	}
-	if _, err := fields.take("ordered", &req.ordered); err != nil {
-		return nil, nil, invalidField("ordered", "must be true or false")
-	}
-	return fields, req, nil
-}
-
 // messageStatus is the body of GET /v1/messages/{id}.
 type messageStatus struct {
-	ID            string    `json:"id"`
-	Queue         string    `json:"queue,omitempty"`
-	State         string    `json:"state"`
-	Attempts      int       `json:"attempts"`
-	MaxRetry      int       `json:"max_retry,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	LastFailedAt  time.Time `json:"last_failed_at,omitzero"`
-	NextProcessAt time.Time `json:"next_process_at,omitzero"`
-	CompletedAt   time.Time `json:"completed_at,omitzero"`
-	Bot           string    `json:"bot,omitempty"`
-	ChatID        any       `json:"chat_id,omitempty"`
+	ID            string       `json:"id"`
+	Queue         string       `json:"queue,omitempty"`
+	State         client.State `json:"state"`
+	Attempts      int          `json:"attempts"`
+	MaxRetry      int          `json:"max_retry,omitempty"`
+	LastError     string       `json:"last_error,omitempty"`
+	LastFailedAt  time.Time    `json:"last_failed_at,omitzero"`
+	NextProcessAt time.Time    `json:"next_process_at,omitzero"`
+	CompletedAt   time.Time    `json:"completed_at,omitzero"`
+	Bot           string       `json:"bot,omitempty"`
+	ChatID        any          `json:"chat_id,omitempty"`
 	// MessageID is Telegram's message_id, once sent.
 	MessageID int64 `json:"message_id,omitempty"`
 	// MessageIDs are a multi-part reply's message_ids, once all are sent.

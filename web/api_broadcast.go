@@ -16,7 +16,7 @@ import (
 // it. The API serves them when [Config.Client] implements Broadcasts too;
 // otherwise they answer 404.
 type Broadcasts interface {
-	Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...client.BroadcastOption) (*client.BroadcastReceipt, error)
+	Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
 	BroadcastStatus(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	CancelBroadcast(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	BroadcastBlocked(ctx context.Context, id string, offset, limit int) ([]int64, error)
@@ -78,76 +78,55 @@ func (s *Server) withBroadcasts(h broadcastHandler) http.HandlerFunc {
 	}
 }
 
+// postBroadcast queues one message for many chats (client.Broadcast).
 func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadcasts) {
-	body, ok := readJSONBody(w, r, MaxBroadcastBodyBytes)
-	if !ok {
-		return
-	}
-	msg, ids, opts, apiErr := parseBroadcastRequest(body)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
-	}
-	key, ok, apiErr := idempotencyKey(r)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
-	}
-	if ok {
-		opts = append(opts, client.BroadcastIdempotencyKey(key))
-	}
-	receipt, err := b.Broadcast(r.Context(), msg, ids, opts...)
-	if err != nil {
-		s.queueError(w, r, "broadcast", err)
-		return
-	}
-	w.Header().Set("Location", "/v1/broadcasts/"+receipt.ID)
-	writeJSON(w, http.StatusAccepted, broadcastReceipt{
-		ID: receipt.ID, Total: receipt.Total, Duplicates: receipt.Duplicates, Chunks: receipt.Chunks,
-		Parallelism: receipt.Parallelism, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt,
+	s.serveQueue(w, r, queueRequest{
+		limit: MaxBroadcastBodyBytes, what: "broadcast", location: "/v1/broadcasts/", options: broadcastOptions,
+		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+			var ids []int64
+			set, err := fields.take("chat_ids", &ids)
+			if !set {
+				return "", nil, invalidField("chat_ids", "is required: an array of integer chat ids")
+			}
+			if err != nil {
+				return "", nil, invalidField("chat_ids", "must be an array of integer chat ids")
+			}
+			rest, apiErr := fields.marshal()
+			if apiErr != nil {
+				return "", nil, apiErr
+			}
+			// Decoded strictly so that errors name the field.
+			msg, err := tasks.ParseBroadcastMessage(rest)
+			if err != nil {
+				return "", nil, payloadError(err)
+			}
+			receipt, err := b.Broadcast(ctx, msg, ids, opts...)
+			if err != nil {
+				return "", nil, err
+			}
+			return receipt.ID, broadcastReceipt{
+				ID: receipt.ID, Total: receipt.Total, Duplicates: receipt.Duplicates, Chunks: receipt.Chunks,
+				Parallelism: receipt.Parallelism, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt,
+			}, nil
+		},
 	})
 }
 
-// parseBroadcastRequest splits the body into the message (decoded strictly
-// so that errors name the field), the chat ids and the options: send_at or
-// send_in, and parallelism.
-func parseBroadcastRequest(body []byte) (*tasks.SendMessage, []int64, []client.BroadcastOption, *apiError) {
-	fields, apiErr := decodeRequestBody(body)
+// broadcastOptions takes the request options of a broadcast: send_at or
+// send_in, and parallelism. The client checks their values.
+func broadcastOptions(fields requestBody) ([]client.Option, *apiError) {
+	opts, apiErr := fields.takeSchedule()
 	if apiErr != nil {
-		return nil, nil, nil, apiErr
-	}
-	var ids []int64
-	set, err := fields.take("chat_ids", &ids)
-	if !set {
-		return nil, nil, nil, invalidField("chat_ids", "is required: an array of integer chat ids")
-	}
-	if err != nil {
-		return nil, nil, nil, invalidField("chat_ids", "must be an array of integer chat ids")
-	}
-	var opts []client.BroadcastOption
-	when, apiErr := fields.takeSchedule()
-	if apiErr != nil {
-		return nil, nil, nil, apiErr
-	}
-	if t := when.start(); !t.IsZero() {
-		opts = append(opts, client.BroadcastAt(t))
+		return nil, apiErr
 	}
 	var n int
 	if set, err := fields.take("parallelism", &n); set {
-		if err != nil || n < 1 || n > tasks.MaxBroadcastParallelism {
-			return nil, nil, nil, invalidField("parallelism", "must be an integer from 1 to %d", tasks.MaxBroadcastParallelism)
+		if err != nil {
+			return nil, invalidField("parallelism", "must be an integer from 1 to %d", tasks.MaxBroadcastParallelism)
 		}
 		opts = append(opts, client.BroadcastParallelism(n))
 	}
-	rest, apiErr := fields.marshal()
-	if apiErr != nil {
-		return nil, nil, nil, apiErr
-	}
-	msg, err := tasks.ParseBroadcastMessage(rest)
-	if err != nil {
-		return nil, nil, nil, payloadError(err)
-	}
-	return msg, ids, opts, nil
+	return opts, nil
 }
 
 func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, b Broadcasts) {

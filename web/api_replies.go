@@ -22,7 +22,7 @@ const MaxReplyBodyBytes = 1 << 20
 // API serves the endpoint when [Config.Client] implements Replies too;
 // otherwise it answers 404.
 type Replies interface {
-	SendMessages(ctx context.Context, chat telego.ChatID, parts []*tasks.SendMessage, opts ...client.Option) (*client.Receipt, error)
+	SendReply(ctx context.Context, chat telego.ChatID, parts []*tasks.SendMessage, opts ...client.Option) (*client.Receipt, error)
 }
 
 var _ Replies = (*client.Client)(nil)
@@ -44,7 +44,7 @@ type replyReceipt struct {
 // request options: every message field goes into the parts.
 var replyFields = map[string]bool{"parts": true, "bot": true, "chat_id": true}
 
-// postReply queues a multi-part reply as one task (client.SendMessages). The
+// postReply queues a multi-part reply as one task (client.SendReply). The
 // body is either the reply's bot, chat_id and "parts", each a sendMessage
 // object without chat_id, or one message whose long text is split at
 // paragraph, line and word boundaries (tasks.SplitMessage). Request options
@@ -55,32 +55,20 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Code: CodeNotFound, Message: "replies are not available on this server"})
 		return
 	}
-	body, ok := readJSONBody(w, r, MaxReplyBodyBytes)
-	if !ok {
-		return
-	}
-	fields, req, apiErr := parseRequestFields(body)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
-	}
-	chat, parts, apiErr := parseReply(fields)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
-	}
-	opts, apiErr := req.options(r)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
-	}
-	receipt, err := replies.SendMessages(r.Context(), chat, parts, opts...)
-	if err != nil {
-		s.queueError(w, r, "message", err)
-		return
-	}
-	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
-	writeJSON(w, http.StatusAccepted, replyReceipt{ID: receipt.ID, Queue: receipt.Queue, Parts: len(parts), ScheduledAt: receipt.ScheduledAt})
+	s.serveQueue(w, r, queueRequest{
+		limit: MaxReplyBodyBytes, what: "message", location: "/v1/messages/", options: messageOptions,
+		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+			chat, parts, apiErr := parseReply(fields)
+			if apiErr != nil {
+				return "", nil, apiErr
+			}
+			receipt, err := replies.SendReply(ctx, chat, parts, opts...)
+			if err != nil {
+				return "", nil, err
+			}
+			return receipt.ID, replyReceipt{ID: receipt.ID, Queue: receipt.Queue, Parts: len(parts), ScheduledAt: receipt.ScheduledAt}, nil
+		},
+	})
 }
 
 // parseReply reads the reply's chat and parts from the body's fields (the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telequeue/telequeue/internal/botreg"
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/webapp"
@@ -118,7 +119,7 @@ func TestPostMessage(t *testing.T) {
 		{"bulk to a channel with a bot", `{"bot": "alerts", "chat_id": "@news", "text": "<b>hi</b>", "parse_mode": "HTML", "priority": "bulk"}`, nil, http.StatusAccepted, "", "", "bulk"},
 		{"keyboard", `{"chat_id": 42, "text": "pick", "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "a"}]]}}`, nil, http.StatusAccepted, "", "", "default"},
 		{"send_in", `{"chat_id": 42, "text": "later", "send_in": "1h"}`, nil, http.StatusAccepted, "", "", "default"},
-		{"send_at", `{"chat_id": 42, "text": "later", "send_at": "2099-01-01T00:00:00Z"}`, nil, http.StatusAccepted, "", "", "default"},
+		{"send_at", `{"chat_id": 42, "text": "later", "send_at": "` + time.Now().AddDate(0, 6, 0).UTC().Format(time.RFC3339) + `"}`, nil, http.StatusAccepted, "", "", "default"},
 		{"charset in content type", `{"chat_id": 42, "text": "hello"}`, map[string]string{"Content-Type": "application/json; charset=utf-8"}, http.StatusAccepted, "", "", "default"},
 
 		{"empty text", `{"chat_id": 42, "text": ""}`, nil, http.StatusBadRequest, web.CodeInvalidField, "text", ""},
@@ -519,7 +520,12 @@ func TestNewConfig(t *testing.T) {
 // variables, and shuts it down by cancelling the context.
 func TestRunListener(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t).URL()
+	redisSrv := redistest.Start(t)
+	rs := redisSrv.URL()
+	// No TELEGRAM_BOTS: web checks bot names against the workers' registry.
+	if err := botreg.Announce(testCtx(t), redisSrv.Client(t), []string{"default"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
 		"REDIS_URL": rs, "DASHBOARD_USER": testUser, "DASHBOARD_PASSWORD": testPassword,
 		"API_TOKEN": testToken, "LOG_LEVEL": "debug",

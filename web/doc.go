@@ -8,6 +8,7 @@
 //	/monitoring/              Asynqmon (DASHBOARD_USER / DASHBOARD_PASSWORD, Basic auth)
 //	POST /v1/messages         queue a message (Bearer API_TOKEN)
 //	GET  /v1/messages/{id}    state, attempts, last error, Telegram message_id
+//	POST /v1/replies          queue a multi-part reply as one task (parts, or one long text to split)
 //	GET  /v1/stats            queue depths, processed/failed totals, servers and workers
 //	POST /v1/broadcasts       queue one message for up to 1,000,000 chats
 //	GET  /v1/broadcasts/{id}  progress: total, sent, failed, blocked, cancelled, pending

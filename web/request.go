@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -88,49 +89,43 @@ func (b requestBody) takeString(name string) (string, *apiError) {
 	return v, nil
 }
 
-// schedule is when a request asks its message to go: send_at or send_in.
-type schedule struct {
-	at time.Time     // send_at; zero when not set
-	in time.Duration // send_in; 0 when not set
-}
-
-// takeSchedule takes send_at and send_in, of which a body may set one.
-func (b requestBody) takeSchedule() (schedule, *apiError) {
-	var s schedule
+// takeSchedule takes send_at and send_in, of which a body may set one, and
+// returns the client option they ask for (none when neither is set). The
+// client bounds how far ahead they may be.
+func (b requestBody) takeSchedule() ([]client.Option, *apiError) {
 	sendAt, e := b.takeString("send_at")
 	if e != nil {
-		return s, e
+		return nil, e
 	}
+	var at time.Time
 	if sendAt != "" {
 		t, err := time.Parse(time.RFC3339, sendAt)
 		if err != nil {
-			return s, invalidField("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
+			return nil, invalidField("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
 		}
-		s.at = t
+		at = t
 	}
 	sendIn, e := b.takeString("send_in")
 	if e != nil {
-		return s, e
+		return nil, e
 	}
+	var in time.Duration
 	if sendIn != "" {
 		d, err := time.ParseDuration(sendIn)
 		if err != nil || d < 0 {
-			return s, invalidField("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
+			return nil, invalidField("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
 		}
-		s.in = d
+		in = d
 	}
-	if sendAt != "" && sendIn != "" {
-		return s, invalidField("send_in", "set either send_at or send_in, not both")
+	switch {
+	case sendAt != "" && sendIn != "":
+		return nil, invalidField("send_in", "set either send_at or send_in, not both")
+	case sendAt != "":
+		return []client.Option{client.SendAt(at)}, nil
+	case in > 0:
+		return []client.Option{client.SendIn(in)}, nil
 	}
-	return s, nil
-}
-
-// start is the time the schedule names, or zero for now.
-func (s schedule) start() time.Time {
-	if s.in > 0 {
-		return time.Now().Add(s.in)
-	}
-	return s.at
+	return nil, nil
 }
 
 // marshal encodes the fields left in the body: the message.

@@ -208,7 +208,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.taskCheck, b.delayedCheck = defaults.TaskCheckInterval, defaults.DelayedTaskCheckInterval
-	b.c, err = client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: b.redis.Addr()}})
+	b.c, err = client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: b.redis.Addr()}, Bots: []string{tasks.DefaultBot}})
 	return err
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -143,26 +142,20 @@ func startBroadcast(ctx context.Context, e *env, c *client.Client, f broadcastFl
 	if err != nil {
 		return err
 	}
-	var opts []client.BroadcastOption
+	var opts []client.Option
 	if f.key != "" {
-		opts = append(opts, client.BroadcastIdempotencyKey(f.key))
+		opts = append(opts, client.IdempotencyKey(f.key))
 	}
 	if f.in > 0 {
-		opts = append(opts, client.BroadcastAt(time.Now().Add(f.in)))
+		opts = append(opts, client.SendIn(f.in))
 	}
 	if f.parallelism != 0 {
 		opts = append(opts, client.BroadcastParallelism(f.parallelism))
 	}
 	m := &tasks.SendMessage{Bot: f.bot, Text: text, ParseMode: f.parseMode}
 	r, err := c.Broadcast(ctx, m, ids, opts...)
-	var dup *client.DuplicateError
-	switch {
-	case errors.As(err, &dup):
-		fmt.Fprintf(e.stderr, "telequeue broadcast: key %q was already used by broadcast %s: nothing queued\n", dup.Key, dup.ID)
-		fmt.Fprintln(e.stdout, dup.ID)
-		return nil
-	case err != nil:
-		return err
+	if dup, err := reportDuplicate(e, "broadcast", "broadcast", err); dup || err != nil {
+		return flagError(err)
 	}
 	fmt.Fprintln(e.stdout, r.ID)
 	if r.Duplicates > 0 {

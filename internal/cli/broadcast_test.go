@@ -147,7 +147,7 @@ func TestBroadcastCommandErrors(t *testing.T) {
 		{[]string{"broadcast", "--chats", bad, "hi"}, 1, "chats.txt:2: \"two\" is not a chat id"},
 		{[]string{"broadcast", "--chats", zero, "hi"}, 1, "chats.txt:2"},
 		{[]string{"broadcast", "--chats", good, "--cancel", "x", "hi"}, 2, "use one of"},
-		{[]string{"broadcast", "--chats", good, "--parallelism", "99", "hi"}, 1, "parallelism 99"},
+		{[]string{"broadcast", "--chats", good, "--parallelism", "99", "hi"}, 2, "--parallelism: 99: must be 1 to 64"},
 		{[]string{"broadcast", "--chats", good, "--parse-mode", "HTML", "<b>unclosed"}, 0, ""},
 		{[]string{"broadcast", "status", "nosuchbroadcast"}, 1, "not found"},
 		{[]string{"broadcast", "--cancel", "nosuchbroadcast"}, 1, "not found"},

@@ -131,7 +131,8 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(&b, "  %-9s %s\n", cmd.name, cmd.summary)
 	}
 	b.WriteString("\nConfiguration comes from the environment: REDIS_URL (required), TELEGRAM_BOTS /\n" +
-		"TELEGRAM_BOT_TOKEN (known bot names), MAX_RETRY, RESULT_RETENTION, LOG_LEVEL.\n" +
+		"TELEGRAM_BOT_TOKEN (known bot names; without them, the names the running workers\n" +
+		"registered in Redis), MAX_RETRY, RESULT_RETENTION, LOG_LEVEL.\n" +
 		"Run 'telequeue help COMMAND' for a command's flags.\n")
 	_, _ = io.WriteString(w, b.String())
 }
@@ -186,6 +187,41 @@ func parseFlags(fs *flagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// reportDuplicate handles the outcome of a call that may repeat an
+// idempotency key: for a *client.DuplicateError it prints the id of the
+// first task or broadcast (what) on stdout and a note on stderr, and
+// reports true with a nil error; other errors are returned as they are.
+func reportDuplicate(e *env, cmd, what string, err error) (bool, error) {
+	var dup *client.DuplicateError
+	if !errors.As(err, &dup) {
+		return false, err
+	}
+	fmt.Fprintf(e.stderr, "telequeue %s: key %q was already used by %s %s: nothing queued\n", cmd, dup.Key, what, dup.ID)
+	fmt.Fprintln(e.stdout, dup.ID)
+	return true, nil
+}
+
+// optionFlags name the flags behind the client's options.
+var optionFlags = map[string]string{
+	"Priority":             "--priority",
+	"IdempotencyKey":       "--key",
+	"SendIn":               "--in",
+	"Ordered":              "--ordered",
+	"BroadcastParallelism": "--parallelism",
+}
+
+// flagError restates a *client.OptionError as a usage error naming the
+// flag behind the option; other errors are returned as they are.
+func flagError(err error) error {
+	var oe *client.OptionError
+	if errors.As(err, &oe) {
+		if flag, ok := optionFlags[oe.Option]; ok {
+			return usagef("%s: %v", flag, oe.Err)
+		}
+	}
+	return err
 }
 
 // newClient loads the configuration from the environment and connects.

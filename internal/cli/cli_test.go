@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/botreg"
 	"github.com/telequeue/telequeue/internal/cli"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/redistest"
@@ -51,6 +52,13 @@ func setup(t *testing.T, extra ...string) (map[string]string, *redistest.Server)
 	t.Helper()
 	s := redistest.Start(t)
 	vars := map[string]string{"REDIS_URL": s.URL()}
+	// No TELEGRAM_BOTS: the command checks bot names against the registry
+	// running workers keep, as a producer deployed apart from them does.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := botreg.Announce(ctx, s.Client(t), []string{"default", "alerts", "news"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		vars[extra[i]] = extra[i+1]
 	}
@@ -106,7 +114,7 @@ func TestSendThenStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := mustID(t, run(t, vars, tt.stdin, append([]string{"send"}, tt.args...)...))
 			st := statusJSON(t, vars, id)
-			if st.ID != id || st.Queue != tt.wantQueue || st.State != tt.wantState || st.Message == nil ||
+			if st.ID != id || st.Queue != tt.wantQueue || string(st.State) != tt.wantState || st.Message == nil ||
 				st.Message.ChatID.String() != tt.wantChat || st.Message.Text != tt.wantText {
 				t.Errorf("status %+v; want queue %s, state %s, chat %s, text %q", st, tt.wantQueue, tt.wantState, tt.wantChat, tt.wantText)
 			}
@@ -167,6 +175,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown priority", []string{"send", "--chat", "42", "--priority", "urgent", "hi"}, 2, `--priority "urgent"`},
 		{"bad duration", []string{"send", "--chat", "42", "--in", "soon", "hi"}, 2, "invalid value"},
 		{"negative delay", []string{"send", "--chat", "42", "--in", "-1s", "hi"}, 2, "must not be negative"},
+		{"delay of 2562047h", []string{"send", "--chat", "42", "--in", "2562047h", "hi"}, 2, "--in: 2562047h0m0s is more than 8784h0m0s ahead"},
 		{"no chat", []string{"send", "hi"}, 2, "--chat is required"},
 		{"bad chat", []string{"send", "--chat", "alice", "hi"}, 2, `--chat "alice"`},
 		{"no text", []string{"send", "--chat", "42"}, 2, "TEXT is required"},

@@ -126,7 +126,7 @@ func TestSendJSONLOptions(t *testing.T) {
 	}
 	for i, l := range lines[:7] {
 		st := statusJSON(t, vars, ids[i])
-		if st.Queue != l.wantQueue || st.State != l.wantState || st.Message.Bot != l.wantBot || st.Message.ParseMode != l.wantMode {
+		if st.Queue != l.wantQueue || string(st.State) != l.wantState || st.Message.Bot != l.wantBot || st.Message.ParseMode != l.wantMode {
 			t.Errorf("line %d: queue %s, state %s, bot %s, mode %s; want %s %s %s %s", i+1,
 				st.Queue, st.State, st.Message.Bot, st.Message.ParseMode, l.wantQueue, l.wantState, l.wantBot, l.wantMode)
 		}
@@ -146,11 +146,12 @@ func TestSendJSONLBadLines(t *testing.T) {
 		{`not json`, "malformed payload"},
 		{`{"chat_id":1,"text":"x"} {"chat_id":2}`, "trailing data"},
 		{`{"chat_id":"alice","text":"x"}`, "chat_id"},
-		{`{"chat_id":1,"text":"x","priority":"urgent"}`, `priority "urgent"`},
+		{`{"chat_id":1,"text":"x","priority":"urgent"}`, `option Priority: "urgent"`},
 		{`{"chat_id":1,"text":"x","priority":3}`, "priority: invalid field"},
 		{`{"chat_id":1,"text":"x","send_in":"soon"}`, "send_in: invalid field"},
 		{`{"chat_id":1,"text":"x","send_at":"tomorrow"}`, "send_at: invalid field"},
-		{`{"chat_id":1,"text":"x","idempotency_key":""}`, "idempotency key must have"},
+		{`{"chat_id":1,"text":"x","idempotency_key":""}`, "option IdempotencyKey: must have"},
+		{`{"chat_id":1,"text":"x","idempotency_key":"far","send_at":"9999-12-31T00:00:00Z"}`, "option SendAt: 9999-12-31T00:00:00Z is more than"},
 		{`{"chat_id":1,"text":"x","Priority":"bulk"}`, "Priority: invalid field: unknown field"},
 		{`{"chat_id":1,"text":"` + strings.Repeat("y", 4097) + `"}`, "text is too long"},
 		{`{"chat_id":1,"text":"` + strings.Repeat("y", 1<<20) + `"}`, "longer than"},

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -53,15 +51,9 @@ func sendReply(ctx context.Context, e *env, f sendFlags, pos []string) error {
 		return err
 	}
 	defer c.Close()
-	r, err := c.SendMessages(ctx, chat, parts, f.options()...)
-	var dup *client.DuplicateError
-	switch {
-	case errors.As(err, &dup):
-		fmt.Fprintf(e.stderr, "telequeue send: key %q was already used by task %s: nothing queued\n", dup.Key, dup.ID)
-		fmt.Fprintln(e.stdout, dup.ID)
-		return nil
-	case err != nil:
-		return err
+	r, err := c.SendReply(ctx, chat, parts, f.options()...)
+	if dup, err := reportDuplicate(e, "send", "task", err); dup || err != nil {
+		return flagError(err)
 	}
 	fmt.Fprintf(e.stderr, "telequeue send: queued one reply of %d parts\n", len(parts))
 	_, err = fmt.Fprintln(e.stdout, r.ID)

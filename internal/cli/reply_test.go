@@ -38,6 +38,10 @@ func TestSendSplitAndParts(t *testing.T) {
 	if len(reply.Parts) != 10 || !strings.Contains(r.stderr, "one reply of 10 parts") {
 		t.Errorf("%d parts; stderr %q", len(reply.Parts), r.stderr)
 	}
+	if st := run(t, vars, "", "status", id); !strings.Contains(st.stdout, "parts:") || !strings.Contains(st.stdout, "10 (a multi-part reply)") ||
+		!strings.Contains(st.stdout, "text:") || !strings.Contains(st.stdout, "word word") || !strings.Contains(st.stdout, "chat:") {
+		t.Errorf("status of a reply: %s", st.stdout)
+	}
 
 	r = run(t, vars, "", "send", "--chat", "@news", "--parts", "--parse-mode", "HTML", "<b>one</b>", "two", "three")
 	reply, err = tasks.ParseSendMessages(taskInfo(t, s.Addr(), mustID(t, r)).Payload)
@@ -68,7 +72,7 @@ func TestSendOrdered(t *testing.T) {
 	if a, b := taskInfo(t, s.Addr(), first), taskInfo(t, s.Addr(), second); a.Type != tasks.TypeSendMessageOrdered || a.State != asynq.TaskStatePending || b.State != asynq.TaskStateScheduled {
 		t.Errorf("first %s %s, second %s: want the head due and the next parked", a.Type, a.State, b.State)
 	}
-	if r := run(t, vars, "", "send", "--chat", "42", "--ordered", "--in", "1m", "later"); r.code != 1 || !strings.Contains(r.stderr, "cannot be scheduled") {
+	if r := run(t, vars, "", "send", "--chat", "42", "--ordered", "--in", "1m", "later"); r.code != 2 || !strings.Contains(r.stderr, "cannot be scheduled") {
 		t.Errorf("--ordered --in: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

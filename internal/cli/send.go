@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,9 +69,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch f.priority {
-	case "", client.PriorityCritical, client.PriorityDefault, client.PriorityBulk:
-	default:
+	if f.priority != "" && !client.Priority(f.priority).Valid() {
 		return usagef("--priority %q: use critical, default or bulk", f.priority)
 	}
 	if f.in < 0 {
@@ -120,14 +117,8 @@ func sendOne(ctx context.Context, e *env, f sendFlags, pos []string) error {
 	}
 	defer c.Close()
 	r, err := c.SendMessage(ctx, m, f.options()...)
-	var dup *client.DuplicateError
-	switch {
-	case errors.As(err, &dup):
-		fmt.Fprintf(e.stderr, "telequeue send: key %q was already used by task %s: nothing queued\n", dup.Key, dup.ID)
-		fmt.Fprintln(e.stdout, dup.ID)
-		return nil
-	case err != nil:
-		return err
+	if dup, err := reportDuplicate(e, "send", "task", err); dup || err != nil {
+		return flagError(err)
 	}
 	_, err = fmt.Fprintln(e.stdout, r.ID)
 	return err

@@ -69,13 +69,21 @@ func printStatus(e *env, st *client.Status) error {
 	if m := st.Message; m != nil {
 		row("bot", "%s", m.BotName())
 		row("chat", "%s", m.ChatID.String())
-		row("text", "%s", preview(m.Text, 60))
+		if st.Reply != nil && len(st.Reply.Parts) > 0 {
+			row("parts", "%d (a multi-part reply)", len(st.Reply.Parts))
+			row("text", "%s", preview(st.Reply.Parts[0].Text, 60))
+		} else {
+			row("text", "%s", preview(m.Text, 60))
+		}
 	}
 	if r := st.Result; r != nil {
 		row("message_id", "%d", r.MessageID)
 		if r.MigratedFrom != 0 {
 			row("migrated", "from chat %d to %d", r.MigratedFrom, r.ChatID)
 		}
+	}
+	if len(st.MessageIDs) > 1 {
+		row("message_ids", "%s", strings.Trim(fmt.Sprint(st.MessageIDs), "[]"))
 	}
 	return tw.Flush()
 }

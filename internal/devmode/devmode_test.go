@@ -56,7 +56,7 @@ func TestDevModeDeliversToSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := client.New(client.Config{Redis: rc})
+	cl, err := client.New(client.Config{Redis: rc, Bots: []string{tasks.DefaultBot}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,3 +12,9 @@ func Sent(taskID string) string { return Prefix + "sent:" + taskID }
 
 // Idempotency maps a client's idempotency key to the task it created.
 func Idempotency(key string) string { return Prefix + "idem:" + key }
+
+// Bots is the registry of the bot names running workers serve (never their
+// tokens): a sorted set from name to the Unix time in milliseconds, by
+// Redis's clock, until which the name counts as known (see
+// internal/botreg).
+const Bots = Prefix + "bots"

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/botreg"
 	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/ratelimit"
@@ -45,6 +46,7 @@ type Worker struct {
 	log         *slog.Logger
 	closeOnce   sync.Once
 	closeErr    error
+	bots        []string // names announced in the bot registry
 }
 
 // New builds a worker from cfg.
@@ -134,7 +136,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 			"before Telegram answers sends the message again",
 			"shutdown_timeout", cfg.ShutdownTimeout, "telegram_timeout", cfg.TelegramTimeout, "rate_max_wait", cfg.RateMaxWait)
 	}
-	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log}, nil
+	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log, bots: cfg.BotNames()}, nil
 }
 
 // Close releases the worker's Redis clients and goroutines. Run calls it
@@ -155,6 +157,8 @@ func (w *Worker) Close() error {
 // /healthz on that port.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.Close()
+	// Producers without TELEGRAM_BOTS check bot names against this registry.
+	defer botreg.Start(ctx, w.rdb, w.bots, w.log)()
 	if w.metricsPort > 0 {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(w.metricsPort))
 		if err != nil {
