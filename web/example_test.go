@@ -40,7 +40,9 @@ func runWithRedis(m *testing.M) int {
 // mux, next to its own routes, with public types only.
 func Example() {
 	redisOpt := asynq.RedisClientOpt{Addr: redisAddr} // the queues' Redis
-	cl, err := client.New(client.Config{Redis: redisOpt})
+	// Bots names the bots the workers know (without it, the client asks the
+	// registry the running workers keep in Redis).
+	cl, err := client.New(client.Config{Redis: redisOpt, Bots: []string{"default"}})
 	if err != nil {
 		panic(err)
 	}
