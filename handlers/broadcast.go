@@ -145,7 +145,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		}
 	}
 	if math.IsNaN(cfg.Share) || cfg.Share < 0 || cfg.Share > 1 {
-		errs = append(errs, fmt.Errorf("Share %v: must be in (0, 1]", cfg.Share))
+		errs = append(errs, fmt.Errorf("invalid Share %v: must be in (0, 1]", cfg.Share))
 	}
 	if cfg.MaxActive < 0 || cfg.RecipientRetries < 0 || cfg.OutageAfter < 0 {
 		errs = append(errs, errors.New("MaxActive, RecipientRetries and OutageAfter must not be negative"))

@@ -90,13 +90,13 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.MaxWait < 0 || c.MaxWait > maxInterval {
-		errs = append(errs, fmt.Errorf("MaxWait %v: must be between 0 and %v", c.MaxWait, maxInterval))
+		errs = append(errs, fmt.Errorf("invalid MaxWait %v: must be between 0 and %v", c.MaxWait, maxInterval))
 	}
 	if math.IsNaN(c.Margin) || c.Margin < 0 || c.Margin >= 1 {
-		errs = append(errs, fmt.Errorf("Margin %v: must be in [0, 1)", c.Margin))
+		errs = append(errs, fmt.Errorf("invalid Margin %v: must be in [0, 1)", c.Margin))
 	}
 	if strings.ContainsAny(c.Prefix, "{}") {
-		errs = append(errs, fmt.Errorf("Prefix %q: must not contain '{' or '}'", c.Prefix))
+		errs = append(errs, fmt.Errorf("invalid Prefix %q: must not contain '{' or '}'", c.Prefix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
