@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/tasks"
 )
 
 // RateLimitedError means the send must wait: the cluster-wide limiter had no
@@ -37,8 +39,10 @@ func (e *TelegramError) Error() string {
 }
 
 // ErrUnknownBot is returned (wrapped with asynq.SkipRetry) when a payload
-// names a bot this worker has no token for.
-var ErrUnknownBot = errors.New("unknown bot")
+// names a bot this worker has no token for. It is [tasks.ErrUnknownBot], the
+// value the client and the API return for a bot they do not know, so one
+// errors.Is matches both.
+var ErrUnknownBot = tasks.ErrUnknownBot
 
 // ErrInvalidPayload is returned (wrapped with asynq.SkipRetry) for a payload
 // that cannot be decoded or validated.
