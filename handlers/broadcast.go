@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -230,7 +231,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 		raw  []byte
 		info *broadcast.Info
 	)
-	err = untilRedisAnswers(ctx, func() (err error) {
+	err = redisx.UntilAnswers(ctx, func() (err error) {
 		raw, info, err = h.store.Message(ctx, p.Broadcast)
 		return err
 	})
@@ -289,7 +290,7 @@ type chunkRun struct {
 // has recipients to settle.
 func (r *chunkRun) run(ctx context.Context) error {
 	var prog broadcast.Progress
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		prog, err = r.h.store.Progress(ctx, r.id, r.chunk)
 		return err
 	})
@@ -326,7 +327,7 @@ func (r *chunkRun) runPass(ctx context.Context, prog broadcast.Progress) (broadc
 		}
 	}
 	var list []int64
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		list, err = r.h.store.Recipients(ctx, r.id, r.chunk, prog.Pass)
 		return err
 	})
@@ -385,7 +386,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 // pass, the waiting recipients count as failed.
 func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadcast.Progress, error) {
 	var waiting int
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		waiting, err = r.h.store.PassLength(ctx, r.id, r.chunk, prog.Pass+1)
 		return err
 	})
@@ -458,7 +459,7 @@ func (r *chunkRun) handoff(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	err = untilRedisAnswers(ctx, func() error {
+	err = redisx.UntilAnswers(ctx, func() error {
 		p, err := r.h.store.Progress(ctx, r.id, next)
 		if err != nil || p.Started {
 			return err
@@ -719,7 +720,7 @@ func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Resul
 // insist runs f until it succeeds, fails with an error that a retry cannot
 // fix, or ctx ends (see the package's insist).
 func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context.Context) error) error {
-	return insist(ctx, h.log, "broadcast progress", "a recipient may be sent the message again", []any{"broadcast", id}, redisUnreachable, f)
+	return redisx.Insist(ctx, h.log, "broadcast progress", "a recipient may be sent the message again", []any{"broadcast", id}, redisx.Recoverable, f)
 }
 
 // lastError records a chunk-wide error in the broadcast's status, best

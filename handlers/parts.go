@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -156,7 +157,7 @@ func (p *SendMessagesHandler) record(taskID string, part int, res tasks.SendResu
 	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
 	defer cancel()
 	key := keys.Parts(taskID)
-	err = insist(ctx, h.log, "reply progress", "a sent part may be sent again", []any{"task_id", taskID, "part", part + 1}, nil,
+	err = redisx.Insist(ctx, h.log, "reply progress", "a sent part may be sent again", []any{"task_id", taskID, "part", part + 1}, nil,
 		func(ctx context.Context) error {
 			_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				pipe.HSet(ctx, key, strconv.Itoa(part), data)

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -295,7 +296,7 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 			pre = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
-		err := untilRedisAnswers(ctx, func() (err error) {
+		err := redisx.UntilAnswers(ctx, func() (err error) {
 			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, pre)
 			return err
 		})
@@ -384,7 +385,7 @@ func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, tas
 		return false, nil
 	}
 	var res []byte
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		res, err = h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
 		return err
 	})
@@ -434,7 +435,7 @@ func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskI
 		marked = h.writeMarker(taskID, data)
 	}
 	// asynq's connection may come back later than ours after an outage.
-	err = untilRedisAnswers(ctx, func() error {
+	err = redisx.UntilAnswers(ctx, func() error {
 		_, err := t.ResultWriter().Write(data)
 		return err
 	})
@@ -484,7 +485,7 @@ func asynqTaskKey(qname, taskID string) string {
 func (h *SendMessageHandler) writeMarker(taskID string, data []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
 	defer cancel()
-	err := insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
+	err := redisx.Insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
 		func(ctx context.Context) error { return h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err() })
 	return err == nil
 }
