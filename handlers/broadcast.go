@@ -602,32 +602,6 @@ func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks
 	}
 }
 
-// pauseCheckLead is how long before its slot a send checks for a 429
-// pause: more than a Redis round trip.
-const pauseCheckLead = 5 * time.Millisecond
-
-// sleepToSlot sleeps wait with sleep, checking for a 429 pause of k shortly
-// before the slot (not at it, so that the check's round trip does not delay
-// the send). It returns again = true if a pause began meanwhile: the slot is
-// lost and the caller asks for another.
-func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Duration, sleep func(context.Context, time.Duration) error) (again bool, err error) {
-	if wait <= pauseCheckLead {
-		return false, sleep(ctx, wait)
-	}
-	if err := sleep(ctx, wait-pauseCheckLead); err != nil {
-		return false, err
-	}
-	start := time.Now()
-	paused, err := l.Paused(ctx, k)
-	if err != nil {
-		return false, fmt.Errorf("rate limiter unavailable: %w", err)
-	}
-	if paused > 0 {
-		return true, nil
-	}
-	return false, sleep(ctx, pauseCheckLead-time.Since(start))
-}
-
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
 // until it, or a *RateLimitedError for a wait beyond MaxWait.
 func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
@@ -676,29 +650,6 @@ func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
 		h.pacers[bot] = p
 	}
 	return p
-}
-
-// sleepCtx sleeps d, or returns the error of a chunk run stopped meanwhile.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if err := sleepFor(ctx, d); err != nil {
-		return fmt.Errorf("broadcast: run stopped: %w", err)
-	}
-	return nil
-}
-
-// sleepFor sleeps d, or returns ctx's error if it ends first.
-func sleepFor(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // settle records one step, insisting while Redis is unreachable (as sent

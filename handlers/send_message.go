@@ -340,15 +340,6 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 	}
 }
 
-// sleepSend sleeps d, or returns the transient error of a send whose task
-// was stopped (shutdown or deadline) while it waited.
-func sleepSend(ctx context.Context, d time.Duration) error {
-	if err := sleepFor(ctx, d); err != nil {
-		return &TransportError{Kind: "network", err: err}
-	}
-	return nil
-}
-
 // errAlreadySent: the task's sent marker shows that an earlier run's send
 // was confirmed.
 var errAlreadySent = errors.New("already sent")
