@@ -191,26 +191,20 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// snoozeError reschedules a chunk task without counting a failure. For
-// [IsFailure] and [RetryDelay] it is a [*RateLimitedError] (see As); its
-// text says why the chunk pauses.
-type snoozeError struct {
-	reason string
-	after  time.Duration
+// SnoozeError reschedules a broadcast chunk task without counting a failure:
+// its process already runs MaxActive chunks, its time slice is used, or its
+// recipients wait for a retry pass. Reason says which.
+type SnoozeError struct {
+	Reason     string
+	RetryAfter time.Duration
 }
 
-func (e *snoozeError) Error() string {
-	return fmt.Sprintf("broadcast: %s; continuing in %s", e.reason, e.after.Round(time.Millisecond))
+func (e *SnoozeError) Error() string {
+	return fmt.Sprintf("broadcast: %s; continuing in %s", e.Reason, e.RetryAfter.Round(time.Millisecond))
 }
 
-// As lets errors.As find a *RateLimitedError with RetryAfter = after.
-func (e *snoozeError) As(target any) bool {
-	if p, ok := target.(**RateLimitedError); ok {
-		*p = &RateLimitedError{RetryAfter: e.after}
-		return true
-	}
-	return false
-}
+// RescheduleAfter returns RetryAfter.
+func (e *SnoozeError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // ProcessTask sends one chunk; see the package documentation.
 func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
@@ -222,7 +216,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	case h.active <- struct{}{}:
 		defer func() { <-h.active }()
 	default:
-		return &snoozeError{reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), after: busyDelay}
+		return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
@@ -355,7 +349,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 			return prog, fmt.Errorf("broadcast: run stopped: %w", err)
 		}
 		if time.Since(r.start) >= r.h.slice {
-			return prog, &snoozeError{reason: "time slice used, giving the worker back", after: 0}
+			return prog, &SnoozeError{Reason: "time slice used, giving the worker back", RetryAfter: 0}
 		}
 		chat := list[prog.Cursor]
 		outcome, err := r.send(ctx, chat)
@@ -407,7 +401,7 @@ func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadc
 	}
 	after := r.h.backoff << (2 * prog.Pass)
 	r.log.InfoContext(ctx, "retrying recipients whose send failed transiently", "recipients", waiting, "pass", to.Pass, "after", after)
-	return next, &snoozeError{reason: fmt.Sprintf("%d recipient(s) to retry in pass %d", waiting, to.Pass), after: after}
+	return next, &SnoozeError{Reason: fmt.Sprintf("%d recipient(s) to retry in pass %d", waiting, to.Pass), RetryAfter: after}
 }
 
 // step applies a progress change that settles nobody and returns the
@@ -528,7 +522,7 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 					r.log.WarnContext(ctx, "could not record 429 pause", "chat_id", chatID, "error", err)
 				}
 			}
-			return "", &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
+			return "", &TooManyRequestsError{RetryAfter: retryAfter}
 		case rp.MigrateToChatID != 0 && migrations < maxMigrations:
 			r.h.obs.Sent(r.botName, OutcomeMigrated, latency)
 			chat = telego.ChatID{ID: rp.MigrateToChatID}
@@ -603,7 +597,7 @@ func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks
 }
 
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
-// until it, or a *RateLimitedError for a wait beyond MaxWait.
+// until it, or a *LimiterWaitError for a wait beyond MaxWait.
 func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
 	within := ratelimit.Within{MaxWait: h.lookahead, Share: h.share}
 	r, err := h.limiter.AcquireAfter(ctx, k, within, nil)
@@ -621,7 +615,7 @@ func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k rate
 	for {
 		if wait > h.maxWait {
 			h.obs.RateLimitWait(bot, wait, true)
-			return 0, &RateLimitedError{RetryAfter: wait}
+			return 0, &LimiterWaitError{RetryAfter: wait}
 		}
 		// Beyond the lookahead: sleep until the slot is within it.
 		d := max(wait-h.lookahead, time.Millisecond)

@@ -87,8 +87,7 @@ func TaskHandlers(send *SendMessageHandler, cfg OrderedConfig) (map[string]asynq
 
 // WaitingError is returned by an ordered task that is not the head of its
 // chat's order. asynq reschedules ("parks") it after RetryAfter without
-// counting a failure (it unwraps to a [*RateLimitedError], which [IsFailure]
-// and [RetryDelay] read); the task ahead wakes it earlier when it is done.
+// counting a failure (it is [Rescheduled]); the task ahead wakes it earlier when it is done.
 // Its text, which asynq stores as the task's last error, starts with
 // [ordering.ParkedPrefix].
 type WaitingError struct {
@@ -105,8 +104,8 @@ func (e *WaitingError) Error() string {
 		ordering.ParkedPrefix, e.Ahead, e.Position, e.RetryAfter)
 }
 
-// Unwrap makes the wait a non-failure reschedule for asynq.
-func (e *WaitingError) Unwrap() error { return &RateLimitedError{RetryAfter: e.RetryAfter} }
+// RescheduleAfter returns RetryAfter.
+func (e *WaitingError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // ProcessTask sends the task if it is the head of its chat's order, and
 // otherwise parks it.

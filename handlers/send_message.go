@@ -180,7 +180,7 @@ func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sende
 					h.log.WarnContext(ctx, "could not record 429 pause", "task_id", taskID, "bot", botName, "error", err)
 				}
 			}
-			return nil, chat, 0, &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
+			return nil, chat, 0, &TooManyRequestsError{RetryAfter: retryAfter}
 		case params2.MigrateToChatID != 0 && migrations < maxMigrations:
 			h.obs.Sent(botName, OutcomeMigrated, latency)
 			h.log.InfoContext(ctx, "group migrated to a supergroup; resending",
@@ -262,7 +262,7 @@ func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Ke
 const chatReserveWait = 5 * time.Millisecond
 
 // waitForSlot asks the limiter for a slot and sleeps until it comes, or
-// returns a RateLimitedError to reschedule the task when the wait is long.
+// returns a *LimiterWaitError to reschedule the task when the wait is long.
 //
 // A wait that the chat sets (its own limit, a group's per-minute limit, a
 // 429 pause of the chat) is handled apart from one the bot's budget sets:
@@ -323,13 +323,13 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 		}
 		if !r.ChatBound || r.Long {
 			h.obs.RateLimitWait(bot, r.Wait, true)
-			return &RateLimitedError{RetryAfter: r.Wait}
+			return &LimiterWaitError{RetryAfter: r.Wait}
 		}
 		select {
 		case h.chatWaiters <- struct{}{}:
 		default:
 			h.obs.RateLimitWait(bot, r.Wait, true)
-			return &RateLimitedError{RetryAfter: r.Wait}
+			return &LimiterWaitError{RetryAfter: r.Wait}
 		}
 		h.obs.RateLimitWait(bot, r.Wait, false)
 		err = sleepSend(ctx, r.Wait)
