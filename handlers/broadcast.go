@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
-	ta "github.com/mymmrac/telego/telegoapi"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
@@ -498,54 +496,32 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 		}
 		start := time.Now()
 		_, sendErr := r.bot.SendMessage(ctx, params)
-		latency := time.Since(start)
-		if sendErr == nil {
-			r.h.obs.Sent(r.botName, OutcomeSent, latency)
+		v := classify(sendErr, r.botName, migrations)
+		r.h.obs.Sent(r.botName, v.outcome, time.Since(start))
+		switch v.class {
+		case classSent:
 			r.transient = 0
 			return broadcast.OutcomeSent, nil
-		}
-		var apiErr *ta.Error
-		if !errors.As(sendErr, &apiErr) {
-			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
-			return r.transientFailure(ctx, chatID, transportError(sendErr))
-		}
-		var rp ta.ResponseParameters
-		if apiErr.Parameters != nil {
-			rp = *apiErr.Parameters
-		}
-		switch {
-		case apiErr.ErrorCode == 429:
-			r.h.obs.Sent(r.botName, OutcomeRateLimited, latency)
-			retryAfter := time.Duration(max(rp.RetryAfter, 1)) * time.Second
-			if r.h.limiter != nil {
-				if err := r.h.limiter.Throttled(ctx, limitKey(r.botName, r.msg, chat), retryAfter); err != nil {
-					r.log.WarnContext(ctx, "could not record 429 pause", "chat_id", chatID, "error", err)
-				}
-			}
-			return "", &TooManyRequestsError{RetryAfter: retryAfter}
-		case rp.MigrateToChatID != 0 && migrations < maxMigrations:
-			r.h.obs.Sent(r.botName, OutcomeMigrated, latency)
-			chat = telego.ChatID{ID: rp.MigrateToChatID}
+		case classMigrated:
+			chat = telego.ChatID{ID: v.migrateTo}
 			continue
-		case apiErr.ErrorCode == 401:
-			r.h.obs.Sent(r.botName, OutcomeUnauthorized, latency)
+		case classRateLimited:
+			throttled(ctx, r.h.limiter, r.log, limitKey(r.botName, r.msg, chat), v.retryAfter, "chat_id", chatID)
+			return "", v.returned()
+		case classUnauthorized:
 			r.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration; run the archived chunk task again to resume", "bot", r.botName)
-			err := &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(r.botName) + ")"}
-			r.h.lastError(r.id, err)
-			return "", fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		case apiErr.ErrorCode >= 500:
-			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
-			return r.transientFailure(ctx, chatID, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description})
-		case apiErr.ErrorCode == 403:
-			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
-			r.transient = 0
-			return broadcast.OutcomeBlocked, nil
-		default:
-			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
-			r.transient = 0
-			r.log.DebugContext(ctx, "recipient failed for good", "chat_id", chatID, "code", apiErr.ErrorCode, "description", apiErr.Description)
-			return broadcast.OutcomeFailed, nil
+			r.h.lastError(r.id, v.err)
+			return "", v.returned()
+		case classTransient:
+			return r.transientFailure(ctx, chatID, v.err)
 		}
+		// Permanent: this recipient never gets the message; the others may.
+		r.transient = 0
+		if v.code == 403 {
+			return broadcast.OutcomeBlocked, nil
+		}
+		r.log.DebugContext(ctx, "recipient failed for good", "chat_id", chatID, "code", v.code, "error", v.err)
+		return broadcast.OutcomeFailed, nil
 	}
 }
 

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
-	ta "github.com/mymmrac/telego/telegoapi"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
@@ -155,56 +153,40 @@ func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sende
 		}
 		start := time.Now()
 		msg, sendErr := bot.SendMessage(ctx, params)
-		latency := time.Since(start)
-		if sendErr == nil {
-			h.obs.Sent(botName, OutcomeSent, latency)
+		v := classify(sendErr, botName, migrations)
+		h.obs.Sent(botName, v.outcome, time.Since(start))
+		switch v.class {
+		case classSent:
 			return msg, chat, migratedFrom, nil
-		}
-
-		var apiErr *ta.Error
-		if !errors.As(sendErr, &apiErr) {
-			h.obs.Sent(botName, OutcomeTransient, latency)
-			h.obs.Retry(botName)
-			return nil, chat, 0, transportError(sendErr)
-		}
-		var params2 ta.ResponseParameters
-		if apiErr.Parameters != nil {
-			params2 = *apiErr.Parameters
-		}
-		switch {
-		case apiErr.ErrorCode == 429:
-			h.obs.Sent(botName, OutcomeRateLimited, latency)
-			retryAfter := time.Duration(max(params2.RetryAfter, 1)) * time.Second
-			if h.limiter != nil {
-				if err := h.limiter.Throttled(ctx, limitKey(botName, m, chat), retryAfter); err != nil {
-					h.log.WarnContext(ctx, "could not record 429 pause", "task_id", taskID, "bot", botName, "error", err)
-				}
-			}
-			return nil, chat, 0, &TooManyRequestsError{RetryAfter: retryAfter}
-		case params2.MigrateToChatID != 0 && migrations < maxMigrations:
-			h.obs.Sent(botName, OutcomeMigrated, latency)
+		case classMigrated:
 			h.log.InfoContext(ctx, "group migrated to a supergroup; resending",
-				"task_id", taskID, "bot", botName, "chat_id", chat.String(), "new_chat_id", params2.MigrateToChatID)
+				"task_id", taskID, "bot", botName, "chat_id", chat.String(), "new_chat_id", v.migrateTo)
 			if migratedFrom == 0 {
 				migratedFrom = chat.ID
 			}
-			chat = telego.ChatID{ID: params2.MigrateToChatID}
+			chat = telego.ChatID{ID: v.migrateTo}
 			continue
-		case apiErr.ErrorCode == 401:
-			h.obs.Sent(botName, OutcomeUnauthorized, latency)
+		case classRateLimited:
+			throttled(ctx, h.limiter, h.log, limitKey(botName, m, chat), v.retryAfter, "task_id", taskID, "bot", botName)
+		case classUnauthorized:
 			h.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration",
 				"bot", botName, "task_id", taskID)
-			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(botName) + ")"}, asynq.SkipRetry)
-		case apiErr.ErrorCode >= 500:
-			h.obs.Sent(botName, OutcomeTransient, latency)
+		case classTransient:
 			h.obs.Retry(botName)
-			return nil, chat, 0, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}
-		default:
-			// 400, 403 and other 4xx: Telegram will not accept this message
-			// however often it is sent.
-			h.obs.Sent(botName, OutcomePermanent, latency)
-			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
 		}
+		return nil, chat, 0, v.returned()
+	}
+}
+
+// throttled records a 429 answer's pause in the limiter (if any), so that
+// no process sends to k's bot or chat before it runs out. A failure is
+// logged with attrs: the task is rescheduled after the pause anyway.
+func throttled(ctx context.Context, l Limiter, log *slog.Logger, k ratelimit.Key, retryAfter time.Duration, attrs ...any) {
+	if l == nil {
+		return
+	}
+	if err := l.Throttled(ctx, k, retryAfter); err != nil {
+		log.WarnContext(ctx, "could not record 429 pause", append(attrs, "error", err)...)
 	}
 }
 
@@ -230,22 +212,6 @@ func parsePayload(payload []byte) (*tasks.SendMessage, error) {
 		return nil, fmt.Errorf("%w: version %d, this worker reads up to %d", ErrNewerPayload, head.V, tasks.SendMessageVersion)
 	}
 	return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
-}
-
-// transportError maps a non-API telego error to an error whose text is safe
-// to store: ours, never telego's (which may hold the URL and token).
-func transportError(err error) error {
-	var te *TransportError
-	if errors.As(err, &te) {
-		return te
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &TransportError{Kind: "timeout", err: context.DeadlineExceeded}
-	}
-	if errors.Is(err, context.Canceled) {
-		return &TransportError{Kind: "network", err: context.Canceled}
-	}
-	return &TransportError{Kind: "response", err: errors.New("unexpected response")}
 }
 
 func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Key {
