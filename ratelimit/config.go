@@ -14,7 +14,7 @@ import (
 const (
 	DefaultMaxWait = 2 * time.Second
 	DefaultMargin  = 0.03
-	DefaultPrefix  = keys.Prefix + "rl:"
+	DefaultPrefix  = keys.RateLimitPrefix
 )
 
 // maxInterval bounds the emission interval of a limit (1/rate), so that TATs

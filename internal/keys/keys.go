@@ -1,5 +1,11 @@
-// Package keys names telequeue's own Redis keys. asynq's keys start with
-// "asynq:"; ours start with "telequeue:" so the two never collide.
+// Package keys names every Redis key telequeue writes: sent markers,
+// idempotency keys, multi-part reply progress, chat orders, broadcasts and
+// the rate limiter's keys. asynq's keys start with "asynq:"; ours start with
+// [Prefix] so the two never collide.
+//
+// The key strings must never change: running deployments hold them (a
+// changed sent marker key, for one, would send every message of a rolling
+// deploy twice). keys_test.go pins them.
 package keys
 
 // Prefix of every telequeue key.
