@@ -242,7 +242,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	bot, ok := h.bots[botName]
 	if !ok {
 		err := fmt.Errorf("%w %q: no token configured on this worker", ErrUnknownBot, botName)
-		h.lastError(p.Broadcast, err)
+		h.lastError(ctx, p.Broadcast, err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	r := &chunkRun{
@@ -292,11 +292,11 @@ func (r *chunkRun) run(ctx context.Context) error {
 	for {
 		switch {
 		case !prog.Started:
-			prog, err = r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: broadcast.Progress{Started: true}})
+			prog, err = r.step(ctx, broadcast.Step{Chunk: r.chunk, From: prog, To: broadcast.Progress{Started: true}})
 		case prog.Done:
 			return r.handoff(ctx)
 		case r.info.State == broadcast.StateCancelled:
-			prog, err = r.rest(prog, broadcast.OutcomeCancelled)
+			prog, err = r.rest(ctx, prog, broadcast.OutcomeCancelled)
 		default:
 			prog, err = r.runPass(ctx, prog)
 		}
@@ -356,7 +356,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 		}
 		next := prog
 		next.Cursor++
-		res, err := r.h.settle(r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
+		res, err := r.h.settle(ctx, r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
 		if err != nil {
 			return prog, r.gone(err)
 		}
@@ -387,13 +387,13 @@ func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadc
 	}
 	if waiting > 0 && prog.Pass >= r.h.retries {
 		r.log.WarnContext(ctx, "recipients still failing after the last retry pass count as failed", "recipients", waiting)
-		return r.rest(prog, broadcast.OutcomeFailed)
+		return r.rest(ctx, prog, broadcast.OutcomeFailed)
 	}
 	to := broadcast.Progress{Started: true, Done: true}
 	if waiting > 0 {
 		to = broadcast.Progress{Started: true, Pass: prog.Pass + 1}
 	}
-	next, err := r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: to, DeletePasses: []int{prog.Pass}})
+	next, err := r.step(ctx, broadcast.Step{Chunk: r.chunk, From: prog, To: to, DeletePasses: []int{prog.Pass}})
 	if err != nil || next != to || to.Done {
 		return next, err
 	}
@@ -404,8 +404,8 @@ func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadc
 
 // step applies a progress change that settles nobody and returns the
 // progress now stored: st.To, or what another run wrote.
-func (r *chunkRun) step(st broadcast.Step) (broadcast.Progress, error) {
-	res, err := r.h.settle(r.id, st)
+func (r *chunkRun) step(ctx context.Context, st broadcast.Step) (broadcast.Progress, error) {
+	res, err := r.h.settle(ctx, r.id, st)
 	if err != nil {
 		return st.From, r.gone(err)
 	}
@@ -417,8 +417,8 @@ func (r *chunkRun) step(st broadcast.Step) (broadcast.Progress, error) {
 
 // rest settles the chunk's unsettled recipients as outcome and returns the
 // progress now stored.
-func (r *chunkRun) rest(prog broadcast.Progress, outcome broadcast.Outcome) (broadcast.Progress, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.h.settleTimeout)
+func (r *chunkRun) rest(ctx context.Context, prog broadcast.Progress, outcome broadcast.Outcome) (broadcast.Progress, error) {
+	ctx, cancel := r.h.afterSend(ctx)
 	defer cancel()
 	var res broadcast.Result
 	err := r.h.insist(ctx, r.id, func(ctx context.Context) error {
@@ -510,7 +510,7 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 			return "", v.returned()
 		case classUnauthorized:
 			r.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration; run the archived chunk task again to resume", "bot", r.botName)
-			r.h.lastError(r.id, v.err)
+			r.h.lastError(ctx, r.id, v.err)
 			return "", v.returned()
 		case classTransient:
 			return r.transientFailure(ctx, chatID, v.err)
@@ -533,7 +533,7 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 	r.transient++
 	if r.transient >= r.h.outageAfter {
 		out := fmt.Errorf("broadcast: %d recipients in a row failed, last %w; pausing the chunk", r.transient, err)
-		r.h.lastError(r.id, out)
+		r.h.lastError(ctx, r.id, out)
 		return "", out
 	}
 	r.log.DebugContext(ctx, "recipient failed transiently; retrying in the next pass", "chat_id", chatID, "error", err)
@@ -624,10 +624,10 @@ func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
 
 // settle records one step, insisting while Redis is unreachable (as sent
 // markers do): the step may record a message Telegram already confirmed.
-// It uses its own context so that a run stopped by shutdown still records
-// what it sent.
-func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.settleTimeout)
+// Its context is not canceled with the run's (see afterSend), so that a run
+// stopped by shutdown still records what it sent.
+func (h *BroadcastHandler) settle(ctx context.Context, id string, st broadcast.Step) (broadcast.Result, error) {
+	ctx, cancel := h.afterSend(ctx)
 	defer cancel()
 	var res broadcast.Result
 	err := h.insist(ctx, id, func(ctx context.Context) error {
@@ -638,6 +638,12 @@ func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Resul
 	return res, err
 }
 
+// afterSend returns a context for the writes that record what Telegram
+// confirmed: not canceled with the run's, and bounded by SettleTimeout.
+func (h *BroadcastHandler) afterSend(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.settleTimeout)
+}
+
 // insist runs f until it succeeds, fails with an error that a retry cannot
 // fix, or ctx ends (see the package's insist).
 func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context.Context) error) error {
@@ -646,10 +652,10 @@ func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context
 
 // lastError records a chunk-wide error in the broadcast's status, best
 // effort.
-func (h *BroadcastHandler) lastError(id string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func (h *BroadcastHandler) lastError(ctx context.Context, id string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if e := h.store.SetLastError(ctx, id, err.Error()); e != nil {
-		h.log.Warn("could not record the broadcast's last error", "broadcast", id, "error", e)
+		h.log.WarnContext(ctx, "could not record the broadcast's last error", "broadcast", id, "error", e)
 	}
 }

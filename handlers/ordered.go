@@ -12,6 +12,7 @@ import (
 
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/ordering"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -121,7 +122,15 @@ func (h *OrderedHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil && !turn.Registered {
 		// Re-run from the dashboard, or given up as vanished and found
 		// again: join the end of the order, unless already delivered.
-		if sent, _ := h.rdb.Exists(ctx, keys.Sent(id)).Result(); sent > 0 {
+		var sent int64
+		err = redisx.UntilAnswers(ctx, func() (err error) {
+			sent, err = h.rdb.Exists(ctx, keys.Sent(id)).Result()
+			return err
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("check sent marker: %w", err)
+		case sent > 0:
 			return h.inner.ProcessTask(ctx, t)
 		}
 		h.log.InfoContext(ctx, "ordered message not in its order: joining its end", "task_id", id, "bot", key.Bot, "chat_id", key.Chat)

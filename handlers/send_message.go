@@ -130,7 +130,11 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	if err != nil {
 		return err
 	}
-	return h.delivered(ctx, t, taskID, msg, chat, migratedFrom)
+	data, err := json.Marshal(sendResult(msg, chat, migratedFrom))
+	if err != nil {
+		return err
+	}
+	return h.recordDelivery(ctx, t, taskID, data)
 }
 
 // send sends m to chat, resending to the new supergroup when Telegram says
@@ -366,85 +370,6 @@ func (h *SendMessageHandler) completeSent(ctx context.Context, t *asynq.Task, ta
 		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
-}
-
-// delivered records a confirmed send: the marker first (insisting while Redis
-// is unreachable), then the task's result.
-func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskID string, msg *telego.Message, chat telego.ChatID, migratedFrom int64) error {
-	res := tasks.SendResult{
-		MessageID:    int64(msg.MessageID),
-		ChatID:       msg.Chat.ID,
-		MigratedFrom: migratedFrom,
-		Date:         msg.Date,
-	}
-	if chat.Username != "" {
-		res.ChatUsername = chat.Username
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	marked := false
-	if h.rdb != nil && taskID != "" {
-		if h.recordSent(ctx, taskID, data) {
-			return nil
-		}
-		marked = h.writeMarker(taskID, data)
-	}
-	// asynq's connection may come back later than ours after an outage.
-	err = redisx.UntilAnswers(ctx, func() error {
-		_, err := t.ResultWriter().Write(data)
-		return err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case marked:
-		// The message is delivered and the marker holds its result, which
-		// client.Status falls back to: completing beats a rerun that only
-		// finds the marker, after asynq's lease recovery if Redis is down.
-		h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
-		return nil
-	default:
-		return fmt.Errorf("write result: %w", err)
-	}
-}
-
-// recordSent writes the sent marker and the task's result in one round trip
-// and reports whether both were stored. The result goes where asynq's
-// ResultWriter puts it, the "result" field of the task's hash (an HSET, as
-// ResultWriter does); TestResultKeyMatchesAsynq checks the key against
-// asynq. A pipeline, not a transaction: in Redis Cluster the two keys live
-// in different slots. On any error the caller falls back to writing them
-// one after the other, insisting on the marker.
-func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte) bool {
-	qname, ok := asynq.GetQueueName(ctx)
-	if !ok {
-		return false
-	}
-	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
-		p.HSet(ctx, asynqTaskKey(qname, taskID), "result", data)
-		return nil
-	})
-	return err == nil
-}
-
-// asynqTaskKey is the key of a task's hash in asynq v0.26
-// (internal/base.TaskKey).
-func asynqTaskKey(qname, taskID string) string {
-	return "asynq:{" + qname + "}:t:" + taskID
-}
-
-// writeMarker keeps trying, with backoff and independent of the task's
-// context, until the marker is stored or MarkerWriteTimeout passes. It
-// reports whether the marker was stored.
-func (h *SendMessageHandler) writeMarker(taskID string, data []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
-	defer cancel()
-	err := redisx.Insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
-		func(ctx context.Context) error { return h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err() })
-	return err == nil
 }
 
 // botOf reads the bot name of a payload without full validation.
