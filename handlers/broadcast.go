@@ -206,9 +206,9 @@ func (e *SnoozeError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // ProcessTask sends one chunk; see the package documentation.
 func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	p, err := tasks.ParseBroadcastChunk(t.Payload())
+	p, err := decodeTask(t, tasks.ParseBroadcastChunk)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	select {
 	case h.active <- struct{}{}:
@@ -234,9 +234,9 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	case err != nil:
 		return fmt.Errorf("broadcast: read state: %w", err)
 	}
-	m, err := tasks.ParseBroadcastMessage(raw)
+	m, err := decode(raw, tasks.SendMessageVersion, tasks.ParseBroadcastMessage)
 	if err != nil {
-		return fmt.Errorf("%w: stored message: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return fmt.Errorf("broadcast %s: stored message: %w", p.Broadcast, err)
 	}
 	botName := m.BotName()
 	bot, ok := h.bots[botName]

@@ -111,9 +111,9 @@ func (e *WaitingError) RescheduleAfter() time.Duration { return e.RetryAfter }
 // ProcessTask sends the task if it is the head of its chat's order, and
 // otherwise parks it.
 func (h *OrderedHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	key, err := tasks.ReadOrderKey(t.Payload())
+	key, err := decodeTask(t, tasks.ReadOrderKey)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	id, _ := asynq.GetTaskID(ctx)
 	queue, _ := asynq.GetQueueName(ctx)

@@ -49,9 +49,9 @@ func NewSendMessagesHandler(send *SendMessageHandler) *SendMessagesHandler {
 // ProcessTask sends the parts not sent yet, in order.
 func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	h := p.h
-	r, err := tasks.ParseSendMessages(t.Payload())
+	r, err := decodeTask(t, tasks.ParseSendMessages)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	botName := r.BotName()
 	bot, ok := h.bots[botName]

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -99,7 +98,7 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 // ProcessTask sends one message. See the package documentation for how each
 // outcome ends.
 func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	m, err := parsePayload(t.Payload())
+	m, err := decodeTask(t, tasks.ParseSendMessage)
 	if err != nil {
 		return err
 	}
@@ -192,30 +191,6 @@ func throttled(ctx context.Context, l Limiter, log *slog.Logger, k ratelimit.Key
 	if err := l.Throttled(ctx, k, retryAfter); err != nil {
 		log.WarnContext(ctx, "could not record 429 pause", append(attrs, "error", err)...)
 	}
-}
-
-// parsePayload decodes and validates a payload and sorts what is wrong with
-// it: a payload from a newer version is retried, so that during a rolling
-// deploy an upgraded worker can send it; anything else is archived at once.
-func parsePayload(payload []byte) (*tasks.SendMessage, error) {
-	if !utf8.Valid(payload) {
-		// encoding/json would turn the bad bytes into U+FFFD and the
-		// message would go out mangled.
-		return nil, fmt.Errorf("%w: not valid UTF-8: %w", ErrInvalidPayload, asynq.SkipRetry)
-	}
-	m, err := tasks.ParseSendMessage(payload)
-	if err == nil {
-		return m, nil
-	}
-	// A payload from a newer version may have fields this build does not
-	// know; it is not invalid, only too new for this worker.
-	var head struct {
-		V int `json:"v"`
-	}
-	if json.Unmarshal(payload, &head) == nil && head.V > tasks.SendMessageVersion {
-		return nil, fmt.Errorf("%w: version %d, this worker reads up to %d", ErrNewerPayload, head.V, tasks.SendMessageVersion)
-	}
-	return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
 }
 
 func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Key {
