@@ -239,9 +239,8 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 		return fmt.Errorf("broadcast %s: stored message: %w", p.Broadcast, err)
 	}
 	botName := m.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		err := fmt.Errorf("%w %q: no token configured on this worker", ErrUnknownBot, botName)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
 		h.lastError(ctx, p.Broadcast, err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}

@@ -54,9 +54,9 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 		return err
 	}
 	botName := r.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 	if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {

@@ -60,3 +60,13 @@ func decode[T any](payload []byte, newest int, parse func([]byte) (T, error)) (T
 	}
 	return zero, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
 }
+
+// senderOf returns the sender of bot, or an error wrapping [ErrUnknownBot]
+// (not wrapped with asynq.SkipRetry) if this worker has no token for it.
+func senderOf(bots map[string]Sender, bot string) (Sender, error) {
+	s, ok := bots[bot]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: no token configured on this worker", ErrUnknownBot, bot)
+	}
+	return s, nil
+}

@@ -65,3 +65,13 @@ func TestDecodeTask(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownBotIsTasksErrUnknownBot: the worker's unknown-bot error matches
+// the value the client and the API return.
+func TestUnknownBotIsTasksErrUnknownBot(t *testing.T) {
+	t.Parallel()
+	_, err := senderOf(map[string]Sender{"main": nil}, "promo")
+	if !errors.Is(err, tasks.ErrUnknownBot) || err.Error() != `unknown bot "promo": no token configured on this worker` {
+		t.Fatalf("err %v", err)
+	}
+}

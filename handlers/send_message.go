@@ -103,9 +103,9 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 		return err
 	}
 	botName := m.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 
