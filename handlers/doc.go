@@ -31,8 +31,10 @@
 // handler; a wait the chat sets (its own limit, a group's per-minute limit, a
 // paused chat) is slept without a reservation by at most
 // [Config.ChatWaiters] sends at a time, and anything longer than the
-// limiter's MaxWait is rescheduled without counting a failure. See
-// SendMessageHandler.waitForSlot for why.
+// limiter's MaxWait is rescheduled without counting a failure. A chat's wait
+// is not reserved because a reservation books one instant in every budget:
+// a message reserved a second ahead for its chat's sake would idle the
+// bot's whole budget for that second.
 //
 // [TaskHandlers] adds the handlers built on it: [SendMessagesHandler] sends a
 // multi-part reply part by part and resumes after the last part sent, and

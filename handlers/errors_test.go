@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/internal/ordering"
 )
 
 func TestRetryDelay(t *testing.T) {
@@ -64,5 +66,15 @@ func TestTransportErrorTextHasNoURL(t *testing.T) {
 		if !errors.Is(e, cause) {
 			t.Fatal("cause lost for errors.Is")
 		}
+	}
+}
+
+// TestWaitingErrorIsParked: the dashboard and client.Status tell a parked
+// ordered task by its last error's prefix, which WaitingError's doc states.
+func TestWaitingErrorIsParked(t *testing.T) {
+	t.Parallel()
+	e := &WaitingError{Ahead: "a", Position: 2, RetryAfter: time.Second}
+	if !ordering.IsParked(e.Error()) || !strings.HasPrefix(e.Error(), "ordered: waiting for its turn") {
+		t.Fatalf("%q is not a parked task's error", e.Error())
 	}
 }

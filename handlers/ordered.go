@@ -88,9 +88,9 @@ func TaskHandlers(send *SendMessageHandler, cfg OrderedConfig) (map[string]asynq
 
 // WaitingError is returned by an ordered task that is not the head of its
 // chat's order. asynq reschedules ("parks") it after RetryAfter without
-// counting a failure (it is [Rescheduled]); the task ahead wakes it earlier when it is done.
-// Its text, which asynq stores as the task's last error, starts with
-// [ordering.ParkedPrefix].
+// counting a failure (it is [Rescheduled]); the task ahead wakes it earlier
+// when it is done. Its text, which asynq stores as the task's last error,
+// starts with "ordered: waiting for its turn".
 type WaitingError struct {
 	// Ahead is the id of the task at the head of the order.
 	Ahead string

@@ -21,7 +21,7 @@ import (
 // limiter, error classes and migration handling as a single message.
 //
 // Right after Telegram confirms a part, its result is written to the
-// reply's progress in Redis ([keys.Parts]), insisting while Redis is
+// reply's progress in Redis (a hash per task), insisting while Redis is
 // unreachable like the "sent" marker. A run of the task (a retry after a 5xx
 // or a timeout, a reschedule after a 429, a rerun after a crash) skips the
 // parts recorded there, so a part is never sent twice unless Telegram's

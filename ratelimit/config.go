@@ -25,18 +25,20 @@ const maxInterval = 24 * time.Hour
 // with the same bot through the same Redis shares them.
 type Config struct {
 	// Global is the budget of one bot in messages per second for sends
-	// without Key.Paid. 0 turns the limit off. (Telegram's ~30/s default
-	// is applied by the caller, see TELEGRAM_RATE_GLOBAL.)
+	// without Key.Paid. 0 turns the limit off; Telegram allows about 30.
 	Global float64
 	// Chat is the budget of one chat in messages per second, for private
-	// chats and groups alike. 0 turns the limit off.
+	// chats and groups alike. 0 turns the limit off; Telegram allows about
+	// 1.
 	Chat float64
 	// Group is the budget of one group chat (Key.Group) in messages per
-	// MINUTE, applied in addition to Chat. 0 turns the limit off.
+	// MINUTE, applied in addition to Chat. 0 turns the limit off; Telegram
+	// allows 20.
 	Group float64
 	// Paid is the budget of one bot in messages per second for sends with
 	// Key.Paid (allow_paid_broadcast). Paid sends use it instead of Global,
-	// and do not consume Global. 0 turns the limit off.
+	// and do not consume Global. 0 turns the limit off; Telegram allows up
+	// to 1000.
 	Paid float64
 	// MaxWait is the longest wait Reserve grants: a send that would have
 	// to wait longer is not reserved, and its task should be rescheduled.
