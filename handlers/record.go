@@ -89,19 +89,13 @@ func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data
 	defer cancel()
 	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
-		p.HSet(ctx, asynqTaskKey(qname, taskID), "result", data)
+		p.HSet(ctx, keys.AsynqTask(qname, taskID), "result", data)
 		if len(obsolete) > 0 {
 			p.Del(ctx, obsolete...)
 		}
 		return nil
 	})
 	return err == nil
-}
-
-// asynqTaskKey is the key of a task's hash in asynq v0.26
-// (internal/base.TaskKey).
-func asynqTaskKey(qname, taskID string) string {
-	return "asynq:{" + qname + "}:t:" + taskID
 }
 
 // writeMarker keeps trying, with backoff and independent of the task's

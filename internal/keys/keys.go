@@ -18,3 +18,10 @@ func Sent(taskID string) string { return Prefix + "sent:" + taskID }
 
 // Idempotency maps a client's idempotency key to the task it created.
 func Idempotency(key string) string { return Prefix + "idem:" + key }
+
+// AsynqTask is the hash in which asynq v0.26 keeps a task
+// (internal/base.TaskKey): asynq's key, not ours, but the handlers write a
+// confirmed send's result into its "result" field in the round trip of the
+// sent marker, as asynq's ResultWriter would. handlers' TestResultKeyMatchesAsynq
+// checks it against asynq.
+func AsynqTask(queue, taskID string) string { return "asynq:{" + queue + "}:t:" + taskID }

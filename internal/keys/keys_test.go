@@ -13,6 +13,7 @@ func TestKeysDoNotChange(t *testing.T) {
 		{Sent("t1"), "telequeue:sent:t1"},
 		{Idempotency("k1"), "telequeue:idem:k1"},
 		{Parts("t1"), "telequeue:parts:t1"},
+		{AsynqTask("critical", "t1"), "asynq:{critical}:t:t1"},
 		{seq, "telequeue:ord:{main:-100123}:q"},
 		{meta, "telequeue:ord:{main:-100123}:m"},
 		{RateLimitPrefix, "telequeue:rl:"},
