@@ -16,6 +16,15 @@
 //	payload "v" newer than this  retried (see [ErrNewerPayload]): an upgraded worker sends it
 //	build reads
 //
+// Multi-part replies and broadcasts sort Telegram's answers the same way, and
+// every task type decodes its payload by the same rules.
+//
+// A task rescheduled without counting a failure returns a [Rescheduled]
+// error, which [IsFailure] and [RetryDelay] read: [*TooManyRequestsError] (a
+// 429), [*LimiterWaitError] (the limiter had no slot soon enough),
+// [*WaitingError] (an ordered message waiting for its turn) or
+// [*SnoozeError] (a broadcast chunk pausing).
+//
 // Error texts returned to asynq are stored in Redis and shown in the dashboard.
 // They are built here from Telegram's description or a short transport
 // summary, never from telego's error text, which can contain the request URL
