@@ -16,8 +16,10 @@
 //	payload "v" newer than this  retried (see [ErrNewerPayload]): an upgraded worker sends it
 //	build reads
 //
-// Multi-part replies and broadcasts sort Telegram's answers the same way, and
-// every task type decodes its payload by the same rules.
+// Multi-part replies and broadcasts classify Telegram's answers by the same
+// rules (a broadcast records a recipient's permanent failure and goes on
+// with the next one instead of archiving its chunk), and every task type
+// decodes its payload by the same rules.
 //
 // A task rescheduled without counting a failure returns a [Rescheduled]
 // error, which [IsFailure] and [RetryDelay] read: [*TooManyRequestsError] (a
