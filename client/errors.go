@@ -1,15 +1,10 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
-	"syscall"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/telequeue/telequeue/internal/redisx"
 )
 
 // Sentinel errors. Match them with errors.Is.
@@ -58,35 +53,5 @@ func unavailable(err error) error {
 // isConnError reports whether err means Redis could not be reached or
 // answered that it cannot serve now.
 func isConnError(err error) bool {
-	// context.DeadlineExceeded satisfies net.Error: the caller's own
-	// deadline is not an outage.
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var netErr net.Error
-	switch {
-	case errors.As(err, &netErr),
-		errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed),
-		errors.Is(err, redis.ErrClosed),
-		errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE):
-		return true
-	}
-	// Errors that lost their type on the way, and Redis replies that mean
-	// "not now" rather than "wrong request".
-	msg := err.Error()
-	for _, s := range []string{
-		"connection refused", "connection reset", "broken pipe", "i/o timeout",
-		"client is closed", "use of closed network connection",
-		"LOADING ", "MASTERDOWN ", "CLUSTERDOWN ", "READONLY ", "TRYAGAIN ",
-	} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return redisx.Unreachable(err)
 }

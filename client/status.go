@@ -114,7 +114,7 @@ func (c *Client) locate(ctx context.Context, id string) (queue string, marker []
 	var sent *redis.StringCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, q := range tasks.Queues {
-			exists[i] = p.Exists(ctx, asynqTaskKey(q, id))
+			exists[i] = p.Exists(ctx, keys.AsynqTask(q, id))
 		}
 		sent = p.Get(ctx, keys.Sent(id))
 		return nil
@@ -134,9 +134,6 @@ func (c *Client) locate(ctx context.Context, id string) (queue string, marker []
 	return queue, marker, nil
 }
 
-// asynqTaskKey is the key of a task's hash in asynq v0.26
-// (internal/base.TaskKey); TestStatus fails if it differs.
-func asynqTaskKey(queue, id string) string { return "asynq:{" + queue + "}:t:" + id }
 
 // decodeResult reads a task result or sent marker: a send's
 // tasks.SendResult, or a multi-part reply's, which adds message_ids. Both

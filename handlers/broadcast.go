@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
-	ta "github.com/mymmrac/telego/telegoapi"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -145,7 +144,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		}
 	}
 	if math.IsNaN(cfg.Share) || cfg.Share < 0 || cfg.Share > 1 {
-		errs = append(errs, fmt.Errorf("Share %v: must be in (0, 1]", cfg.Share))
+		errs = append(errs, fmt.Errorf("invalid Share %v: must be in (0, 1]", cfg.Share))
 	}
 	if cfg.MaxActive < 0 || cfg.RecipientRetries < 0 || cfg.OutageAfter < 0 {
 		errs = append(errs, errors.New("MaxActive, RecipientRetries and OutageAfter must not be negative"))
@@ -190,38 +189,32 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// snoozeError reschedules a chunk task without counting a failure. For
-// [IsFailure] and [RetryDelay] it is a [*RateLimitedError] (see As); its
-// text says why the chunk pauses.
-type snoozeError struct {
-	reason string
-	after  time.Duration
+// SnoozeError reschedules a broadcast chunk task without counting a failure:
+// its process already runs MaxActive chunks, its time slice is used, or its
+// recipients wait for a retry pass. Reason says which.
+type SnoozeError struct {
+	Reason     string
+	RetryAfter time.Duration
 }
 
-func (e *snoozeError) Error() string {
-	return fmt.Sprintf("broadcast: %s; continuing in %s", e.reason, e.after.Round(time.Millisecond))
+func (e *SnoozeError) Error() string {
+	return fmt.Sprintf("broadcast: %s; continuing in %s", e.Reason, e.RetryAfter.Round(time.Millisecond))
 }
 
-// As lets errors.As find a *RateLimitedError with RetryAfter = after.
-func (e *snoozeError) As(target any) bool {
-	if p, ok := target.(**RateLimitedError); ok {
-		*p = &RateLimitedError{RetryAfter: e.after}
-		return true
-	}
-	return false
-}
+// RescheduleAfter returns RetryAfter.
+func (e *SnoozeError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // ProcessTask sends one chunk; see the package documentation.
 func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	p, err := tasks.ParseBroadcastChunk(t.Payload())
+	p, err := decodeTask(t, tasks.ParseBroadcastChunk)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	select {
 	case h.active <- struct{}{}:
 		defer func() { <-h.active }()
 	default:
-		return &snoozeError{reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), after: busyDelay}
+		return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
@@ -230,7 +223,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 		raw  []byte
 		info *broadcast.Info
 	)
-	err = untilRedisAnswers(ctx, func() (err error) {
+	err = redisx.UntilAnswers(ctx, func() (err error) {
 		raw, info, err = h.store.Message(ctx, p.Broadcast)
 		return err
 	})
@@ -241,15 +234,14 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	case err != nil:
 		return fmt.Errorf("broadcast: read state: %w", err)
 	}
-	m, err := tasks.ParseBroadcastMessage(raw)
+	m, err := decode(raw, tasks.SendMessageVersion, tasks.ParseBroadcastMessage)
 	if err != nil {
-		return fmt.Errorf("%w: stored message: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return fmt.Errorf("broadcast %s: stored message: %w", p.Broadcast, err)
 	}
 	botName := m.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		err := fmt.Errorf("%w %q: no token configured on this worker", ErrUnknownBot, botName)
-		h.lastError(p.Broadcast, err)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
+		h.lastError(ctx, p.Broadcast, err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	r := &chunkRun{
@@ -289,7 +281,7 @@ type chunkRun struct {
 // has recipients to settle.
 func (r *chunkRun) run(ctx context.Context) error {
 	var prog broadcast.Progress
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		prog, err = r.h.store.Progress(ctx, r.id, r.chunk)
 		return err
 	})
@@ -299,11 +291,11 @@ func (r *chunkRun) run(ctx context.Context) error {
 	for {
 		switch {
 		case !prog.Started:
-			prog, err = r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: broadcast.Progress{Started: true}})
+			prog, err = r.step(ctx, broadcast.Step{Chunk: r.chunk, From: prog, To: broadcast.Progress{Started: true}})
 		case prog.Done:
 			return r.handoff(ctx)
 		case r.info.State == broadcast.StateCancelled:
-			prog, err = r.rest(prog, broadcast.OutcomeCancelled)
+			prog, err = r.rest(ctx, prog, broadcast.OutcomeCancelled)
 		default:
 			prog, err = r.runPass(ctx, prog)
 		}
@@ -326,7 +318,7 @@ func (r *chunkRun) runPass(ctx context.Context, prog broadcast.Progress) (broadc
 		}
 	}
 	var list []int64
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		list, err = r.h.store.Recipients(ctx, r.id, r.chunk, prog.Pass)
 		return err
 	})
@@ -354,7 +346,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 			return prog, fmt.Errorf("broadcast: run stopped: %w", err)
 		}
 		if time.Since(r.start) >= r.h.slice {
-			return prog, &snoozeError{reason: "time slice used, giving the worker back", after: 0}
+			return prog, &SnoozeError{Reason: "time slice used, giving the worker back", RetryAfter: 0}
 		}
 		chat := list[prog.Cursor]
 		outcome, err := r.send(ctx, chat)
@@ -363,7 +355,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 		}
 		next := prog
 		next.Cursor++
-		res, err := r.h.settle(r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
+		res, err := r.h.settle(ctx, r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
 		if err != nil {
 			return prog, r.gone(err)
 		}
@@ -385,7 +377,7 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 // pass, the waiting recipients count as failed.
 func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadcast.Progress, error) {
 	var waiting int
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		waiting, err = r.h.store.PassLength(ctx, r.id, r.chunk, prog.Pass+1)
 		return err
 	})
@@ -394,25 +386,25 @@ func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadc
 	}
 	if waiting > 0 && prog.Pass >= r.h.retries {
 		r.log.WarnContext(ctx, "recipients still failing after the last retry pass count as failed", "recipients", waiting)
-		return r.rest(prog, broadcast.OutcomeFailed)
+		return r.rest(ctx, prog, broadcast.OutcomeFailed)
 	}
 	to := broadcast.Progress{Started: true, Done: true}
 	if waiting > 0 {
 		to = broadcast.Progress{Started: true, Pass: prog.Pass + 1}
 	}
-	next, err := r.step(broadcast.Step{Chunk: r.chunk, From: prog, To: to, DeletePasses: []int{prog.Pass}})
+	next, err := r.step(ctx, broadcast.Step{Chunk: r.chunk, From: prog, To: to, DeletePasses: []int{prog.Pass}})
 	if err != nil || next != to || to.Done {
 		return next, err
 	}
 	after := r.h.backoff << (2 * prog.Pass)
 	r.log.InfoContext(ctx, "retrying recipients whose send failed transiently", "recipients", waiting, "pass", to.Pass, "after", after)
-	return next, &snoozeError{reason: fmt.Sprintf("%d recipient(s) to retry in pass %d", waiting, to.Pass), after: after}
+	return next, &SnoozeError{Reason: fmt.Sprintf("%d recipient(s) to retry in pass %d", waiting, to.Pass), RetryAfter: after}
 }
 
 // step applies a progress change that settles nobody and returns the
 // progress now stored: st.To, or what another run wrote.
-func (r *chunkRun) step(st broadcast.Step) (broadcast.Progress, error) {
-	res, err := r.h.settle(r.id, st)
+func (r *chunkRun) step(ctx context.Context, st broadcast.Step) (broadcast.Progress, error) {
+	res, err := r.h.settle(ctx, r.id, st)
 	if err != nil {
 		return st.From, r.gone(err)
 	}
@@ -424,8 +416,8 @@ func (r *chunkRun) step(st broadcast.Step) (broadcast.Progress, error) {
 
 // rest settles the chunk's unsettled recipients as outcome and returns the
 // progress now stored.
-func (r *chunkRun) rest(prog broadcast.Progress, outcome broadcast.Outcome) (broadcast.Progress, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.h.settleTimeout)
+func (r *chunkRun) rest(ctx context.Context, prog broadcast.Progress, outcome broadcast.Outcome) (broadcast.Progress, error) {
+	ctx, cancel := r.h.afterSend(ctx)
 	defer cancel()
 	var res broadcast.Result
 	err := r.h.insist(ctx, r.id, func(ctx context.Context) error {
@@ -458,7 +450,7 @@ func (r *chunkRun) handoff(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
-	err = untilRedisAnswers(ctx, func() error {
+	err = redisx.UntilAnswers(ctx, func() error {
 		p, err := r.h.store.Progress(ctx, r.id, next)
 		if err != nil || p.Started {
 			return err
@@ -503,54 +495,32 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 		}
 		start := time.Now()
 		_, sendErr := r.bot.SendMessage(ctx, params)
-		latency := time.Since(start)
-		if sendErr == nil {
-			r.h.obs.Sent(r.botName, OutcomeSent, latency)
+		v := classify(sendErr, r.botName, migrations)
+		r.h.obs.Sent(r.botName, v.outcome, time.Since(start))
+		switch v.class {
+		case classSent:
 			r.transient = 0
 			return broadcast.OutcomeSent, nil
-		}
-		var apiErr *ta.Error
-		if !errors.As(sendErr, &apiErr) {
-			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
-			return r.transientFailure(ctx, chatID, transportError(sendErr))
-		}
-		var rp ta.ResponseParameters
-		if apiErr.Parameters != nil {
-			rp = *apiErr.Parameters
-		}
-		switch {
-		case apiErr.ErrorCode == 429:
-			r.h.obs.Sent(r.botName, OutcomeRateLimited, latency)
-			retryAfter := time.Duration(max(rp.RetryAfter, 1)) * time.Second
-			if r.h.limiter != nil {
-				if err := r.h.limiter.Throttled(ctx, limitKey(r.botName, r.msg, chat), retryAfter); err != nil {
-					r.log.WarnContext(ctx, "could not record 429 pause", "chat_id", chatID, "error", err)
-				}
-			}
-			return "", &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
-		case rp.MigrateToChatID != 0 && migrations < maxMigrations:
-			r.h.obs.Sent(r.botName, OutcomeMigrated, latency)
-			chat = telego.ChatID{ID: rp.MigrateToChatID}
+		case classMigrated:
+			chat = telego.ChatID{ID: v.migrateTo}
 			continue
-		case apiErr.ErrorCode == 401:
-			r.h.obs.Sent(r.botName, OutcomeUnauthorized, latency)
+		case classRateLimited:
+			throttled(ctx, r.h.limiter, r.log, limitKey(r.botName, r.msg, chat), v.retryAfter, "chat_id", chatID)
+			return "", v.returned()
+		case classUnauthorized:
 			r.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration; run the archived chunk task again to resume", "bot", r.botName)
-			err := &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(r.botName) + ")"}
-			r.h.lastError(r.id, err)
-			return "", fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		case apiErr.ErrorCode >= 500:
-			r.h.obs.Sent(r.botName, OutcomeTransient, latency)
-			return r.transientFailure(ctx, chatID, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description})
-		case apiErr.ErrorCode == 403:
-			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
-			r.transient = 0
-			return broadcast.OutcomeBlocked, nil
-		default:
-			r.h.obs.Sent(r.botName, OutcomePermanent, latency)
-			r.transient = 0
-			r.log.DebugContext(ctx, "recipient failed for good", "chat_id", chatID, "code", apiErr.ErrorCode, "description", apiErr.Description)
-			return broadcast.OutcomeFailed, nil
+			r.h.lastError(ctx, r.id, v.err)
+			return "", v.returned()
+		case classTransient:
+			return r.transientFailure(ctx, chatID, v.err)
 		}
+		// Permanent: this recipient never gets the message; the others may.
+		r.transient = 0
+		if v.code == 403 {
+			return broadcast.OutcomeBlocked, nil
+		}
+		r.log.DebugContext(ctx, "recipient failed for good", "chat_id", chatID, "code", v.code, "error", v.err)
+		return broadcast.OutcomeFailed, nil
 	}
 }
 
@@ -562,7 +532,7 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 	r.transient++
 	if r.transient >= r.h.outageAfter {
 		out := fmt.Errorf("broadcast: %d recipients in a row failed, last %w; pausing the chunk", r.transient, err)
-		r.h.lastError(r.id, out)
+		r.h.lastError(ctx, r.id, out)
 		return "", out
 	}
 	r.log.DebugContext(ctx, "recipient failed transiently; retrying in the next pass", "chat_id", chatID, "error", err)
@@ -601,34 +571,8 @@ func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks
 	}
 }
 
-// pauseCheckLead is how long before its slot a send checks for a 429
-// pause: more than a Redis round trip.
-const pauseCheckLead = 5 * time.Millisecond
-
-// sleepToSlot sleeps wait with sleep, checking for a 429 pause of k shortly
-// before the slot (not at it, so that the check's round trip does not delay
-// the send). It returns again = true if a pause began meanwhile: the slot is
-// lost and the caller asks for another.
-func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Duration, sleep func(context.Context, time.Duration) error) (again bool, err error) {
-	if wait <= pauseCheckLead {
-		return false, sleep(ctx, wait)
-	}
-	if err := sleep(ctx, wait-pauseCheckLead); err != nil {
-		return false, err
-	}
-	start := time.Now()
-	paused, err := l.Paused(ctx, k)
-	if err != nil {
-		return false, fmt.Errorf("rate limiter unavailable: %w", err)
-	}
-	if paused > 0 {
-		return true, nil
-	}
-	return false, sleep(ctx, pauseCheckLead-time.Since(start))
-}
-
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
-// until it, or a *RateLimitedError for a wait beyond MaxWait.
+// until it, or a *LimiterWaitError for a wait beyond MaxWait.
 func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
 	within := ratelimit.Within{MaxWait: h.lookahead, Share: h.share}
 	r, err := h.limiter.AcquireAfter(ctx, k, within, nil)
@@ -646,7 +590,7 @@ func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k rate
 	for {
 		if wait > h.maxWait {
 			h.obs.RateLimitWait(bot, wait, true)
-			return 0, &RateLimitedError{RetryAfter: wait}
+			return 0, &LimiterWaitError{RetryAfter: wait}
 		}
 		// Beyond the lookahead: sleep until the slot is within it.
 		d := max(wait-h.lookahead, time.Millisecond)
@@ -677,35 +621,12 @@ func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
 	return p
 }
 
-// sleepCtx sleeps d, or returns the error of a chunk run stopped meanwhile.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if err := sleepFor(ctx, d); err != nil {
-		return fmt.Errorf("broadcast: run stopped: %w", err)
-	}
-	return nil
-}
-
-// sleepFor sleeps d, or returns ctx's error if it ends first.
-func sleepFor(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // settle records one step, insisting while Redis is unreachable (as sent
 // markers do): the step may record a message Telegram already confirmed.
-// It uses its own context so that a run stopped by shutdown still records
-// what it sent.
-func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.settleTimeout)
+// Its context is not canceled with the run's (see afterSend), so that a run
+// stopped by shutdown still records what it sent.
+func (h *BroadcastHandler) settle(ctx context.Context, id string, st broadcast.Step) (broadcast.Result, error) {
+	ctx, cancel := h.afterSend(ctx)
 	defer cancel()
 	var res broadcast.Result
 	err := h.insist(ctx, id, func(ctx context.Context) error {
@@ -716,18 +637,24 @@ func (h *BroadcastHandler) settle(id string, st broadcast.Step) (broadcast.Resul
 	return res, err
 }
 
+// afterSend returns a context for the writes that record what Telegram
+// confirmed: not canceled with the run's, and bounded by SettleTimeout.
+func (h *BroadcastHandler) afterSend(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.settleTimeout)
+}
+
 // insist runs f until it succeeds, fails with an error that a retry cannot
 // fix, or ctx ends (see the package's insist).
 func (h *BroadcastHandler) insist(ctx context.Context, id string, f func(context.Context) error) error {
-	return insist(ctx, h.log, "broadcast progress", "a recipient may be sent the message again", []any{"broadcast", id}, redisUnreachable, f)
+	return redisx.Insist(ctx, h.log, "broadcast progress", "a recipient may be sent the message again", []any{"broadcast", id}, redisx.Recoverable, f)
 }
 
 // lastError records a chunk-wide error in the broadcast's status, best
 // effort.
-func (h *BroadcastHandler) lastError(id string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func (h *BroadcastHandler) lastError(ctx context.Context, id string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if e := h.store.SetLastError(ctx, id, err.Error()); e != nil {
-		h.log.Warn("could not record the broadcast's last error", "broadcast", id, "error", e)
+		h.log.WarnContext(ctx, "could not record the broadcast's last error", "broadcast", id, "error", e)
 	}
 }

@@ -184,8 +184,11 @@ func TestBroadcastDeliversEachChatOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Total != n || r.Duplicates != 10 || r.Queue != tasks.QueueBulk || r.Chunks != n/1000 || r.Parallelism != 8 {
-		t.Errorf("receipt %+v: want total %d, 10 duplicates, %d chunks of 1000, parallelism 8 on bulk", r, n, n/1000)
+	// The client's automatic chunk size spreads the recipients over the 8
+	// lanes, 50 to 1000 per chunk: 20 chunks of 1000, or (-short) 8 of 375.
+	size := min(max((n+7)/8, 50), 1000)
+	if chunks := (n + size - 1) / size; r.Total != n || r.Duplicates != 10 || r.Queue != tasks.QueueBulk || r.Chunks != chunks || r.Parallelism != 8 {
+		t.Errorf("receipt %+v: want total %d, 10 duplicates, %d chunks of %d, parallelism 8 on bulk", r, n, chunks, size)
 	}
 	if accepted > 5*time.Second {
 		t.Errorf("accepting %d recipients took %v, want under 5s", n, accepted)
@@ -304,8 +307,9 @@ func TestBroadcastCancel(t *testing.T) {
 		t.Errorf("state after cancel %q", p.State)
 	}
 	p = e.waitDone(t, r.ID, 30*time.Second)
-	// Let any straggler arrive.
-	time.Sleep(300 * time.Millisecond)
+	// A chunk that was sending when the broadcast was cancelled may still
+	// deliver its message; once no chunk task is left, none can.
+	waitDrained(t, asynq.NewInspectorFromRedisClient(e.rdb), tasks.QueueBulk, 30*time.Second)
 	final := e.sandbox.Count()
 	if final-atCancel > r.Parallelism {
 		t.Errorf("%d messages went out after CancelBroadcast returned, want at most one per running chunk (%d)", final-atCancel, r.Parallelism)
@@ -334,14 +338,15 @@ func TestBroadcastCancel(t *testing.T) {
 func TestBroadcastLeavesRoomForCriticalMessages(t *testing.T) {
 	t.Parallel()
 	const rate = 30
+	// The fake Bot API enforces no limit here: on a loaded machine a
+	// request can reach it late and the next one on time, and its 429 would
+	// pause the whole bot for a second. Such a pause says nothing about
+	// starvation, which is what this test is about (TestLimitsHoldAcrossServers
+	// and the bench suite check compliance). The limiter alone paces the
+	// bot at its budget, so that broadcast chunks and critical messages
+	// compete for it.
 	e := setupBroadcast(t, bcSetup{servers: 2, concurrency: 10,
-		// On a loaded 2-core machine a request can reach the sandbox late
-		// and the next one on time: a 10% margin (100 ms on the one-second
-		// window) keeps such jitter from making a rare 429, which pauses the
-		// bot for a second and is not what this test is about (the bench
-		// suite measures compliance with the default margin).
-		limits:        &ratelimit.Config{Global: rate, Margin: 0.1},
-		sandboxLimits: sandbox.Limits{Global: rate},
+		limits: &ratelimit.Config{Global: rate},
 		// Each process may run 8 chunks: 16 senders compete for 30/s.
 		tune: func(c *handlers.BroadcastConfig) { c.MaxActive = 8 },
 	})
@@ -388,14 +393,14 @@ func TestBroadcastLeavesRoomForCriticalMessages(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("critical latency during a broadcast at %d/s: p50 %v, max %v", rate, lat[len(lat)/2], lat[len(lat)-1])
 	// Pickup (20ms polling) + at most the lookahead plus a slot or two.
-	// A request that arrives late on a loaded machine draws a 429, which
-	// pauses the bot cluster-wide for at least a second and says nothing
-	// about starvation; the bound is asserted only for a run without one.
 	p50, p90 := lat[len(lat)/2], lat[len(lat)*9/10]
-	if st := e.sandbox.Stats(); st.Violations != 0 {
-		t.Logf("%d limit violations %v (late requests on a loaded machine): latency bound not checked", st.Violations, st.Rejected429)
-	} else if p50 > 300*time.Millisecond || p90 > 1500*time.Millisecond {
+	if p50 > 300*time.Millisecond || p90 > 1500*time.Millisecond {
 		t.Errorf("critical latency p50 %v, p90 %v; want under 300ms and 1.5s", p50, p90)
+	}
+	// The bound means something only if the broadcast used the bot's
+	// budget meanwhile (its share: 85% of 30/s, less the limiter's margin).
+	if st := e.sandbox.Stats(); st.MaxPerSecond < rate*2/3 {
+		t.Errorf("at most %d messages in a second: the broadcast did not compete for the budget", st.MaxPerSecond)
 	}
 	if _, err := e.client.CancelBroadcast(ctx, r.ID); err != nil {
 		t.Fatal(err)
@@ -478,6 +483,6 @@ func TestBroadcastSurvivesRedisRestart(t *testing.T) {
 	if p.Sent != len(ids) || p.Pending != 0 {
 		t.Errorf("progress %+v: want all %d sent", p, len(ids))
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitDrained(t, asynq.NewInspectorFromRedisClient(e.rdb), tasks.QueueBulk, 30*time.Second)
 	checkOnce(t, e.deliveries(), ids)
 }

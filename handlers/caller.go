@@ -85,7 +85,8 @@ func newCaller(timeout time.Duration) caller {
 		WriteTimeout:                  timeout,
 		NoDefaultUserAgentHeader:      false,
 		DisableHeaderNamesNormalizing: false,
-		RetryIf:                       func(*fasthttp.Request) bool { return false }, // never resend a sendMessage on our own
+		// Never resend a sendMessage on our own: Telegram may have got it.
+		RetryIfErr: func(*fasthttp.Request, int, error) (resetTimeout, retry bool) { return false, false },
 	}}
 }
 

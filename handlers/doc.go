@@ -16,6 +16,17 @@
 //	payload "v" newer than this  retried (see [ErrNewerPayload]): an upgraded worker sends it
 //	build reads
 //
+// Multi-part replies and broadcasts classify Telegram's answers by the same
+// rules (a broadcast records a recipient's permanent failure and goes on
+// with the next one instead of archiving its chunk), and every task type
+// decodes its payload by the same rules.
+//
+// A task rescheduled without counting a failure returns a [Rescheduled]
+// error, which [IsFailure] and [RetryDelay] read: [*TooManyRequestsError] (a
+// 429), [*LimiterWaitError] (the limiter had no slot soon enough),
+// [*WaitingError] (an ordered message waiting for its turn) or
+// [*SnoozeError] (a broadcast chunk pausing).
+//
 // Error texts returned to asynq are stored in Redis and shown in the dashboard.
 // They are built here from Telegram's description or a short transport
 // summary, never from telego's error text, which can contain the request URL
@@ -31,8 +42,10 @@
 // handler; a wait the chat sets (its own limit, a group's per-minute limit, a
 // paused chat) is slept without a reservation by at most
 // [Config.ChatWaiters] sends at a time, and anything longer than the
-// limiter's MaxWait is rescheduled without counting a failure. See
-// SendMessageHandler.waitForSlot for why.
+// limiter's MaxWait is rescheduled without counting a failure. A chat's wait
+// is not reserved because a reservation books one instant in every budget:
+// a message reserved a second ahead for its chat's sake would idle the
+// bot's whole budget for that second.
 //
 // [TaskHandlers] adds the handlers built on it: [SendMessagesHandler] sends a
 // multi-part reply part by part and resumes after the last part sent, and

@@ -7,23 +7,56 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/tasks"
 )
 
-// RateLimitedError means the send must wait: the cluster-wide limiter had no
-// slot soon enough, or Telegram answered 429. The task is rescheduled after
-// RetryAfter without counting a failure (see [IsFailure] and [RetryDelay]).
-type RateLimitedError struct {
-	RetryAfter time.Duration
-	// FromTelegram is true for a 429 answer, false for the limiter's wait.
-	FromTelegram bool
+// Rescheduled is implemented by the errors that reschedule a task without
+// counting a failed attempt: [*TooManyRequestsError], [*LimiterWaitError],
+// [*WaitingError] and [*SnoozeError]. [IsFailure] and [RetryDelay] read every
+// one of them through this interface, so a new kind only has to implement
+// it.
+type Rescheduled interface {
+	error
+	// RescheduleAfter is how long the task waits before its next run.
+	RescheduleAfter() time.Duration
 }
 
-func (e *RateLimitedError) Error() string {
-	if e.FromTelegram {
-		return fmt.Sprintf("telegram: 429 Too Many Requests: retry after %s", e.RetryAfter.Round(time.Millisecond))
-	}
+var (
+	_ Rescheduled = (*TooManyRequestsError)(nil)
+	_ Rescheduled = (*LimiterWaitError)(nil)
+	_ Rescheduled = (*WaitingError)(nil)
+	_ Rescheduled = (*SnoozeError)(nil)
+)
+
+// TooManyRequestsError means Telegram answered 429 Too Many Requests. The
+// task is rescheduled after RetryAfter (Telegram's retry_after) without
+// counting a failure; the limiter pauses the bot or chat meanwhile.
+type TooManyRequestsError struct {
+	RetryAfter time.Duration
+}
+
+func (e *TooManyRequestsError) Error() string {
+	return fmt.Sprintf("telegram: 429 Too Many Requests: retry after %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+// RescheduleAfter returns RetryAfter.
+func (e *TooManyRequestsError) RescheduleAfter() time.Duration { return e.RetryAfter }
+
+// LimiterWaitError means the cluster-wide limiter had no slot soon enough
+// for the send (a busy chat or group, the bot's budget, a 429 pause). The
+// task is rescheduled after RetryAfter, when its slot comes, without
+// counting a failure.
+type LimiterWaitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *LimiterWaitError) Error() string {
 	return fmt.Sprintf("rate limit: next slot in %s", e.RetryAfter.Round(time.Millisecond))
 }
+
+// RescheduleAfter returns RetryAfter.
+func (e *LimiterWaitError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // TelegramError is a Bot API error answer. Permanent ones are wrapped with
 // asynq.SkipRetry by the handler. Error() is Telegram's code and description.
@@ -37,8 +70,10 @@ func (e *TelegramError) Error() string {
 }
 
 // ErrUnknownBot is returned (wrapped with asynq.SkipRetry) when a payload
-// names a bot this worker has no token for.
-var ErrUnknownBot = errors.New("unknown bot")
+// names a bot this worker has no token for. It is [tasks.ErrUnknownBot], the
+// value the client and the API return for a bot they do not know, so one
+// errors.Is matches both.
+var ErrUnknownBot = tasks.ErrUnknownBot
 
 // ErrInvalidPayload is returned (wrapped with asynq.SkipRetry) for a payload
 // that cannot be decoded or validated.
@@ -50,11 +85,13 @@ var ErrInvalidPayload = errors.New("invalid payload")
 // archived with this reason once its retries run out.
 var ErrNewerPayload = errors.New("payload from a newer version")
 
-// IsFailure reports whether err counts as a failed attempt. Rate-limit waits
-// do not: they neither use up MaxRetry nor count in the failed statistics.
+// IsFailure reports whether err counts as a failed attempt. A [Rescheduled]
+// error (a rate-limit wait, an ordered message waiting for its turn, a
+// broadcast chunk snoozing) does not: it neither uses up MaxRetry nor counts
+// in the failed statistics.
 func IsFailure(err error) bool {
-	var rl *RateLimitedError
-	return !errors.As(err, &rl)
+	var r Rescheduled
+	return !errors.As(err, &r)
 }
 
 // Backoff bounds of [RetryDelay] for transient failures.
@@ -63,8 +100,8 @@ const (
 	BackoffMax  = 10 * time.Minute
 )
 
-// RetryDelay is the asynq RetryDelayFunc: a rate-limited task waits
-// RetryAfter (plus up to 5% jitter, so that a burst does not return at one
+// RetryDelay is the asynq RetryDelayFunc: a [Rescheduled] task waits
+// RescheduleAfter (plus up to 5% jitter, so that a burst does not return at one
 // instant); a transient failure waits BackoffBase·2^n, capped at BackoffMax,
 // with full jitter in its upper half.
 //
@@ -77,9 +114,10 @@ func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 }
 
 func retryDelay(n int, err error) time.Duration {
-	var rl *RateLimitedError
-	if errors.As(err, &rl) {
-		return rl.RetryAfter + time.Duration(rand.Int64N(int64(rl.RetryAfter/20)+1))
+	var r Rescheduled
+	if errors.As(err, &r) {
+		after := max(r.RescheduleAfter(), 0)
+		return after + time.Duration(rand.Int64N(int64(after/20)+1))
 	}
 	d := BackoffMax
 	if n < 20 {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/telequeue/telequeue/internal/ordering"
 )
 
 func TestRetryDelay(t *testing.T) {
@@ -19,8 +21,11 @@ func TestRetryDelay(t *testing.T) {
 		min, max time.Duration
 		failure  bool
 	}{
-		{"rate limited 3s", 5, &RateLimitedError{RetryAfter: 3 * time.Second, FromTelegram: true}, 3 * time.Second, 4*time.Second + 150*time.Millisecond, false},
-		{"limiter wait", 0, fmt.Errorf("wrapped: %w", &RateLimitedError{RetryAfter: 200 * time.Millisecond}), 200 * time.Millisecond, 1300 * time.Millisecond, false},
+		{"429 3s", 5, &TooManyRequestsError{RetryAfter: 3 * time.Second}, 3 * time.Second, 4*time.Second + 150*time.Millisecond, false},
+		{"limiter wait", 0, fmt.Errorf("wrapped: %w", &LimiterWaitError{RetryAfter: 200 * time.Millisecond}), 200 * time.Millisecond, 1300 * time.Millisecond, false},
+		{"ordered wait", 3, fmt.Errorf("part 1 of 2: %w", &WaitingError{Ahead: "a", Position: 1, RetryAfter: 2 * time.Second}), 2 * time.Second, 3*time.Second + 150*time.Millisecond, false},
+		{"broadcast snooze", 0, &SnoozeError{Reason: "busy", RetryAfter: time.Second}, time.Second, 2*time.Second + 100*time.Millisecond, false},
+		{"broadcast slice", 0, &SnoozeError{Reason: "slice", RetryAfter: 0}, 0, time.Second, false},
 		{"first transient", 0, &TransportError{Kind: "timeout"}, time.Second, 3 * time.Second, true},
 		{"third transient", 3, &TelegramError{Code: 502}, 8 * time.Second, 17 * time.Second, true},
 		{"capped", 40, errors.New("x"), BackoffMax / 2, BackoffMax + time.Second, true},
@@ -61,5 +66,15 @@ func TestTransportErrorTextHasNoURL(t *testing.T) {
 		if !errors.Is(e, cause) {
 			t.Fatal("cause lost for errors.Is")
 		}
+	}
+}
+
+// TestWaitingErrorIsParked: the dashboard and client.Status tell a parked
+// ordered task by its last error's prefix, which WaitingError's doc states.
+func TestWaitingErrorIsParked(t *testing.T) {
+	t.Parallel()
+	e := &WaitingError{Ahead: "a", Position: 2, RetryAfter: time.Second}
+	if !ordering.IsParked(e.Error()) || !strings.HasPrefix(e.Error(), "ordered: waiting for its turn") {
+		t.Fatalf("%q is not a parked task's error", e.Error())
 	}
 }

@@ -25,7 +25,7 @@ type Limiter interface {
 	// moment is within w's longest wait, the slot is reserved and r.OK is
 	// true: sleep r.Wait, then send. Otherwise nothing is reserved and the
 	// task should be rescheduled after r.Wait, or, if r.ChatBound, may
-	// sleep without a reservation (see ratelimit.Reservation). pre, if not
+	// sleep without a reservation (see [ratelimit.Reservation]). pre, if not
 	// nil, queues commands that go to Redis in the same round trip.
 	AcquireAfter(ctx context.Context, k ratelimit.Key, w ratelimit.Within, pre func(redis.Pipeliner)) (ratelimit.Reservation, error)
 	// Throttled records that Telegram answered 429 with retryAfter for k, so

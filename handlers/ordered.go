@@ -12,6 +12,7 @@ import (
 
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/ordering"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -87,10 +88,9 @@ func TaskHandlers(send *SendMessageHandler, cfg OrderedConfig) (map[string]asynq
 
 // WaitingError is returned by an ordered task that is not the head of its
 // chat's order. asynq reschedules ("parks") it after RetryAfter without
-// counting a failure (it unwraps to a [*RateLimitedError], which [IsFailure]
-// and [RetryDelay] read); the task ahead wakes it earlier when it is done.
-// Its text, which asynq stores as the task's last error, starts with
-// [ordering.ParkedPrefix].
+// counting a failure (it is [Rescheduled]); the task ahead wakes it earlier
+// when it is done. Its text, which asynq stores as the task's last error,
+// starts with "ordered: waiting for its turn".
 type WaitingError struct {
 	// Ahead is the id of the task at the head of the order.
 	Ahead string
@@ -105,15 +105,15 @@ func (e *WaitingError) Error() string {
 		ordering.ParkedPrefix, e.Ahead, e.Position, e.RetryAfter)
 }
 
-// Unwrap makes the wait a non-failure reschedule for asynq.
-func (e *WaitingError) Unwrap() error { return &RateLimitedError{RetryAfter: e.RetryAfter} }
+// RescheduleAfter returns RetryAfter.
+func (e *WaitingError) RescheduleAfter() time.Duration { return e.RetryAfter }
 
 // ProcessTask sends the task if it is the head of its chat's order, and
 // otherwise parks it.
 func (h *OrderedHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	key, err := tasks.ReadOrderKey(t.Payload())
+	key, err := decodeTask(t, tasks.ReadOrderKey)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	id, _ := asynq.GetTaskID(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
@@ -122,7 +122,15 @@ func (h *OrderedHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil && !turn.Registered {
 		// Re-run from the dashboard, or given up as vanished and found
 		// again: join the end of the order, unless already delivered.
-		if sent, _ := h.rdb.Exists(ctx, keys.Sent(id)).Result(); sent > 0 {
+		var sent int64
+		err = redisx.UntilAnswers(ctx, func() (err error) {
+			sent, err = h.rdb.Exists(ctx, keys.Sent(id)).Result()
+			return err
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("check sent marker: %w", err)
+		case sent > 0:
 			return h.inner.ProcessTask(ctx, t)
 		}
 		h.log.InfoContext(ctx, "ordered message not in its order: joining its end", "task_id", id, "bot", key.Bot, "chat_id", key.Chat)

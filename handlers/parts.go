@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -20,7 +21,7 @@ import (
 // limiter, error classes and migration handling as a single message.
 //
 // Right after Telegram confirms a part, its result is written to the
-// reply's progress in Redis ([keys.Parts]), insisting while Redis is
+// reply's progress in Redis (a hash per task), insisting while Redis is
 // unreachable like the "sent" marker. A run of the task (a retry after a 5xx
 // or a timeout, a reschedule after a 429, a rerun after a crash) skips the
 // parts recorded there, so a part is never sent twice unless Telegram's
@@ -48,14 +49,14 @@ func NewSendMessagesHandler(send *SendMessageHandler) *SendMessagesHandler {
 // ProcessTask sends the parts not sent yet, in order.
 func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	h := p.h
-	r, err := tasks.ParseSendMessages(t.Payload())
+	r, err := decodeTask(t, tasks.ParseSendMessages)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		return err
 	}
 	botName := r.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 	if done, err := h.alreadySent(ctx, t, taskID); err != nil || done {
@@ -81,7 +82,11 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 		}
 		chat = sentTo
 		results[i] = sendResult(msg, sentTo, migratedFrom)
-		if err := p.record(taskID, i, results[i]); err != nil {
+		data, err := json.Marshal(results[i])
+		if err != nil {
+			return err
+		}
+		if err := h.recordPart(ctx, taskID, i, data); err != nil {
 			return fmt.Errorf("part %d of %d: %w", i+1, len(r.Parts), err)
 		}
 		h.log.DebugContext(ctx, "reply part sent", "task_id", taskID, "part", i+1, "parts", len(r.Parts), "chat_id", chat.String())
@@ -94,26 +99,8 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 	if err != nil {
 		return err
 	}
-	if h.rdb != nil && taskID != "" {
-		h.writeMarker(taskID, data)
-		// The marker answers any rerun now; the progress is no longer needed.
-		if err := h.rdb.Del(context.WithoutCancel(ctx), keys.Parts(taskID)).Err(); err != nil {
-			h.log.WarnContext(ctx, "could not delete reply progress; it expires with the marker TTL", "task_id", taskID, "error", err)
-		}
-	}
-	if _, err := t.ResultWriter().Write(data); err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	return nil
-}
-
-// sendResult is the result of one delivered message.
-func sendResult(msg *telego.Message, chat telego.ChatID, migratedFrom int64) tasks.SendResult {
-	res := tasks.SendResult{MessageID: int64(msg.MessageID), ChatID: msg.Chat.ID, MigratedFrom: migratedFrom, Date: msg.Date}
-	if chat.Username != "" {
-		res.ChatUsername = chat.Username
-	}
-	return res
+	// The marker answers any rerun now: the progress goes.
+	return h.recordDelivery(ctx, t, taskID, data, keys.Parts(taskID))
 }
 
 // progress reads the parts of the reply that Telegram already confirmed.
@@ -122,7 +109,11 @@ func (p *SendMessagesHandler) progress(ctx context.Context, taskID string) (map[
 	if h.rdb == nil || taskID == "" {
 		return nil, nil
 	}
-	fields, err := h.rdb.HGetAll(ctx, keys.Parts(taskID)).Result()
+	var fields map[string]string
+	err := redisx.UntilAnswers(ctx, func() (err error) {
+		fields, err = h.rdb.HGetAll(ctx, keys.Parts(taskID)).Result()
+		return err
+	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
@@ -137,36 +128,4 @@ func (p *SendMessagesHandler) progress(ctx context.Context, taskID string) (map[
 		done[i] = res
 	}
 	return done, nil
-}
-
-// record writes a confirmed part to the reply's progress, insisting, with
-// backoff and independent of the task's context, until Redis answers or
-// MarkerWriteTimeout passes. If it gives up, the error makes the task retry,
-// which sends that part again: a duplicate rather than a loss, and never a
-// part out of order.
-func (p *SendMessagesHandler) record(taskID string, part int, res tasks.SendResult) error {
-	h := p.h
-	if h.rdb == nil || taskID == "" {
-		return nil
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
-	defer cancel()
-	key := keys.Parts(taskID)
-	err = insist(ctx, h.log, "reply progress", "a sent part may be sent again", []any{"task_id", taskID, "part", part + 1}, nil,
-		func(ctx context.Context) error {
-			_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				pipe.HSet(ctx, key, strconv.Itoa(part), data)
-				pipe.PExpire(ctx, key, h.markerTTL)
-				return nil
-			})
-			return err
-		})
-	if err != nil {
-		return fmt.Errorf("sent, but its progress could not be recorded: %w", err)
-	}
-	return nil
 }

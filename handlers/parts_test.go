@@ -387,3 +387,34 @@ func TestSendMessagesPayloadValidation(t *testing.T) {
 		t.Error("unknown field in a part accepted")
 	}
 }
+
+// TestPayloadWithInvalidUTF8IsArchived: a payload of any send type with a
+// byte that is not UTF-8 is archived at once and nothing is sent (the JSON
+// decoder would otherwise send U+FFFD in its place).
+func TestPayloadWithInvalidUTF8IsArchived(t *testing.T) {
+	e := setupReplies(t, replyOptions{})
+	tests := []struct {
+		name, typ, payload string
+	}{
+		{"multi-part", tasks.TypeSendMessages, "{\"chat_id\":42,\"parts\":[{\"text\":\"ok\"},{\"text\":\"bad \xff\"}]}"},
+		{"ordered multi-part", tasks.TypeSendMessagesOrdered, "{\"chat_id\":43,\"parts\":[{\"text\":\"bad \xff\"}]}"},
+		{"message", tasks.TypeSendMessage, "{\"chat_id\":44,\"text\":\"bad \xff\"}"},
+		{"ordered message", tasks.TypeSendMessageOrdered, "{\"chat_id\":45,\"text\":\"bad \xff\"}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := e.client.Enqueue(asynq.NewTask(tt.typ, []byte(tt.payload)), asynq.MaxRetry(3), asynq.Retention(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info = e.waitState(t, info.ID, asynq.TaskStateArchived, 10*time.Second)
+			if info.Retried != 0 || !strings.HasPrefix(info.LastErr, "invalid payload: ") || !strings.Contains(info.LastErr, "UTF-8") {
+				t.Errorf("retried %d, last error %q", info.Retried, info.LastErr)
+			}
+		})
+	}
+	// Each task was archived before any send: nothing can arrive later.
+	if got := e.texts(); len(got) != 0 {
+		t.Errorf("delivered %q", got)
+	}
+}

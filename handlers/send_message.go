@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
-	ta "github.com/mymmrac/telego/telegoapi"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -100,14 +98,14 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 // ProcessTask sends one message. See the package documentation for how each
 // outcome ends.
 func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	m, err := parsePayload(t.Payload())
+	m, err := decodeTask(t, tasks.ParseSendMessage)
 	if err != nil {
 		return err
 	}
 	botName := m.BotName()
-	bot, ok := h.bots[botName]
-	if !ok {
-		return fmt.Errorf("%w %q: no token configured on this worker: %w", ErrUnknownBot, botName, asynq.SkipRetry)
+	bot, err := senderOf(h.bots, botName)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 
@@ -131,7 +129,11 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	if err != nil {
 		return err
 	}
-	return h.delivered(ctx, t, taskID, msg, chat, migratedFrom)
+	data, err := json.Marshal(sendResult(msg, chat, migratedFrom))
+	if err != nil {
+		return err
+	}
+	return h.recordDelivery(ctx, t, taskID, data)
 }
 
 // send sends m to chat, resending to the new supergroup when Telegram says
@@ -154,97 +156,41 @@ func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sende
 		}
 		start := time.Now()
 		msg, sendErr := bot.SendMessage(ctx, params)
-		latency := time.Since(start)
-		if sendErr == nil {
-			h.obs.Sent(botName, OutcomeSent, latency)
+		v := classify(sendErr, botName, migrations)
+		h.obs.Sent(botName, v.outcome, time.Since(start))
+		switch v.class {
+		case classSent:
 			return msg, chat, migratedFrom, nil
-		}
-
-		var apiErr *ta.Error
-		if !errors.As(sendErr, &apiErr) {
-			h.obs.Sent(botName, OutcomeTransient, latency)
-			h.obs.Retry(botName)
-			return nil, chat, 0, transportError(sendErr)
-		}
-		var params2 ta.ResponseParameters
-		if apiErr.Parameters != nil {
-			params2 = *apiErr.Parameters
-		}
-		switch {
-		case apiErr.ErrorCode == 429:
-			h.obs.Sent(botName, OutcomeRateLimited, latency)
-			retryAfter := time.Duration(max(params2.RetryAfter, 1)) * time.Second
-			if h.limiter != nil {
-				if err := h.limiter.Throttled(ctx, limitKey(botName, m, chat), retryAfter); err != nil {
-					h.log.WarnContext(ctx, "could not record 429 pause", "task_id", taskID, "bot", botName, "error", err)
-				}
-			}
-			return nil, chat, 0, &RateLimitedError{RetryAfter: retryAfter, FromTelegram: true}
-		case params2.MigrateToChatID != 0 && migrations < maxMigrations:
-			h.obs.Sent(botName, OutcomeMigrated, latency)
+		case classMigrated:
 			h.log.InfoContext(ctx, "group migrated to a supergroup; resending",
-				"task_id", taskID, "bot", botName, "chat_id", chat.String(), "new_chat_id", params2.MigrateToChatID)
+				"task_id", taskID, "bot", botName, "chat_id", chat.String(), "new_chat_id", v.migrateTo)
 			if migratedFrom == 0 {
 				migratedFrom = chat.ID
 			}
-			chat = telego.ChatID{ID: params2.MigrateToChatID}
+			chat = telego.ChatID{ID: v.migrateTo}
 			continue
-		case apiErr.ErrorCode == 401:
-			h.obs.Sent(botName, OutcomeUnauthorized, latency)
+		case classRateLimited:
+			throttled(ctx, h.limiter, h.log, limitKey(botName, m, chat), v.retryAfter, "task_id", taskID, "bot", botName)
+		case classUnauthorized:
 			h.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration",
 				"bot", botName, "task_id", taskID)
-			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: 401, Description: apiErr.Description + " (check the token of bot " + strconv.Quote(botName) + ")"}, asynq.SkipRetry)
-		case apiErr.ErrorCode >= 500:
-			h.obs.Sent(botName, OutcomeTransient, latency)
+		case classTransient:
 			h.obs.Retry(botName)
-			return nil, chat, 0, &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}
-		default:
-			// 400, 403 and other 4xx: Telegram will not accept this message
-			// however often it is sent.
-			h.obs.Sent(botName, OutcomePermanent, latency)
-			return nil, chat, 0, fmt.Errorf("%w: %w", &TelegramError{Code: apiErr.ErrorCode, Description: apiErr.Description}, asynq.SkipRetry)
 		}
+		return nil, chat, 0, v.returned()
 	}
 }
 
-// parsePayload decodes and validates a payload and sorts what is wrong with
-// it: a payload from a newer version is retried, so that during a rolling
-// deploy an upgraded worker can send it; anything else is archived at once.
-func parsePayload(payload []byte) (*tasks.SendMessage, error) {
-	if !utf8.Valid(payload) {
-		// encoding/json would turn the bad bytes into U+FFFD and the
-		// message would go out mangled.
-		return nil, fmt.Errorf("%w: not valid UTF-8: %w", ErrInvalidPayload, asynq.SkipRetry)
+// throttled records a 429 answer's pause in the limiter (if any), so that
+// no process sends to k's bot or chat before it runs out. A failure is
+// logged with attrs: the task is rescheduled after the pause anyway.
+func throttled(ctx context.Context, l Limiter, log *slog.Logger, k ratelimit.Key, retryAfter time.Duration, attrs ...any) {
+	if l == nil {
+		return
 	}
-	m, err := tasks.ParseSendMessage(payload)
-	if err == nil {
-		return m, nil
+	if err := l.Throttled(ctx, k, retryAfter); err != nil {
+		log.WarnContext(ctx, "could not record 429 pause", append(attrs, "error", err)...)
 	}
-	// A payload from a newer version may have fields this build does not
-	// know; it is not invalid, only too new for this worker.
-	var head struct {
-		V int `json:"v"`
-	}
-	if json.Unmarshal(payload, &head) == nil && head.V > tasks.SendMessageVersion {
-		return nil, fmt.Errorf("%w: version %d, this worker reads up to %d", ErrNewerPayload, head.V, tasks.SendMessageVersion)
-	}
-	return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
-}
-
-// transportError maps a non-API telego error to an error whose text is safe
-// to store: ours, never telego's (which may hold the URL and token).
-func transportError(err error) error {
-	var te *TransportError
-	if errors.As(err, &te) {
-		return te
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &TransportError{Kind: "timeout", err: context.DeadlineExceeded}
-	}
-	if errors.Is(err, context.Canceled) {
-		return &TransportError{Kind: "network", err: context.Canceled}
-	}
-	return &TransportError{Kind: "response", err: errors.New("unexpected response")}
 }
 
 func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Key {
@@ -261,7 +207,7 @@ func limitKey(bot string, m *tasks.SendMessage, chat telego.ChatID) ratelimit.Ke
 const chatReserveWait = 5 * time.Millisecond
 
 // waitForSlot asks the limiter for a slot and sleeps until it comes, or
-// returns a RateLimitedError to reschedule the task when the wait is long.
+// returns a *LimiterWaitError to reschedule the task when the wait is long.
 //
 // A wait that the chat sets (its own limit, a group's per-minute limit, a
 // 429 pause of the chat) is handled apart from one the bot's budget sets:
@@ -295,7 +241,7 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 			pre = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
-		err := untilRedisAnswers(ctx, func() (err error) {
+		err := redisx.UntilAnswers(ctx, func() (err error) {
 			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, pre)
 			return err
 		})
@@ -322,13 +268,13 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 		}
 		if !r.ChatBound || r.Long {
 			h.obs.RateLimitWait(bot, r.Wait, true)
-			return &RateLimitedError{RetryAfter: r.Wait}
+			return &LimiterWaitError{RetryAfter: r.Wait}
 		}
 		select {
 		case h.chatWaiters <- struct{}{}:
 		default:
 			h.obs.RateLimitWait(bot, r.Wait, true)
-			return &RateLimitedError{RetryAfter: r.Wait}
+			return &LimiterWaitError{RetryAfter: r.Wait}
 		}
 		h.obs.RateLimitWait(bot, r.Wait, false)
 		err = sleepSend(ctx, r.Wait)
@@ -337,15 +283,6 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 			return err
 		}
 	}
-}
-
-// sleepSend sleeps d, or returns the transient error of a send whose task
-// was stopped (shutdown or deadline) while it waited.
-func sleepSend(ctx context.Context, d time.Duration) error {
-	if err := sleepFor(ctx, d); err != nil {
-		return &TransportError{Kind: "network", err: err}
-	}
-	return nil
 }
 
 // errAlreadySent: the task's sent marker shows that an earlier run's send
@@ -384,7 +321,7 @@ func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, tas
 		return false, nil
 	}
 	var res []byte
-	err := untilRedisAnswers(ctx, func() (err error) {
+	err := redisx.UntilAnswers(ctx, func() (err error) {
 		res, err = h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
 		return err
 	})
@@ -408,85 +345,6 @@ func (h *SendMessageHandler) completeSent(ctx context.Context, t *asynq.Task, ta
 		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
-}
-
-// delivered records a confirmed send: the marker first (insisting while Redis
-// is unreachable), then the task's result.
-func (h *SendMessageHandler) delivered(ctx context.Context, t *asynq.Task, taskID string, msg *telego.Message, chat telego.ChatID, migratedFrom int64) error {
-	res := tasks.SendResult{
-		MessageID:    int64(msg.MessageID),
-		ChatID:       msg.Chat.ID,
-		MigratedFrom: migratedFrom,
-		Date:         msg.Date,
-	}
-	if chat.Username != "" {
-		res.ChatUsername = chat.Username
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	marked := false
-	if h.rdb != nil && taskID != "" {
-		if h.recordSent(ctx, taskID, data) {
-			return nil
-		}
-		marked = h.writeMarker(taskID, data)
-	}
-	// asynq's connection may come back later than ours after an outage.
-	err = untilRedisAnswers(ctx, func() error {
-		_, err := t.ResultWriter().Write(data)
-		return err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case marked:
-		// The message is delivered and the marker holds its result, which
-		// client.Status falls back to: completing beats a rerun that only
-		// finds the marker, after asynq's lease recovery if Redis is down.
-		h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
-		return nil
-	default:
-		return fmt.Errorf("write result: %w", err)
-	}
-}
-
-// recordSent writes the sent marker and the task's result in one round trip
-// and reports whether both were stored. The result goes where asynq's
-// ResultWriter puts it, the "result" field of the task's hash (an HSET, as
-// ResultWriter does); TestResultKeyMatchesAsynq checks the key against
-// asynq. A pipeline, not a transaction: in Redis Cluster the two keys live
-// in different slots. On any error the caller falls back to writing them
-// one after the other, insisting on the marker.
-func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte) bool {
-	qname, ok := asynq.GetQueueName(ctx)
-	if !ok {
-		return false
-	}
-	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
-		p.HSet(ctx, asynqTaskKey(qname, taskID), "result", data)
-		return nil
-	})
-	return err == nil
-}
-
-// asynqTaskKey is the key of a task's hash in asynq v0.26
-// (internal/base.TaskKey).
-func asynqTaskKey(qname, taskID string) string {
-	return "asynq:{" + qname + "}:t:" + taskID
-}
-
-// writeMarker keeps trying, with backoff and independent of the task's
-// context, until the marker is stored or MarkerWriteTimeout passes. It
-// reports whether the marker was stored.
-func (h *SendMessageHandler) writeMarker(taskID string, data []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), h.markerWriteTimeout)
-	defer cancel()
-	err := insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
-		func(ctx context.Context) error { return h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err() })
-	return err == nil
 }
 
 // botOf reads the bot name of a payload without full validation.

@@ -251,12 +251,13 @@ func TestPermanentErrorsAreAttemptedOnce(t *testing.T) {
 		chat := int64(2000 + len(kind))
 		e.sandbox.AddRule(sandbox.Rule{Chat: fmt.Sprint(chat), Kind: kind})
 		id := e.enqueue(t, msg(chat, "x"))
-		e.waitState(t, id, asynq.TaskStateArchived, 10*time.Second)
-		// Give a wrongly scheduled retry the chance to happen.
-		time.Sleep(300 * time.Millisecond)
+		info := e.waitState(t, id, asynq.TaskStateArchived, 10*time.Second)
+		// Archived is final, and with the queue drained no other run of
+		// the task can be under way.
+		waitDrained(t, e.inspector, tasks.QueueDefault, 10*time.Second)
 		st := e.sandbox.Stats()
-		if n := st.Faults[kind]; n != 1 {
-			t.Fatalf("%s: answered %d times, want exactly 1 attempt", kind, n)
+		if n := st.Faults[kind]; n != 1 || info.Retried != 0 {
+			t.Fatalf("%s: answered %d times, retried %d; want exactly 1 attempt", kind, n, info.Retried)
 		}
 	}
 }

@@ -44,3 +44,21 @@ func asynqClients(t *testing.T, opt asynq.RedisConnOpt) (*asynq.Client, *asynq.I
 	t.Cleanup(func() { _ = c.Close(); _ = insp.Close() })
 	return c, insp
 }
+
+// waitDrained waits until queue holds no pending, active, scheduled or
+// retry task: every task in it has ended (completed or archived), so nothing
+// more can be sent from it.
+func waitDrained(t *testing.T, insp *asynq.Inspector, queue string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		q, err := insp.GetQueueInfo(queue)
+		if err == nil && q.Pending+q.Active+q.Scheduled+q.Retry+q.Aggregating == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue %s not drained within %s: %+v (err %v)", queue, within, q, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/redistest"
 )
 
@@ -39,7 +40,7 @@ func TestResultKeyMatchesAsynq(t *testing.T) {
 		if _, err := task.ResultWriter().Write([]byte("from asynq")); err != nil {
 			return err
 		}
-		got, err := rdb.HGet(ctx, asynqTaskKey(q, id), "result").Result()
+		got, err := rdb.HGet(ctx, keys.AsynqTask(q, id), "result").Result()
 		if err != nil {
 			got = "error: " + err.Error()
 		}
@@ -52,13 +53,13 @@ func TestResultKeyMatchesAsynq(t *testing.T) {
 	select {
 	case got := <-done:
 		if got != "from asynq" {
-			t.Fatalf("HGET %s result = %q, want what ResultWriter wrote", asynqTaskKey(queue, info.ID), got)
+			t.Fatalf("HGET %s result = %q, want what ResultWriter wrote", keys.AsynqTask(queue, info.ID), got)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("task not processed")
 	}
 	// ... and what we store at our key, the Inspector reads as the result.
-	if err := rdb.HSet(context.Background(), asynqTaskKey(queue, info.ID), "result", "from telequeue").Err(); err != nil {
+	if err := rdb.HSet(context.Background(), keys.AsynqTask(queue, info.ID), "result", "from telequeue").Err(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -68,7 +69,7 @@ func TestResultKeyMatchesAsynq(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Inspector result %v, %v; want what we wrote at %s", ti, err, asynqTaskKey(queue, info.ID))
+			t.Fatalf("Inspector result %v, %v; want what we wrote at %s", ti, err, keys.AsynqTask(queue, info.ID))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -14,7 +14,7 @@ import (
 const (
 	DefaultMaxWait = 2 * time.Second
 	DefaultMargin  = 0.03
-	DefaultPrefix  = keys.Prefix + "rl:"
+	DefaultPrefix  = keys.RateLimitPrefix
 )
 
 // maxInterval bounds the emission interval of a limit (1/rate), so that TATs
@@ -25,18 +25,20 @@ const maxInterval = 24 * time.Hour
 // with the same bot through the same Redis shares them.
 type Config struct {
 	// Global is the budget of one bot in messages per second for sends
-	// without Key.Paid. 0 turns the limit off. (Telegram's ~30/s default
-	// is applied by the caller, see TELEGRAM_RATE_GLOBAL.)
+	// without Key.Paid. 0 turns the limit off; Telegram allows about 30.
 	Global float64
 	// Chat is the budget of one chat in messages per second, for private
-	// chats and groups alike. 0 turns the limit off.
+	// chats and groups alike. 0 turns the limit off; Telegram allows about
+	// 1.
 	Chat float64
 	// Group is the budget of one group chat (Key.Group) in messages per
-	// MINUTE, applied in addition to Chat. 0 turns the limit off.
+	// MINUTE, applied in addition to Chat. 0 turns the limit off; Telegram
+	// allows 20.
 	Group float64
 	// Paid is the budget of one bot in messages per second for sends with
 	// Key.Paid (allow_paid_broadcast). Paid sends use it instead of Global,
-	// and do not consume Global. 0 turns the limit off.
+	// and do not consume Global. 0 turns the limit off; Telegram allows up
+	// to 1000.
 	Paid float64
 	// MaxWait is the longest wait Reserve grants: a send that would have
 	// to wait longer is not reserved, and its task should be rescheduled.
@@ -90,13 +92,13 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.MaxWait < 0 || c.MaxWait > maxInterval {
-		errs = append(errs, fmt.Errorf("MaxWait %v: must be between 0 and %v", c.MaxWait, maxInterval))
+		errs = append(errs, fmt.Errorf("invalid MaxWait %v: must be between 0 and %v", c.MaxWait, maxInterval))
 	}
 	if math.IsNaN(c.Margin) || c.Margin < 0 || c.Margin >= 1 {
-		errs = append(errs, fmt.Errorf("Margin %v: must be in [0, 1)", c.Margin))
+		errs = append(errs, fmt.Errorf("invalid Margin %v: must be in [0, 1)", c.Margin))
 	}
 	if strings.ContainsAny(c.Prefix, "{}") {
-		errs = append(errs, fmt.Errorf("Prefix %q: must not contain '{' or '}'", c.Prefix))
+		errs = append(errs, fmt.Errorf("invalid Prefix %q: must not contain '{' or '}'", c.Prefix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -1,6 +1,24 @@
 // Package ratelimit enforces Telegram's limits across every process of a
 // deployment with state in Redis.
 //
+// # A worker's limiter
+//
+// Create one Limiter per process with [New], on the Redis of the task
+// queues, and give it to every handler of the handlers package (its
+// Config.Limiter and BroadcastConfig.Limiter). Zero rates turn limits off,
+// so set Telegram's:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	limiter, err := ratelimit.New(rdb, ratelimit.Config{Global: 30, Chat: 1, Group: 20, Paid: 1000})
+//	if err != nil {
+//		return err
+//	}
+//	send, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb})
+//
+// Every process that sends with the same bots must use the same Redis, the
+// same Config and the same Prefix: the budgets are shared through Redis,
+// and a process with its own would send beside them.
+//
 // # Limits
 //
 // Telegram asks bots to stay below about one message per second in a chat,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/ratelimit"
 )
 
@@ -58,4 +59,24 @@ func Example() {
 		return err
 	}
 	_ = handle(context.Background(), ratelimit.Key{Bot: "default", Chat: "-1001234567890", Group: true})
+}
+
+// A worker gives one Limiter to its handlers; every process that sends with
+// the same bots shares the budgets through the same Redis.
+func Example_worker() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer rdb.Close()
+	limiter, err := ratelimit.New(rdb, ratelimit.Config{Global: 30, Chat: 1, Group: 20, Paid: 1000})
+	if err != nil {
+		panic(err)
+	}
+	bots, err := handlers.NewBots(handlers.BotsConfig{Tokens: map[string]string{"default": os.Getenv("TELEGRAM_BOT_TOKEN")}})
+	if err != nil {
+		panic(err)
+	}
+	send, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb})
+	if err != nil {
+		panic(err)
+	}
+	_ = send // register it with server.Config.SendMessage
 }

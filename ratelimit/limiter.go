@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
 )
 
 // Errors returned by the package.
@@ -134,8 +136,8 @@ func (l *Limiter) reservePiped(ctx context.Context, k Key, w Within, pre func(re
 		return reservation{}, ErrInvalidKey
 	}
 	s := &l.shapes[shapeIndex(k)]
-	base := l.base(k.Bot)
-	botPause, chatPause := base+"pause", base+"pause:chat:"+k.Chat
+	kk := keys.RateLimitOf(l.prefix, k.Bot)
+	botPause, chatPause := kk.Pause(), kk.ChatPause(k.Chat)
 	fail := func(err error) (reservation, error) {
 		return reservation{}, fmt.Errorf("ratelimit: reserve for bot %q: %w", k.Bot, err)
 	}
@@ -163,13 +165,13 @@ func (l *Limiter) reservePiped(ctx context.Context, k Key, w Within, pre func(re
 	keys := make([]string, 2, 5)
 	keys[0], keys[1] = botPause, chatPause
 	if s.bot != "" {
-		keys = append(keys, base+s.bot)
+		keys = append(keys, kk.Budget(s.bot))
 	}
 	if s.chat {
-		keys = append(keys, base+"chat:"+k.Chat)
+		keys = append(keys, kk.Chat(k.Chat))
 	}
 	if s.group {
-		keys = append(keys, base+"group:"+k.Chat)
+		keys = append(keys, kk.Group(k.Chat))
 	}
 	argv := make([]any, 0, len(s.args)+2)
 	argv = append(argv, w.args(s)...)
@@ -242,8 +244,8 @@ func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration)
 		retryAfter = defaultRetryAfter
 	}
 	pauseBot := !k.Group
-	base := l.base(k.Bot)
-	keys := []string{base + "pause", base + "pause:chat:" + k.Chat, base + "429"}
+	kk := keys.RateLimitOf(l.prefix, k.Bot)
+	keys := []string{kk.Pause(), kk.ChatPause(k.Chat), kk.Recent429()}
 	n, err := throttleScript.Run(ctx, l.rdb, keys,
 		retryAfter.Microseconds(), k.Chat, pauseBot, distinctWindow.Microseconds(), distinctChats).Int64()
 	if err != nil {
@@ -251,10 +253,6 @@ func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration)
 	}
 	return n == 1, nil
 }
-
-// base is the start of every key of bot: the prefix and the bot name as the
-// Redis Cluster hash tag, so that all keys of one script call share a slot.
-func (l *Limiter) base(bot string) string { return l.prefix + "{" + bot + "}:" }
 
 func shapeIndex(k Key) int {
 	i := 0

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
 )
 
 // Within adjusts one reservation of [Limiter.Acquire].
@@ -112,11 +114,11 @@ func (l *Limiter) Paused(ctx context.Context, k Key) (time.Duration, error) {
 	if k.Bot == "" || k.Chat == "" {
 		return 0, ErrInvalidKey
 	}
-	base := l.base(k.Bot)
+	kk := keys.RateLimitOf(l.prefix, k.Bot)
 	var bot, chat *redis.DurationCmd
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		bot = p.PTTL(ctx, base+"pause")
-		chat = p.PTTL(ctx, base+"pause:chat:"+k.Chat)
+		bot = p.PTTL(ctx, kk.Pause())
+		chat = p.PTTL(ctx, kk.ChatPause(k.Chat))
 		return nil
 	})
 	if err != nil {

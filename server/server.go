@@ -275,9 +275,9 @@ func errorLogger(log *slog.Logger) func(ctx context.Context, t *asynq.Task, err 
 			"task_id", id, "type", t.Type(), "queue", queue, "chat_id", chatOf(t.Payload()),
 			"attempt", retried + 1, "max_retry", maxRetry, "error", err.Error(),
 		}
-		var rl *handlers.RateLimitedError
+		var rs handlers.Rescheduled
 		switch {
-		case errors.As(err, &rl):
+		case errors.As(err, &rs):
 			log.DebugContext(ctx, "send postponed by rate limit", attrs...)
 		case errors.Is(err, asynq.SkipRetry):
 			log.WarnContext(ctx, "send failed for good; task archived", attrs...)

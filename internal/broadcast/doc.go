@@ -104,7 +104,8 @@
 // # Layout
 //
 // All keys of one broadcast share the Redis Cluster hash tag {<id>}, so every
-// script touches one slot. With the prefix "telequeue:bc:":
+// script touches one slot (keys.Broadcast names them). With the prefix
+// "telequeue:bc:":
 //
 //	telequeue:bc:{id}:meta      hash: message JSON, bot, total, chunk size,
 //	                            chunks, lanes, state, timestamps, last error

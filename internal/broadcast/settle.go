@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
 )
 
 // Outcome is how a recipient was settled; it names its counter.
@@ -101,20 +103,20 @@ return {1, state, ARGV[3]}
 // Settle applies st atomically if the chunk's progress is still st.From.
 // It returns [ErrNotFound] if the broadcast is gone.
 func (s *Store) Settle(ctx context.Context, id string, st Step) (Result, error) {
-	k := keysOf(id)
-	keys := []string{k.progress(), k.meta(), k.blocked()}
+	k := keys.BroadcastOf(id)
+	keys := []string{k.Progress(), k.Meta(), k.Blocked()}
 	var app []byte
 	counter := string(st.Outcome)
 	switch st.Outcome {
 	case OutcomeBlocked:
 		app = Pack([]int64{st.Chat})
 	case OutcomeRetry:
-		keys[2] = k.list(st.Chunk, st.From.Pass+1)
+		keys[2] = k.List(st.Chunk, st.From.Pass+1)
 		app = Pack([]int64{st.Chat})
 		counter = ""
 	}
 	for _, p := range st.DeletePasses {
-		keys = append(keys, k.list(st.Chunk, p))
+		keys = append(keys, k.List(st.Chunk, p))
 	}
 	res, err := settleScript.Run(ctx, s.rdb, keys,
 		strconv.Itoa(st.Chunk), st.From.String(), st.To.String(), counter, time.Now().UnixMilli(), app).Slice()
@@ -172,9 +174,9 @@ return {1, state, 'd'}
 // from.Cursor, and the next pass's list — and marks the chunk done, if its
 // progress is still from.
 func (s *Store) SettleRest(ctx context.Context, id string, c int, from Progress, outcome Outcome) (Result, error) {
-	k := keysOf(id)
+	k := keys.BroadcastOf(id)
 	res, err := settleRestScript.Run(ctx, s.rdb,
-		[]string{k.progress(), k.meta(), k.list(c, from.Pass), k.list(c, from.Pass+1)},
+		[]string{k.Progress(), k.Meta(), k.List(c, from.Pass), k.List(c, from.Pass+1)},
 		strconv.Itoa(c), from.String(), from.Cursor, string(outcome), time.Now().UnixMilli()).Slice()
 	if err != nil {
 		return Result{}, err
@@ -228,8 +230,8 @@ type CancelResult struct {
 // tasks the caller may want to run at once (a task waiting in the retry set
 // would otherwise settle only when it comes back).
 func (s *Store) Cancel(ctx context.Context, id string) (*CancelResult, error) {
-	k := keysOf(id)
-	res, err := cancelScript.Run(ctx, s.rdb, []string{k.meta(), k.progress()}, time.Now().UnixMilli()).Slice()
+	k := keys.BroadcastOf(id)
+	res, err := cancelScript.Run(ctx, s.rdb, []string{k.Meta(), k.Progress()}, time.Now().UnixMilli()).Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +252,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	if len(out.Settled) > 0 {
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range out.Settled {
-				p.Del(ctx, k.list(c, 0))
+				p.Del(ctx, k.List(c, 0))
 			}
 			return nil
 		})
@@ -258,7 +260,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 			return out, err
 		}
 	}
-	all, err := s.rdb.HGetAll(ctx, k.progress()).Result()
+	all, err := s.rdb.HGetAll(ctx, k.Progress()).Result()
 	if err != nil {
 		return out, err
 	}

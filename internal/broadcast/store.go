@@ -14,9 +14,6 @@ import (
 	"github.com/telequeue/telequeue/internal/keys"
 )
 
-// Prefix starts every key of a broadcast.
-const Prefix = keys.Prefix + "bc:"
-
 // States of a broadcast, as stored. A finished broadcast keeps its state;
 // [Info.FinishedAt] tells that it is finished.
 const (
@@ -43,23 +40,6 @@ type Store struct {
 
 // NewStore returns a Store on rdb, which the caller keeps and closes.
 func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
-
-// keyset names the keys of one broadcast.
-type keyset string
-
-func keysOf(id string) keyset { return keyset(Prefix + "{" + id + "}:") }
-
-func (k keyset) meta() string     { return string(k) + "meta" }
-func (k keyset) progress() string { return string(k) + "progress" }
-func (k keyset) blocked() string  { return string(k) + "blocked" }
-
-// list is chunk c's list of recipients for pass p (0 = the chunk itself).
-func (k keyset) list(c, p int) string {
-	if p == 0 {
-		return string(k) + "r:" + strconv.Itoa(c)
-	}
-	return string(k) + "r:" + strconv.Itoa(c) + ":" + strconv.Itoa(p)
-}
 
 // Pack encodes chat ids, 8 bytes each, little endian.
 func Pack(ids []int64) []byte {
@@ -116,7 +96,7 @@ func (s *Store) Create(ctx context.Context, sp *Spec) error {
 	if sp.ChunkSize <= 0 || sp.Lanes <= 0 || len(sp.Recipients) == 0 || sp.TTL <= 0 {
 		return fmt.Errorf("broadcast: create %s: invalid spec", sp.ID)
 	}
-	k := keysOf(sp.ID)
+	k := keys.BroadcastOf(sp.ID)
 	now := time.Now()
 	claimed, err := s.claim(ctx, k, sp.TTL)
 	if err != nil {
@@ -141,8 +121,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
-func (s *Store) claim(ctx context.Context, k keyset, ttl time.Duration) (bool, error) {
-	n, err := claimScript.Run(ctx, s.rdb, []string{k.meta()}, ttl.Milliseconds()).Int()
+func (s *Store) claim(ctx context.Context, k keys.Broadcast, ttl time.Duration) (bool, error) {
+	n, err := claimScript.Run(ctx, s.rdb, []string{k.Meta()}, ttl.Milliseconds()).Int()
 	return n == 1, err
 }
 
@@ -155,7 +135,7 @@ end
 return 1
 `)
 
-func (s *Store) write(ctx context.Context, k keyset, sp *Spec, now time.Time) error {
+func (s *Store) write(ctx context.Context, k keys.Broadcast, sp *Spec, now time.Time) error {
 	total := len(sp.Recipients)
 	chunks := Chunks(total, sp.ChunkSize)
 	packed := Pack(sp.Recipients)
@@ -163,7 +143,7 @@ func (s *Store) write(ctx context.Context, k keyset, sp *Spec, now time.Time) er
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for c := first; c < min(first+pipelineBatch, chunks); c++ {
 				lo, hi := c*sp.ChunkSize*idBytes, min((c+1)*sp.ChunkSize, total)*idBytes
-				p.Set(ctx, k.list(c, 0), packed[lo:hi], sp.TTL)
+				p.Set(ctx, k.List(c, 0), packed[lo:hi], sp.TTL)
 			}
 			return nil
 		})
@@ -187,15 +167,15 @@ func (s *Store) write(ctx context.Context, k keyset, sp *Spec, now time.Time) er
 		fields = append(fields, "start_at", sp.StartAt.UnixMilli())
 	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k.meta(), fields...)
-		p.PExpire(ctx, k.meta(), sp.TTL)
+		p.HSet(ctx, k.Meta(), fields...)
+		p.PExpire(ctx, k.Meta(), sp.TTL)
 		// The progress hash and the blocked list exist from the start so
 		// that they carry the TTL.
-		p.HSet(ctx, k.progress(), "_", 1)
-		p.PExpire(ctx, k.progress(), sp.TTL)
-		p.Set(ctx, k.blocked(), "", sp.TTL)
+		p.HSet(ctx, k.Progress(), "_", 1)
+		p.PExpire(ctx, k.Progress(), sp.TTL)
+		p.Set(ctx, k.Blocked(), "", sp.TTL)
 		// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
-		startScript.Eval(ctx, p, []string{k.meta()})
+		startScript.Eval(ctx, p, []string{k.Meta()})
 		return nil
 	})
 	return err
@@ -204,11 +184,11 @@ func (s *Store) write(ctx context.Context, k keyset, sp *Spec, now time.Time) er
 // Delete removes every key of a broadcast of chunks chunks (retry-pass
 // lists expire with the TTL).
 func (s *Store) Delete(ctx context.Context, id string, chunks int) error {
-	k := keysOf(id)
+	k := keys.BroadcastOf(id)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, k.meta(), k.progress(), k.blocked())
+		p.Del(ctx, k.Meta(), k.Progress(), k.Blocked())
 		for c := 0; c < chunks; c++ {
-			p.Del(ctx, k.list(c, 0))
+			p.Del(ctx, k.List(c, 0))
 		}
 		return nil
 	})
@@ -247,7 +227,7 @@ var infoFields = []string{
 
 // Info reads a broadcast's figures; [ErrNotFound] if it does not exist.
 func (s *Store) Info(ctx context.Context, id string) (*Info, error) {
-	vals, err := s.rdb.HMGet(ctx, keysOf(id).meta(), infoFields...).Result()
+	vals, err := s.rdb.HMGet(ctx, keys.BroadcastOf(id).Meta(), infoFields...).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +259,7 @@ func (s *Store) Info(ctx context.Context, id string) (*Info, error) {
 
 // Message returns the stored message JSON and the broadcast's figures.
 func (s *Store) Message(ctx context.Context, id string) ([]byte, *Info, error) {
-	b, err := s.rdb.HGet(ctx, keysOf(id).meta(), "msg").Bytes()
+	b, err := s.rdb.HGet(ctx, keys.BroadcastOf(id).Meta(), "msg").Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, nil, ErrNotFound
@@ -295,7 +275,7 @@ func (s *Store) Message(ctx context.Context, id string) ([]byte, *Info, error) {
 
 // SetLastError records a chunk-wide error for the status to show.
 func (s *Store) SetLastError(ctx context.Context, id, text string) error {
-	return s.rdb.HSet(ctx, keysOf(id).meta(), "last_error", text).Err()
+	return s.rdb.HSet(ctx, keys.BroadcastOf(id).Meta(), "last_error", text).Err()
 }
 
 // Blocked returns up to limit chats (all with limit <= 0) that answered 403,
@@ -308,14 +288,14 @@ func (s *Store) Blocked(ctx context.Context, id string, offset, limit int) ([]in
 	if limit > 0 {
 		end = int64(offset+limit)*idBytes - 1
 	}
-	k := keysOf(id)
+	k := keys.BroadcastOf(id)
 	var (
 		exists *redis.IntCmd
 		rng    *redis.StringCmd
 	)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		exists = p.Exists(ctx, k.meta())
-		rng = p.GetRange(ctx, k.blocked(), int64(offset)*idBytes, end)
+		exists = p.Exists(ctx, k.Meta())
+		rng = p.GetRange(ctx, k.Blocked(), int64(offset)*idBytes, end)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -369,7 +349,7 @@ func ParseProgress(s string) (Progress, error) {
 
 // Progress reads chunk c's progress.
 func (s *Store) Progress(ctx context.Context, id string, c int) (Progress, error) {
-	v, err := s.rdb.HGet(ctx, keysOf(id).progress(), strconv.Itoa(c)).Result()
+	v, err := s.rdb.HGet(ctx, keys.BroadcastOf(id).Progress(), strconv.Itoa(c)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Progress{}, err
 	}
@@ -378,7 +358,7 @@ func (s *Store) Progress(ctx context.Context, id string, c int) (Progress, error
 
 // Recipients reads chunk c's list for pass p. A missing list is empty.
 func (s *Store) Recipients(ctx context.Context, id string, c, p int) ([]int64, error) {
-	b, err := s.rdb.Get(ctx, keysOf(id).list(c, p)).Bytes()
+	b, err := s.rdb.Get(ctx, keys.BroadcastOf(id).List(c, p)).Bytes()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
@@ -388,6 +368,6 @@ func (s *Store) Recipients(ctx context.Context, id string, c, p int) ([]int64, e
 // PassLength returns the number of recipients waiting in chunk c's list
 // for pass p.
 func (s *Store) PassLength(ctx context.Context, id string, c, p int) (int, error) {
-	n, err := s.rdb.StrLen(ctx, keysOf(id).list(c, p)).Result()
+	n, err := s.rdb.StrLen(ctx, keys.BroadcastOf(id).List(c, p)).Result()
 	return int(n) / idBytes, err
 }

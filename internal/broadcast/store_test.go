@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/redistest"
 )
 
@@ -74,7 +75,7 @@ func TestCreate(t *testing.T) {
 	if err != nil || len(last) != 500 || last[0] != 3000 || last[499] != 3499 {
 		t.Errorf("last chunk: %d ids from %v, %v", len(last), last[:1], err)
 	}
-	keys, err := rdb.Keys(ctx, Prefix+"*").Result()
+	keys, err := rdb.Keys(ctx, keys.BroadcastPrefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestSettle(t *testing.T) {
 	if n, _ := s.PassLength(ctx, "b", 0, 1); n != 1 {
 		t.Errorf("retry list has %d, want 1", n)
 	}
-	if ttl := rdb.PTTL(ctx, keysOf("b").list(0, 1)).Val(); ttl <= 0 {
+	if ttl := rdb.PTTL(ctx, keys.BroadcastOf("b").List(0, 1)).Val(); ttl <= 0 {
 		t.Errorf("retry list TTL %v, want the broadcast's", ttl)
 	}
 	// Pass 1: the deferred recipient is sent; then the chunk is done.
@@ -159,7 +160,7 @@ func TestSettle(t *testing.T) {
 	if err != nil || !slices.Equal(blocked, []int64{1001}) {
 		t.Errorf("blocked %v, %v", blocked, err)
 	}
-	if n := rdb.Exists(ctx, keysOf("b").list(0, 0), keysOf("b").list(0, 1)).Val(); n != 0 {
+	if n := rdb.Exists(ctx, keys.BroadcastOf("b").List(0, 0), keys.BroadcastOf("b").List(0, 1)).Val(); n != 0 {
 		t.Errorf("%d finished lists left", n)
 	}
 	// A broadcast that is gone.

@@ -1,5 +1,11 @@
-// Package keys names telequeue's own Redis keys. asynq's keys start with
-// "asynq:"; ours start with "telequeue:" so the two never collide.
+// Package keys names every Redis key telequeue writes: sent markers,
+// idempotency keys, multi-part reply progress, chat orders, broadcasts and
+// the rate limiter's keys. asynq's keys start with "asynq:"; ours start with
+// [Prefix] so the two never collide.
+//
+// The key strings must never change: running deployments hold them (a
+// changed sent marker key, for one, would send every message of a rolling
+// deploy twice). keys_test.go pins them.
 package keys
 
 // Prefix of every telequeue key.
@@ -18,3 +24,10 @@ func Idempotency(key string) string { return Prefix + "idem:" + key }
 // Redis's clock, until which the name counts as known (see
 // internal/botreg).
 const Bots = Prefix + "bots"
+
+// AsynqTask is the hash in which asynq v0.26 keeps a task
+// (internal/base.TaskKey): asynq's key, not ours, but the handlers write a
+// confirmed send's result into its "result" field in the round trip of the
+// sent marker, as asynq's ResultWriter would. handlers' TestResultKeyMatchesAsynq
+// checks it against asynq.
+func AsynqTask(queue, taskID string) string { return "asynq:{" + queue + "}:t:" + taskID }

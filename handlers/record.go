@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Recording what Telegram confirmed, shared by single messages and
+// multi-part replies (broadcasts record each recipient in their own state,
+// with the same insistence: see BroadcastHandler.settle).
+
+// sendResult is the result of one delivered message.
+func sendResult(msg *telego.Message, chat telego.ChatID, migratedFrom int64) tasks.SendResult {
+	res := tasks.SendResult{MessageID: int64(msg.MessageID), ChatID: msg.Chat.ID, MigratedFrom: migratedFrom, Date: msg.Date}
+	if chat.Username != "" {
+		res.ChatUsername = chat.Username
+	}
+	return res
+}
+
+// afterSend returns a context for the writes that record a confirmed send:
+// not canceled with the task's (a shutdown or a lost lease must not lose
+// what Telegram confirmed), and bounded by MarkerWriteTimeout.
+func (h *SendMessageHandler) afterSend(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.markerWriteTimeout)
+}
+
+// recordDelivery records task t's confirmed delivery: its sent marker and
+// its result, data, and deletes the keys in obsolete, which the marker makes
+// unneeded (a reply's progress). The three go in one round trip; if that
+// fails, the marker is written insisting while Redis is unreachable, then
+// the result.
+func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, taskID string, data []byte, obsolete ...string) error {
+	marked := false
+	if h.rdb != nil && taskID != "" {
+		if h.recordSent(ctx, taskID, data, obsolete) {
+			return nil
+		}
+		marked = h.writeMarker(ctx, taskID, data)
+		if marked && len(obsolete) > 0 {
+			dctx, cancel := h.afterSend(ctx)
+			if err := h.rdb.Del(dctx, obsolete...).Err(); err != nil {
+				h.log.WarnContext(ctx, "could not delete the task's progress; it expires with the marker TTL", "task_id", taskID, "error", err)
+			}
+			cancel()
+		}
+	}
+	// asynq's connection may come back later than ours after an outage.
+	err := redisx.UntilAnswers(ctx, func() error {
+		_, err := t.ResultWriter().Write(data)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case marked:
+		// The message is delivered and the marker holds its result, which
+		// client.Status falls back to: completing beats a rerun that only
+		// finds the marker, after asynq's lease recovery if Redis is down.
+		h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
+		return nil
+	default:
+		return fmt.Errorf("write result: %w", err)
+	}
+}
+
+// recordSent writes the sent marker and the task's result and deletes
+// obsolete in one round trip, and reports whether all succeeded. The result
+// goes where asynq's ResultWriter puts it, the "result" field of the task's
+// hash (an HSET, as ResultWriter does); TestResultKeyMatchesAsynq checks the
+// key against asynq. A pipeline, not a transaction: in Redis Cluster the
+// keys live in different slots. On any error the caller falls back to
+// writing them one after the other, insisting on the marker.
+func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte, obsolete []string) bool {
+	qname, ok := asynq.GetQueueName(ctx)
+	if !ok {
+		return false
+	}
+	ctx, cancel := h.afterSend(ctx)
+	defer cancel()
+	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
+		p.HSet(ctx, keys.AsynqTask(qname, taskID), "result", data)
+		if len(obsolete) > 0 {
+			p.Del(ctx, obsolete...)
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// writeMarker keeps trying, with backoff and independent of the task's
+// cancellation, until the marker is stored or MarkerWriteTimeout passes. It
+// reports whether the marker was stored.
+func (h *SendMessageHandler) writeMarker(ctx context.Context, taskID string, data []byte) bool {
+	ctx, cancel := h.afterSend(ctx)
+	defer cancel()
+	err := redisx.Insist(ctx, h.log, "sent marker", "the message may be sent again", []any{"task_id", taskID}, nil,
+		func(ctx context.Context) error { return h.rdb.Set(ctx, keys.Sent(taskID), data, h.markerTTL).Err() })
+	return err == nil
+}
+
+// recordPart writes a confirmed part of a multi-part reply to the reply's
+// progress, insisting, like writeMarker, until Redis answers or
+// MarkerWriteTimeout passes. If it gives up, the error makes the task
+// retry, which sends that part again: a duplicate rather than a loss, and
+// never a part out of order.
+func (h *SendMessageHandler) recordPart(ctx context.Context, taskID string, part int, data []byte) error {
+	if h.rdb == nil || taskID == "" {
+		return nil
+	}
+	ctx, cancel := h.afterSend(ctx)
+	defer cancel()
+	key := keys.Parts(taskID)
+	err := redisx.Insist(ctx, h.log, "reply progress", "a sent part may be sent again", []any{"task_id", taskID, "part", part + 1}, nil,
+		func(ctx context.Context) error {
+			_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.HSet(ctx, key, strconv.Itoa(part), data)
+				pipe.PExpire(ctx, key, h.markerTTL)
+				return nil
+			})
+			return err
+		})
+	if err != nil {
+		return fmt.Errorf("sent, but its progress could not be recorded: %w", err)
+	}
+	return nil
+}
