@@ -134,7 +134,6 @@ func (c *Client) locate(ctx context.Context, id string) (queue string, marker []
 	return queue, marker, nil
 }
 
-
 // decodeResult reads a task result or sent marker: a send's
 // tasks.SendResult, or a multi-part reply's, which adds message_ids. Both
 // are nil when it cannot be read.
