@@ -12,3 +12,7 @@ func Sent(taskID string) string { return Prefix + "sent:" + taskID }
 
 // Idempotency maps a client's idempotency key to the task it created.
 func Idempotency(key string) string { return Prefix + "idem:" + key }
+
+// BroadcastIndex is a sorted set of broadcast ids by creation time, read by
+// the broadcast metrics.
+const BroadcastIndex = Prefix + "broadcasts"
