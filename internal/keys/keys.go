@@ -16,3 +16,7 @@ func Idempotency(key string) string { return Prefix + "idem:" + key }
 // BroadcastIndex is a sorted set of broadcast ids by creation time, read by
 // the broadcast metrics.
 const BroadcastIndex = Prefix + "broadcasts"
+
+// Events is the outcome stream: a Redis Stream with one entry per final
+// outcome (see tasks.Event).
+const Events = Prefix + "events"
