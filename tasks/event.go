@@ -69,3 +69,13 @@ type Event struct {
 	// Time is when the outcome happened.
 	Time time.Time `json:"time"`
 }
+
+// Webhook deliveries: one task per event and receiver, on their own queue
+// so that a slow or failing receiver never holds back messages.
+const (
+	// TypeWebhook is the task type of a webhook delivery; its payload is
+	// the [Event] JSON that is POSTed. Never renamed.
+	TypeWebhook = "telequeue:webhook"
+	// QueueWebhooks is the queue of webhook deliveries.
+	QueueWebhooks = "webhooks"
+)
