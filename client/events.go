@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/telequeue/telequeue/internal/events"
+	"github.com/telequeue/telequeue/internal/webhook"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -93,4 +94,16 @@ func (c *Client) Events(ctx context.Context, cfg EventsConfig) iter.Seq2[*tasks.
 			}
 		}
 	}
+}
+
+// WebhookSignatureHeader is the header that signs a webhook delivery.
+const WebhookSignatureHeader = webhook.SignatureHeader
+
+// VerifyWebhook checks a webhook delivery: header is its
+// Telequeue-Signature, body the raw request body, secret the workers'
+// WEBHOOK_SECRET. It returns nil when a signature matches and its timestamp
+// is within 5 minutes of now; otherwise answer 401 and ignore the request.
+// Deliveries are at least once: dedupe by the event's ID.
+func VerifyWebhook(secret []byte, header string, body []byte) error {
+	return webhook.Verify(secret, header, body, time.Now(), webhook.DefaultTolerance)
 }
