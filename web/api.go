@@ -108,6 +108,7 @@ func (s *Server) apiRoutes() http.Handler {
 	mux.HandleFunc("GET /v1/stats", s.getStats)
 	s.broadcastRoutes(mux)
 	s.replyRoutes(mux)
+	s.eventRoutes(mux)
 	// JSON answers for wrong methods and unknown paths.
 	mux.Handle("/v1/messages", methodNotAllowed("POST"))
 	mux.Handle("/v1/messages/{id}", methodNotAllowed("GET"))

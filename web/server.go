@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/broadcast"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -154,9 +155,14 @@ func New(cfg Config) (*Server, error) {
 	// A registry shared with another component may hold the queue
 	// collector already; its series are then exported once.
 	var already prometheus.AlreadyRegisteredError
-	if err := cfg.Registry.Register(metrics.NewQueueCollector(s.inspector).WithLogger(s.log)); err != nil && !errors.As(err, &already) {
-		_ = s.Close()
-		return nil, fmt.Errorf("web: register queue metrics: %w", err)
+	for _, c := range []prometheus.Collector{
+		metrics.NewQueueCollector(s.inspector).WithLogger(s.log),
+		metrics.NewBroadcastCollector(broadcast.NewStore(rdb), s.log),
+	} {
+		if err := cfg.Registry.Register(c); err != nil && !errors.As(err, &already) {
+			_ = s.Close()
+			return nil, fmt.Errorf("web: register metrics: %w", err)
+		}
 	}
 
 	dash, err := s.newDashboard()

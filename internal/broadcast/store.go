@@ -105,7 +105,11 @@ func (s *Store) Create(ctx context.Context, sp *Spec) error {
 	if !claimed {
 		return ErrExists
 	}
-	if err := s.write(ctx, k, sp, now); err != nil {
+	err = s.rdb.ZAdd(ctx, IndexKey, redis.Z{Score: float64(now.UnixMilli()), Member: sp.ID}).Err()
+	if err == nil {
+		err = s.write(ctx, k, sp, now)
+	}
+	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = s.Delete(cctx, sp.ID, Chunks(len(sp.Recipients), sp.ChunkSize))
@@ -186,6 +190,7 @@ func (s *Store) write(ctx context.Context, k keys.Broadcast, sp *Spec, now time.
 func (s *Store) Delete(ctx context.Context, id string, chunks int) error {
 	k := keys.BroadcastOf(id)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, IndexKey, id)
 		p.Del(ctx, k.Meta(), k.Progress(), k.Blocked())
 		for c := 0; c < chunks; c++ {
 			p.Del(ctx, k.List(c, 0))

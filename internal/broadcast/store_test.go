@@ -222,3 +222,45 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancel unknown: %v", err)
 	}
 }
+
+func TestRecent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rdb := newStore(t)
+	for _, id := range []string{"r1", "r2", "r3"} {
+		if err := s.Create(ctx, spec(id, 10, 10, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r1 expired; an id created long ago is pruned by age.
+	if err := rdb.Del(ctx, keys.BroadcastOf("r1").Meta()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := rdb.ZAdd(ctx, IndexKey, redis.Z{Score: float64(old.UnixMilli()), Member: "old"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.Recent(ctx, time.Now().Add(-24*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, i := range got {
+		ids = append(ids, i.ID)
+	}
+	if len(ids) != 2 || !slices.Contains(ids, "r2") || !slices.Contains(ids, "r3") {
+		t.Errorf("Recent = %v, want r2 and r3", ids)
+	}
+	left, err := rdb.ZRange(ctx, IndexKey, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"r2", "r3"}) {
+		t.Errorf("index after Recent = %v, want the expired and old ids gone", left)
+	}
+	if got, err := s.Recent(ctx, time.Now().Add(-time.Hour), 1); err != nil || len(got) != 1 {
+		t.Errorf("Recent with limit 1 = %d, %v", len(got), err)
+	}
+}

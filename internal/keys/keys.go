@@ -31,3 +31,11 @@ const Bots = Prefix + "bots"
 // sent marker, as asynq's ResultWriter would. handlers' TestResultKeyMatchesAsynq
 // checks it against asynq.
 func AsynqTask(queue, taskID string) string { return "asynq:{" + queue + "}:t:" + taskID }
+
+// BroadcastIndex is a sorted set of broadcast ids by creation time, read by
+// the broadcast metrics.
+const BroadcastIndex = Prefix + "broadcasts"
+
+// Events is the outcome stream: a Redis Stream with one entry per final
+// outcome (see tasks.Event).
+const Events = Prefix + "events"

@@ -31,6 +31,9 @@ func TestKeysDoNotChange(t *testing.T) {
 		{bc.Blocked(), "telequeue:bc:{b1}:blocked"},
 		{bc.List(3, 0), "telequeue:bc:{b1}:r:3"},
 		{bc.List(3, 2), "telequeue:bc:{b1}:r:3:2"},
+		{BroadcastIndex, "telequeue:broadcasts"},
+		{Bots, "telequeue:bots"},
+		{Events, "telequeue:events"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

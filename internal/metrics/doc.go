@@ -14,6 +14,13 @@
 //	telequeue_tasks_processed_total{queue}          tasks processed, succeeded or failed (asynq's cumulative counter)
 //	telequeue_tasks_failed_total{queue}             tasks whose handler failed (asynq's cumulative counter)
 //	telequeue_queue_inspector_up                    1 when the last scrape could read Redis, else 0
+//	telequeue_workers{status}                       live worker processes: active, or stopped (draining)
+//	telequeue_worker_slots{state}                   their senders: total, and busy with a task
+//
+// [NewBroadcastCollector] returns one that reads the broadcasts created in the
+// last 24 hours (at most 50):
+//
+//	telequeue_broadcast_recipients{id,bot,state}    recipients by state: sent, failed, blocked, cancelled, pending
 //
 // # Sender metrics
 //

@@ -14,6 +14,7 @@ import (
 type QueueInspector interface {
 	Queues() ([]string, error)
 	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
+	Servers() ([]*asynq.ServerInfo, error)
 }
 
 var _ QueueInspector = (*asynq.Inspector)(nil)
@@ -45,6 +46,12 @@ var (
 	upDesc = prometheus.NewDesc(namespace+"_queue_inspector_up",
 		"1 when the last scrape could read the queues from Redis, else 0.",
 		nil, nil)
+	workersDesc = prometheus.NewDesc(namespace+"_workers",
+		"Live worker processes (asynq servers whose heartbeat is fresh), by status: active, or stopped (no longer fetching, e.g. draining for a deploy).",
+		[]string{"status"}, nil)
+	workerSlotsDesc = prometheus.NewDesc(namespace+"_worker_slots",
+		"Senders (concurrency) of the live worker processes, and how many are busy with a task.",
+		[]string{"state"}, nil)
 )
 
 // QueueCollector exports the state of asynq's queues, read from Redis on
@@ -78,6 +85,7 @@ func (c *QueueCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		queueSizeDesc, queueTasksDesc, queueLatencyDesc, queuePausedDesc,
 		queueMemoryDesc, processedDesc, failedDesc, upDesc,
+		workersDesc, workerSlotsDesc,
 	} {
 		ch <- d
 	}
@@ -94,6 +102,7 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
+	c.collectWorkers(ch)
 	for _, q := range infos {
 		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{q.Queue}, labels...)...)
@@ -157,4 +166,27 @@ func QueueInfos(inspector QueueInspector, known []string) ([]*asynq.QueueInfo, e
 		infos = append(infos, info)
 	}
 	return infos, nil
+}
+
+// collectWorkers reports the live worker processes: asynq's server records,
+// which each server refreshes every 5 s and which expire 10 s after the last
+// refresh, so a killed worker drops out within about 10 s.
+func (c *QueueCollector) collectWorkers(ch chan<- prometheus.Metric) {
+	servers, err := c.inspector.Servers()
+	if err != nil {
+		c.logger.Warn("metrics: cannot read worker servers", "err", err)
+		return
+	}
+	status := map[string]float64{"active": 0, "stopped": 0}
+	var slots, busy float64
+	for _, s := range servers {
+		status[s.Status]++
+		slots += float64(s.Concurrency)
+		busy += float64(len(s.ActiveWorkers))
+	}
+	for st, n := range status {
+		ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, n, st)
+	}
+	ch <- prometheus.MustNewConstMetric(workerSlotsDesc, prometheus.GaugeValue, slots, "total")
+	ch <- prometheus.MustNewConstMetric(workerSlotsDesc, prometheus.GaugeValue, busy, "busy")
 }
