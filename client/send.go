@@ -83,7 +83,18 @@ func (c *Client) prepare(ctx context.Context, now time.Time, kind call, m *tasks
 	if err := c.checkBot(ctx, m.BotName()); err != nil {
 		return nil, err
 	}
-	return &prepared{msg: m, task: task, id: id, s: s}, nil
+	return &prepared{msg: m, task: c.withKey(task, &s, id, 0), id: id, s: s}, nil
+}
+
+// withKey returns task, built with s and id, carrying s's idempotency key in
+// a header, so that the message's outcome event names it. Without a key it
+// returns task as is.
+func (c *Client) withKey(task *asynq.Task, s *settings, id string, parts int) *asynq.Task {
+	if s.key == "" {
+		return task
+	}
+	opts := append(tasks.DefaultOptions(task.Type(), parts), c.taskOptions(s, id)...)
+	return asynq.NewTaskWithHeaders(task.Type(), task.Payload(), map[string]string{tasks.HeaderIdempotencyKey: s.key}, opts...)
 }
 
 // taskOptions are the asynq options of a task with id queued with s.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -92,6 +93,11 @@ type BroadcastConfig struct {
 	SettleTimeout time.Duration
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
+	// Outcomes receives an event for each recipient that blocked the bot
+	// (403) or failed for good (see [NewOutcomeStream]); nil records none.
+	// Sent and cancelled recipients are counted in the broadcast's status,
+	// not streamed one by one.
+	Outcomes Outcomes
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -115,6 +121,7 @@ type BroadcastHandler struct {
 	outageAfter   int
 	settleTimeout time.Duration
 	obs           Observer
+	outcomes      Outcomes
 	log           *slog.Logger
 
 	// pacers holds one mutex per bot: the chunks of this process that
@@ -167,6 +174,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		outageAfter:   orDefault(cfg.OutageAfter, DefaultBroadcastOutageAfter),
 		settleTimeout: orDefault(cfg.SettleTimeout, DefaultBroadcastSettleTimeout),
 		obs:           cfg.Observer,
+		outcomes:      cfg.Outcomes,
 		log:           cfg.Logger,
 		pacers:        make(map[string]*sync.Mutex),
 	}
@@ -246,7 +254,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	}
 	r := &chunkRun{
 		h: h, id: p.Broadcast, chunk: p.Chunk, info: info, msg: m, bot: bot, botName: botName,
-		start: time.Now(), log: log,
+		start: time.Now(), log: log, task: t,
 	}
 	err = r.run(ctx)
 	if errors.Is(err, errGone) {
@@ -273,6 +281,10 @@ type chunkRun struct {
 	log       *slog.Logger
 	handedOff bool
 	transient int // consecutive transient failures
+	task      *asynq.Task
+	// verdict is the last permanent answer: the code and description of a
+	// recipient settled as blocked or failed.
+	verdict verdict
 }
 
 // run drives the chunk from the progress stored in Redis until it is done
@@ -361,6 +373,9 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 		}
 		if !res.Applied {
 			return res.Current, errRecheck
+		}
+		if outcome == broadcast.OutcomeBlocked || outcome == broadcast.OutcomeFailed {
+			r.recordOutcome(ctx, chat, outcome)
 		}
 		prog = next
 		if res.State == broadcast.StateCancelled {
@@ -516,6 +531,7 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 		}
 		// Permanent: this recipient never gets the message; the others may.
 		r.transient = 0
+		r.verdict = v
 		if v.code == 403 {
 			return broadcast.OutcomeBlocked, nil
 		}
@@ -656,5 +672,28 @@ func (h *BroadcastHandler) lastError(ctx context.Context, id string, err error) 
 	defer cancel()
 	if e := h.store.SetLastError(ctx, id, err.Error()); e != nil {
 		h.log.WarnContext(ctx, "could not record the broadcast's last error", "broadcast", id, "error", e)
+	}
+}
+
+// recordOutcome appends the event of a recipient settled as blocked or
+// failed, with Telegram's answer, waiting while Redis is unreachable up to
+// SettleTimeout. Giving up loses the event, never a recipient.
+func (r *chunkRun) recordOutcome(ctx context.Context, chatID int64, outcome broadcast.Outcome) {
+	if r.h.outcomes == nil {
+		return
+	}
+	e := newEvent(ctx, r.task, tasks.OutcomeArchived, r.botName, strconv.FormatInt(chatID, 10))
+	if outcome == broadcast.OutcomeBlocked {
+		e.Outcome = tasks.OutcomeBlocked
+	}
+	e.BroadcastID, e.ErrorCode = r.id, r.verdict.code
+	var te *TelegramError
+	if errors.As(r.verdict.err, &te) {
+		e.Description = te.Description
+	}
+	ctx, cancel := r.h.afterSend(ctx)
+	defer cancel()
+	if err := redisx.UntilAnswers(ctx, func() error { return r.h.outcomes.Append(ctx, e) }); err != nil {
+		r.log.WarnContext(ctx, "could not record a recipient's outcome event", "chat_id", chatID, "error", err)
 	}
 }

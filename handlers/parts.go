@@ -99,8 +99,15 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 	if err != nil {
 		return err
 	}
+	ev := newEvent(ctx, t, tasks.OutcomeSent, botName, r.ChatID.String())
+	ev.ChatID, ev.MessageIDs = results[len(results)-1].ChatID, out.MessageIDs
+	for _, res := range results {
+		if res.MigratedFrom != 0 {
+			ev.MigratedFrom = res.MigratedFrom
+		}
+	}
 	// The marker answers any rerun now: the progress goes.
-	return h.recordDelivery(ctx, t, taskID, data, keys.Parts(taskID))
+	return h.recordDelivery(ctx, t, taskID, data, ev, keys.Parts(taskID))
 }
 
 // progress reads the parts of the reply that Telegram already confirmed.

@@ -34,18 +34,19 @@ func (h *SendMessageHandler) afterSend(ctx context.Context) (context.Context, co
 	return context.WithTimeout(context.WithoutCancel(ctx), h.markerWriteTimeout)
 }
 
-// recordDelivery records task t's confirmed delivery: its sent marker and
-// its result, data, and deletes the keys in obsolete, which the marker makes
-// unneeded (a reply's progress). The three go in one round trip; if that
-// fails, the marker is written insisting while Redis is unreachable, then
-// the result.
-func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, taskID string, data []byte, obsolete ...string) error {
+// recordDelivery records task t's confirmed delivery: its sent marker, its
+// result, data, and its outcome event ev, and deletes the keys in obsolete,
+// which the marker makes unneeded (a reply's progress). They go in one round
+// trip; if that fails, the marker is written insisting while Redis is
+// unreachable, then the event, then the result.
+func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, taskID string, data []byte, ev *tasks.Event, obsolete ...string) error {
 	marked := false
 	if h.rdb != nil && taskID != "" {
-		if h.recordSent(ctx, taskID, data, obsolete) {
+		if h.recordSent(ctx, taskID, data, ev, obsolete) {
 			return nil
 		}
 		marked = h.writeMarker(ctx, taskID, data)
+		h.appendEvent(ctx, ev)
 		if marked && len(obsolete) > 0 {
 			dctx, cancel := h.afterSend(ctx)
 			if err := h.rdb.Del(dctx, obsolete...).Err(); err != nil {
@@ -80,7 +81,7 @@ func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, 
 // key against asynq. A pipeline, not a transaction: in Redis Cluster the
 // keys live in different slots. On any error the caller falls back to
 // writing them one after the other, insisting on the marker.
-func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte, obsolete []string) bool {
+func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte, ev *tasks.Event, obsolete []string) bool {
 	qname, ok := asynq.GetQueueName(ctx)
 	if !ok {
 		return false
@@ -93,9 +94,26 @@ func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data
 		if len(obsolete) > 0 {
 			p.Del(ctx, obsolete...)
 		}
+		if h.outcomes != nil && ev != nil {
+			h.outcomes.Queue(ctx, p, ev)
+		}
 		return nil
 	})
 	return err == nil
+}
+
+// appendEvent writes ev on its own, waiting while Redis is unreachable up to
+// MarkerWriteTimeout, for a delivery whose round trip failed. Giving up loses
+// the event, never the message.
+func (h *SendMessageHandler) appendEvent(ctx context.Context, ev *tasks.Event) {
+	if h.outcomes == nil || ev == nil {
+		return
+	}
+	ctx, cancel := h.afterSend(ctx)
+	defer cancel()
+	if err := redisx.UntilAnswers(ctx, func() error { return h.outcomes.Append(ctx, ev) }); err != nil {
+		h.log.WarnContext(ctx, "could not record the outcome event", "task_id", ev.TaskID, "error", err)
+	}
 }
 
 // writeMarker keeps trying, with backoff and independent of the task's

@@ -45,6 +45,11 @@ type Config struct {
 	ChatWaiters int
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
+	// Outcomes receives a "sent" event per delivered message or reply, in
+	// the round trip that stores its marker (see [NewOutcomeStream]); nil
+	// records none. Failures are recorded by the server (see
+	// [FailureEvent]).
+	Outcomes Outcomes
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +63,7 @@ type SendMessageHandler struct {
 	markerWriteTimeout time.Duration
 	chatWaiters        chan struct{} // a token per send sleeping on a chat-bound wait
 	obs                Observer
+	outcomes           Outcomes
 	log                *slog.Logger
 }
 
@@ -74,7 +80,7 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 	h := &SendMessageHandler{
 		bots: cfg.Bots, limiter: cfg.Limiter, rdb: cfg.Redis,
 		markerTTL: cfg.SentMarkerTTL, markerWriteTimeout: cfg.MarkerWriteTimeout,
-		obs: cfg.Observer, log: cfg.Logger,
+		obs: cfg.Observer, outcomes: cfg.Outcomes, log: cfg.Logger,
 	}
 	if h.markerTTL <= 0 {
 		h.markerTTL = 72 * time.Hour
@@ -129,11 +135,14 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(sendResult(msg, chat, migratedFrom))
+	res := sendResult(msg, chat, migratedFrom)
+	data, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	return h.recordDelivery(ctx, t, taskID, data)
+	ev := newEvent(ctx, t, tasks.OutcomeSent, botName, m.ChatID.String())
+	ev.ChatID, ev.MigratedFrom, ev.MessageIDs = res.ChatID, res.MigratedFrom, []int64{res.MessageID}
+	return h.recordDelivery(ctx, t, taskID, data, ev)
 }
 
 // send sends m to chat, resending to the new supergroup when Telegram says

@@ -18,6 +18,7 @@ import (
 
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/logging"
+	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -53,6 +54,11 @@ type Config struct {
 	SendMessage asynq.Handler
 	// Handlers handle further task types, keyed by type name.
 	Handlers map[string]asynq.Handler
+	// Outcomes receives an event for every task that ends archived
+	// ("blocked" for a 403, "archived" otherwise; see
+	// handlers.FailureEvent); nil records none. Pass the one the handlers
+	// record deliveries with.
+	Outcomes handlers.Outcomes
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// LogLevel is the level of asynq's own messages (default info).
@@ -72,6 +78,8 @@ type Server struct {
 	types map[string]asynq.Handler // task type → handler, matched exactly
 	log   *slog.Logger
 	drain time.Duration
+
+	outcomes handlers.Outcomes
 
 	inflight sync.WaitGroup // handler calls running now
 	running  atomic.Int64   // how many, for logs
@@ -155,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		},
 	})
-	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout,
+	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
 	s.types[tasks.TypeSendMessage] = s.track(cfg.SendMessage)
 	for typ, h := range cfg.Handlers {
@@ -176,8 +184,28 @@ func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("%w %q: this worker has no handler for it (a newer one may)", ErrUnknownTaskType, typ)
 	}
-	return capError(h.ProcessTask(ctx, t))
+	err := capError(h.ProcessTask(ctx, t))
+	if s.outcomes != nil {
+		if e := handlers.FailureEvent(ctx, t, err); e != nil {
+			s.recordFailure(ctx, e)
+		}
+	}
+	return err
 }
+
+// recordFailure appends the event of a task that is about to be archived,
+// waiting while Redis is unreachable for up to outcomeWriteTimeout (asynq
+// cannot archive the task meanwhile either).
+func (s *Server) recordFailure(ctx context.Context, e *tasks.Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWriteTimeout)
+	defer cancel()
+	if err := redisx.UntilAnswers(ctx, func() error { return s.outcomes.Append(ctx, e) }); err != nil {
+		s.log.WarnContext(ctx, "could not record the outcome event of an archived task", "task_id", e.TaskID, "error", err)
+	}
+}
+
+// outcomeWriteTimeout bounds how long recordFailure waits for Redis.
+const outcomeWriteTimeout = 30 * time.Second
 
 // track counts h's running calls, so that Shutdown can wait for those that
 // outlive asynq's shutdown timeout.

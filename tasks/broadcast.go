@@ -93,7 +93,7 @@ func NewBroadcastChunkTask(p *BroadcastChunk, opts ...asynq.Option) (*asynq.Task
 	}
 	c := *p
 	c.Version = BroadcastChunkVersion
-	defaults := append(defaultOptions(TypeBroadcastChunk, 0), asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)))
+	defaults := append(DefaultOptions(TypeBroadcastChunk, 0), asynq.TaskID(BroadcastChunkTaskID(c.Broadcast, c.Chunk)))
 	return newTask(TypeBroadcastChunk, &c, defaults, opts)
 }
 

@@ -2,6 +2,10 @@ package tasks
 
 import "time"
 
+// HeaderIdempotencyKey is the task header that carries the idempotency key
+// a message was queued with, so that its outcome [Event] can name it.
+const HeaderIdempotencyKey = "idempotency_key"
+
 // Outcome is how a task, or one recipient of a broadcast, ended for good.
 type Outcome string
 

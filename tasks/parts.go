@@ -163,7 +163,7 @@ func newSendMessagesTask(typ string, r *SendMessages, opts []asynq.Option) (*asy
 		return nil, err
 	}
 	p.Version = SendMessagesVersion
-	return newTask(typ, p, defaultOptions(typ, len(p.Parts)), opts)
+	return newTask(typ, p, DefaultOptions(typ, len(p.Parts)), opts)
 }
 
 // SendMessagesResult is what a completed multi-part reply stores as its

@@ -363,5 +363,5 @@ func newSendMessageTask(typ string, m *SendMessage, opts []asynq.Option) (*asynq
 	}
 	p := *m
 	p.Version = SendMessageVersion
-	return newTask(typ, &p, defaultOptions(typ, 0), opts)
+	return newTask(typ, &p, DefaultOptions(typ, 0), opts)
 }

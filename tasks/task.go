@@ -27,10 +27,12 @@ const (
 	BroadcastChunkTimeout = 15 * time.Minute
 )
 
-// defaultOptions returns the default options of a task of type typ, the one
+// DefaultOptions returns the default options of a task of type typ, the one
 // place they are written; parts is the number of parts of a multi-part
-// reply.
-func defaultOptions(typ string, parts int) []asynq.Option {
+// reply. The constructors apply them before their caller's options; a caller
+// that rebuilds a task (e.g. to add headers with asynq.NewTaskWithHeaders)
+// passes them again.
+func DefaultOptions(typ string, parts int) []asynq.Option {
 	queue, maxRetry, timeout := QueueDefault, DefaultMaxRetry, DefaultTimeout
 	switch typ {
 	case TypeSendMessages, TypeSendMessagesOrdered:

@@ -46,6 +46,8 @@ func (s *Server) newDashboard() (http.Handler, error) {
 		PayloadFormatter: PayloadFormatter(cfg.DashboardTextChars),
 		ResultFormatter:  ResultFormatter(),
 		ReadOnly:         cfg.DashboardReadOnly,
+		// Asynqmon shows its Metrics view when this is set.
+		PrometheusAddress: cfg.DashboardPrometheusURL,
 	})
 	if err != nil {
 		return nil, err

@@ -72,6 +72,11 @@ type Config struct {
 	// DashboardReadOnly puts Asynqmon in read-only mode: no pausing,
 	// deleting or re-running from the UI.
 	DashboardReadOnly bool
+	// DashboardPrometheusURL, if set, is a Prometheus server that scrapes
+	// telequeue (e.g. "http://prometheus:9090"): the dashboard's Metrics
+	// view then charts the queues from it. The browser does not reach it:
+	// Asynqmon queries it from this process.
+	DashboardPrometheusURL string
 	// DashboardTextChars is how many characters of a message's text the
 	// dashboard shows. 0 (the zero value) hides the text; telequeue's
 	// DASHBOARD_TEXT_CHARS defaults to 64. The other fields shown (type,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/webhook"
+	"github.com/telequeue/telequeue/tasks"
 )
 
 // Secret is a string that never prints: its String, GoString, LogValue and
@@ -120,6 +123,24 @@ type Config struct {
 	DashboardTextChars int `env:"DASHBOARD_TEXT_CHARS" envDefault:"64"`
 	// API_TOKEN: bearer token of the HTTP API; without it the API is off.
 	APIToken Secret `env:"API_TOKEN"`
+	// PROMETHEUS_URL: a Prometheus server that scrapes telequeue; the
+	// dashboard then shows its metrics view from it.
+	PrometheusURL string `env:"PROMETHEUS_URL"`
+
+	// EVENTS_MAXLEN: about how many outcome events the stream keeps (each
+	// about 120 bytes of Redis memory); -1 turns the stream off.
+	EventsMaxLen int64 `env:"EVENTS_MAXLEN" envDefault:"100000"`
+	// WEBHOOK_URL: receives each outcome event as a signed POST; empty: no
+	// webhooks. It may hold credentials: it is never printed.
+	WebhookURL Secret `env:"WEBHOOK_URL"`
+	// WEBHOOK_SECRET: signs the webhooks (HMAC-SHA256); required with
+	// WEBHOOK_URL, at least 16 characters.
+	WebhookSecret Secret `env:"WEBHOOK_SECRET"`
+	// WEBHOOK_EVENTS: the outcomes delivered, comma-separated (sent,
+	// archived, blocked, superseded, dropped, cancelled); empty: all.
+	WebhookEvents []string `env:"WEBHOOK_EVENTS"`
+	// WEBHOOK_TIMEOUT: deadline of one delivery attempt.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 
 	// SENT_MARKER_TTL: how long a "sent" marker prevents a re-send of a task
 	// that Telegram already confirmed.
@@ -226,6 +247,28 @@ func (c *Config) finish(requireRedis bool) error {
 	if !(c.RateMargin > 0 && c.RateMargin < 0.5) {
 		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_MARGIN = %v: must be above 0 and below 0.5", c.RateMargin))
 	}
+	if c.EventsMaxLen == 0 || c.EventsMaxLen < -1 {
+		errs = append(errs, fmt.Errorf("EVENTS_MAXLEN = %d: must be positive, or -1 to turn the stream off", c.EventsMaxLen))
+	}
+	if c.WebhookURL != "" {
+		if c.EventsMaxLen == -1 {
+			errs = append(errs, errors.New("WEBHOOK_URL needs the outcome stream: EVENTS_MAXLEN must not be -1"))
+		}
+		w := c.Webhook()
+		if err := w.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, o := range c.WebhookEvents {
+		if !slices.Contains(outcomes, tasks.Outcome(o)) {
+			errs = append(errs, fmt.Errorf("WEBHOOK_EVENTS: %q is not an outcome (sent, archived, blocked, superseded, dropped, cancelled)", o))
+		}
+	}
+	if c.PrometheusURL != "" {
+		if u, err := url.Parse(c.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("PROMETHEUS_URL: must be an http(s) URL"))
+		}
+	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
@@ -330,4 +373,22 @@ func ParseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("LOG_LEVEL: %q: use debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+var outcomes = []tasks.Outcome{
+	tasks.OutcomeSent, tasks.OutcomeArchived, tasks.OutcomeBlocked,
+	tasks.OutcomeSuperseded, tasks.OutcomeDropped, tasks.OutcomeCancelled,
+}
+
+// Webhook returns the webhook configuration (its URL is empty when
+// WEBHOOK_URL is not set).
+func (c *Config) Webhook() webhook.Config {
+	w := webhook.Config{
+		URL: c.WebhookURL.Reveal(), Secret: c.WebhookSecret.Reveal(),
+		Timeout: c.WebhookTimeout, MaxRetry: c.MaxRetry,
+	}
+	for _, o := range c.WebhookEvents {
+		w.Events = append(w.Events, tasks.Outcome(o))
+	}
+	return w
 }

@@ -65,13 +65,14 @@ func ClientConfig(cfg *config.Config, rc *config.RedisConn, logger *slog.Logger)
 // WebConfig is web's configuration from cfg, as cmd/web and dev mode use it.
 func WebConfig(cfg *config.Config, rc *config.RedisConn, cl web.Messages, logger *slog.Logger) web.Config {
 	return web.Config{
-		Redis:              rc,
-		Client:             cl,
-		DashboardUser:      cfg.DashboardUser,
-		DashboardPassword:  cfg.DashboardPassword.Reveal(),
-		DashboardReadOnly:  cfg.DashboardReadOnly,
-		DashboardTextChars: cfg.DashboardTextChars,
-		APIToken:           cfg.APIToken.Reveal(),
-		Logger:             logger,
+		Redis:                  rc,
+		Client:                 cl,
+		DashboardUser:          cfg.DashboardUser,
+		DashboardPassword:      cfg.DashboardPassword.Reveal(),
+		DashboardReadOnly:      cfg.DashboardReadOnly,
+		DashboardTextChars:     cfg.DashboardTextChars,
+		DashboardPrometheusURL: cfg.PrometheusURL,
+		APIToken:               cfg.APIToken.Reveal(),
+		Logger:                 logger,
 	}
 }

@@ -17,7 +17,7 @@ import (
 // that on SIGTERM running chunks stop between two recipients before asynq
 // gives up on them and pushes their tasks back mid-send.
 func newBroadcastHandler(cfg *config.Config, bots map[string]handlers.Sender, rdb redis.UniversalClient,
-	limiter handlers.Limiter, obs handlers.Observer, log *slog.Logger) (*handlers.BroadcastHandler, error) {
+	limiter handlers.Limiter, obs handlers.Observer, outcomes handlers.Outcomes, log *slog.Logger) (*handlers.BroadcastHandler, error) {
 	return handlers.NewBroadcastHandler(handlers.BroadcastConfig{
 		Bots:      bots,
 		Redis:     rdb,
@@ -26,6 +26,7 @@ func newBroadcastHandler(cfg *config.Config, bots map[string]handlers.Sender, rd
 		MaxActive: max(cfg.Concurrency/2, 1),
 		Slice:     min(max(cfg.ShutdownTimeout/2, 5*time.Second), time.Minute),
 		Observer:  obs,
+		Outcomes:  outcomes,
 		Logger:    log,
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -46,7 +47,8 @@ type Worker struct {
 	log         *slog.Logger
 	closeOnce   sync.Once
 	closeErr    error
-	bots        []string // names announced in the bot registry
+	bots        []string  // names announced in the bot registry
+	hooks       *webhooks // nil without WEBHOOK_URL
 }
 
 // New builds a worker from cfg.
@@ -84,6 +86,10 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	if cfg.SentMarkers {
 		markers = rdb
 	}
+	var outcomes handlers.Outcomes // nil: no outcome stream
+	if cfg.EventsMaxLen > 0 {
+		outcomes = handlers.NewOutcomeStream(rdb, cfg.EventsMaxLen)
+	}
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Bots:          bots,
 		Limiter:       limiter,
@@ -91,6 +97,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		SentMarkerTTL: cfg.SentMarkerTTL,
 		ChatWaiters:   max(cfg.Concurrency/2, 1),
 		Observer:      sender,
+		Outcomes:      outcomes,
 		Logger:        log,
 	})
 	if err != nil {
@@ -103,23 +110,37 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	bh, err := newBroadcastHandler(cfg, bots, rdb, limiter, sender, log)
+	bh, err := newBroadcastHandler(cfg, bots, rdb, limiter, sender, outcomes, log)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
 	}
 	taskHandlers[tasks.TypeBroadcastChunk] = bh
+	queues := cfg.Queues
+	var hooks *webhooks
+	if cfg.WebhookURL != "" {
+		if hooks, err = newWebhooks(cfg, rdb, log); err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+		taskHandlers[tasks.TypeWebhook] = hooks.handler
+		queues = maps.Clone(queues)
+		if _, ok := queues[tasks.QueueWebhooks]; !ok {
+			queues[tasks.QueueWebhooks] = WebhookQueueWeight
+		}
+	}
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	srv, err := server.New(server.Config{
 		Redis:                    asynq.RedisConnOpt(conn),
 		Concurrency:              cfg.Concurrency,
-		Queues:                   cfg.Queues,
+		Queues:                   queues,
 		StrictPriority:           cfg.StrictPriority,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		SendMessage:              h,
 		Handlers:                 taskHandlers,
+		Outcomes:                 outcomes,
 		Logger:                   log,
 		LogLevel:                 level,
 	})
@@ -136,7 +157,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 			"before Telegram answers sends the message again",
 			"shutdown_timeout", cfg.ShutdownTimeout, "telegram_timeout", cfg.TelegramTimeout, "rate_max_wait", cfg.RateMaxWait)
 	}
-	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log, bots: cfg.BotNames()}, nil
+	return &Worker{Server: srv, rdb: rdb, registry: reg, metricsPort: cfg.MetricsPort, log: log, bots: cfg.BotNames(), hooks: hooks}, nil
 }
 
 // Close releases the worker's Redis clients and goroutines. Run calls it
@@ -159,6 +180,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.Close()
 	// Producers without TELEGRAM_BOTS check bot names against this registry.
 	defer botreg.Start(ctx, w.rdb, w.bots, w.log)()
+	defer w.hooks.start(ctx)()
 	if w.metricsPort > 0 {
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(w.metricsPort))
 		if err != nil {

@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/events"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// Outcomes records the final outcome of a task in the outcome stream (see
+// [tasks.Event]). [NewOutcomeStream] returns telequeue's; a nil Outcomes
+// records nothing.
+type Outcomes interface {
+	// Queue adds the event to a pipeline the caller sends anyway.
+	Queue(ctx context.Context, p redis.Pipeliner, e *tasks.Event)
+	// Append writes the event on its own.
+	Append(ctx context.Context, e *tasks.Event) error
+}
+
+// NewOutcomeStream returns the Outcomes that append to telequeue's outcome
+// stream in rdb, capped at about maxLen entries (0: 100,000).
+func NewOutcomeStream(rdb redis.UniversalClient, maxLen int64) Outcomes {
+	return events.NewWriter(rdb, maxLen)
+}
+
+// newEvent starts the event of task t's outcome: its ids, type, bot and the
+// chat it was queued for.
+func newEvent(ctx context.Context, t *asynq.Task, outcome tasks.Outcome, bot, chat string) *tasks.Event {
+	id, _ := asynq.GetTaskID(ctx)
+	return &tasks.Event{
+		Outcome: outcome, TaskID: id, IdempotencyKey: t.Headers()[tasks.HeaderIdempotencyKey],
+		Method: "sendMessage", Type: t.Type(), Bot: bot, Chat: chat, Time: time.Now(),
+	}
+}
+
+// FailureEvent returns the event of a task that ends for good with err — it
+// is archived: "blocked" for a 403, "archived" otherwise, with Telegram's
+// code and description or err's text. It returns nil when err does not end
+// the task: asynq retries it (retry budget left and no asynq.SkipRetry), or
+// it was revoked, or stopped by a shutdown (asynq queues it again).
+func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
+	if err == nil || errors.Is(err, asynq.RevokeTask) || t.Type() == tasks.TypeWebhook {
+		return nil
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if !errors.Is(err, asynq.SkipRetry) && retried < maxRetry {
+		return nil
+	}
+	var bot, chat string
+	if k, kerr := tasks.ReadOrderKey(t.Payload()); kerr == nil {
+		bot, chat = k.Bot, k.Chat
+	}
+	e := newEvent(ctx, t, tasks.OutcomeArchived, bot, chat)
+	var te *TelegramError
+	if errors.As(err, &te) {
+		e.ErrorCode, e.Description = te.Code, te.Description
+		if te.Code == 403 {
+			e.Outcome = tasks.OutcomeBlocked
+		}
+	} else {
+		e.Description = err.Error()
+	}
+	return e
+}
