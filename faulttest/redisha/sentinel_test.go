@@ -399,7 +399,7 @@ func waitReplicaOf(ctx context.Context, t *testing.T, st *redistest.Sentinel, no
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("old master did not rejoin as a replica of %s: %v %s", master.Addr(), err, info)
+			t.Fatalf("old master did not rejoin as a replica of %s: %v %s", master.Addr(), err, strings.Join(strings.Fields(info), " "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
