@@ -22,6 +22,9 @@ import (
 // twice only if Telegram confirmed its send and the process died before
 // recording it — at most one per chunk the killed worker was running.
 func TestBroadcastSurvivesWorkerSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; skipped with -short")
+	}
 	const (
 		recipients  = 6000
 		concurrency = 4 // each worker runs at most 2 chunks (half its senders)

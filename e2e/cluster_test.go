@@ -29,6 +29,9 @@ const token = "123456789:E2Etoken-E2Etoken-E2Etoken-E2Etoken"
 // enqueued with `telequeue send --jsonl`, each exactly once, every process
 // doing a share.
 func TestSixWorkersDeliverJSONLExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; skipped with -short")
+	}
 	const (
 		workers  = 6
 		messages = 3000

@@ -34,6 +34,9 @@ import (
 // chats are private (a 429 there pauses the whole bot for its retry_after,
 // as the limiter's policy says), half are groups.
 func TestOrderedDeliveryUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; skipped with -short")
+	}
 	t.Parallel()
 	const (
 		workers = 6
@@ -218,6 +221,9 @@ func TestOrderedDeliveryUnderFaults(t *testing.T) {
 // s, and the recoverer runs every minute), then the chat resumes in order;
 // another chat is not held up meanwhile.
 func TestOrderedChatResumesAfterWorkerKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; skipped with -short")
+	}
 	t.Parallel()
 	const perChat = 5
 	bin := proctest.Binary(t, "./cmd/worker")

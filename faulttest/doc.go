@@ -4,15 +4,17 @@
 // API sandbox, inject a fault, and count: every accepted message delivered,
 // duplicates counted and bounded.
 //
-//   - TestWorkerSIGKILL: two of six workers killed (-9) mid-load, with and
-//     without sent markers.
+//   - TestWorkerSIGKILL: two of six workers killed (-9) mid-load, just
+//     after sends of theirs were confirmed and recorded but not yet done,
+//     with and without sent markers: with them none of those is sent
+//     again, without them each is.
 //   - TestWorkerSIGTERM: a deploy; in-flight sends finish, the rest waits
 //     for the next worker; and a send that outlives SHUTDOWN_TIMEOUT.
 //   - TestRedisOutage: redis-server killed (-9) and restarted from its AOF
 //     while workers and web keep running.
 //   - TestHostileInput: payloads and requests built to break things.
 //
-// The tests run in plain `go test ./...` (they need redis-server on PATH),
-// each in bounded time, and log their measurements (run with -v to see
-// them). The package has no non-test code besides this comment.
+// The tests run in the full suite, `go test ./...` (they need
+// redis-server on PATH), each in bounded time, and are skipped with -short.
+// They log their measurements (run with -v to see them). The package has no non-test code besides this comment.
 package faulttest

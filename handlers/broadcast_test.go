@@ -170,7 +170,7 @@ func TestBroadcastDeliversEachChatOnce(t *testing.T) {
 	t.Parallel()
 	n := 20_000
 	if testing.Short() {
-		n = 3000
+		n = 8000 // the fewest for chunks of 1000 with parallelism 8
 	}
 	e := setupBroadcast(t, bcSetup{servers: 2, concurrency: 10})
 	ids := chats(1_000_000, n)

@@ -47,6 +47,9 @@ func distinctNodes(p map[string]string) int {
 // flow on all three queues, Status, idempotency keys, and the cluster-wide
 // rate limiter against the sandbox's Telegram-like limits.
 func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes; skipped with -short")
+	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -10,8 +10,9 @@
 //   - TestSentinelFailover (scenario 4): master, replica, three Sentinels;
 //     the master is killed under load, with a healthy replica and with a
 //     replication link stalled for 6 s (with and without
-//     min-replicas-to-write); resume times, messages lost in the
-//     replication window and duplicates are counted.
+//     min-replicas-to-write); resume times are measured, a healthy
+//     replica must lose and duplicate nothing, and what a stalled one
+//     loses in the replication window is counted.
 //   - TestCluster and TestAsynqScriptsOnCluster (scenario 5): three
 //     masters; the full flow, Status, idempotency keys and the rate limiter
 //     through REDIS_CLUSTER_ADDRS; where the queues land; and every asynq

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,14 +190,8 @@ func newClient(t *testing.T, e env) *client.Client {
 	return c
 }
 
-// seqText is the text of message n; seqOf reads n back from a delivery.
+// seqText is the text of message n.
 func seqText(n int) string { return fmt.Sprintf("msg %06d", n) }
-
-func seqOf(text string) (int, bool) {
-	var n int
-	_, err := fmt.Sscanf(text, "msg %06d", &n)
-	return n, err == nil && strings.HasPrefix(text, "msg ")
-}
 
 // redistestClient is a plain client of one node.
 func redistestClient(addr string) *redis.Client {

@@ -95,9 +95,10 @@ func (p *producer) snapshot() ([]accepted, map[string]int) {
 // the client queues a message every 10 ms, the master is killed (-9). The
 // test measures when queuing and sending resume, then restarts the old
 // master (Sentinel turns it into a replica) and checks that nothing writes
-// to it. Every accepted message must be delivered except those lost in
-// the asynchronous replication window, which are counted and reported;
-// each of those must be missing from the new master (not stuck in it).
+// to it. With a healthy replica every accepted message is delivered once:
+// 0 lost, 0 duplicates. With a stalled replication link, accepted messages
+// may be lost in the asynchronous replication window (counted and
+// reported), each missing from the new master (not stuck in it).
 func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault tests start real processes; skipped with -short")
@@ -312,6 +313,12 @@ func sentinelFailover(t *testing.T, opts redistest.SentinelOptions, lag time.Dur
 		sendResumed.Sub(killAt).Round(time.Millisecond), rejoined.Sub(killAt).Round(time.Millisecond))
 	t.Logf("sentinel failover: lost in the replication window: %d (accepted %v to %v before the kill); duplicates: %d; delivered %d of %d; queues drained %v after the kill (%d task completions failed during the failover and waited for asynq's recoverer)",
 		lost, oldest.Round(time.Millisecond), newest.Round(time.Millisecond), dups, len(want)-len(missing), len(want), drained.Sub(killAt).Round(time.Second), syncRetries)
+	if lag == 0 && (lost > 0 || dups > 0) {
+		// Replication to a healthy replica keeps up with every write the
+		// master acknowledges, markers included: a failover loses nothing
+		// and a rerun finds the marker of every confirmed send.
+		t.Errorf("healthy replica: %d lost, %d duplicates; want 0 and 0", lost, dups)
+	}
 	if minReplicas && lost > 0 && newest < lag-3*time.Second {
 		t.Errorf("with min-replicas-max-lag 1 a message accepted %v before the kill, %v into the stall, was lost: the master should have refused it",
 			newest.Round(time.Millisecond), (lag - newest).Round(time.Millisecond))
@@ -379,20 +386,24 @@ func waitDrained(ctx context.Context, t *testing.T, e env, within time.Duration)
 }
 
 // waitReplicaOf waits until node reports itself a replica of master with
-// its link up, and returns when.
+// its link up, and returns when. It usually takes 17-20 s: Sentinel sends
+// REPLICAOF to a returning old master only once it has answered every ping
+// (down-after 1 s) for 8 s and an INFO (every 10 s) shows it a master. On a
+// loaded machine a slow ping restarts those 8 s, hence the 2 minutes
+// allowed; the time is logged, not asserted.
 func waitReplicaOf(ctx context.Context, t *testing.T, st *redistest.Sentinel, node, master *redistest.Proc) time.Time {
 	t.Helper()
 	rc := st.NodeClient(node)
 	defer rc.Close()
 	want := fmt.Sprintf("master_port:%d", master.Port)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		info, err := rc.Info(ctx, "replication").Result()
 		if err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, want) && strings.Contains(info, "master_link_status:up") {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("old master did not rejoin as a replica of %s: %v %s", master.Addr(), err, info)
+			t.Fatalf("old master did not rejoin as a replica of %s: %v %s", master.Addr(), err, strings.Join(strings.Fields(info), " "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,13 +220,27 @@ func (c *Cluster) NodeOfSlot(ctx context.Context, slot int64) (string, error) {
 }
 
 func slotOwner(ctx context.Context, rc *redis.Client, slot int64) (string, error) {
-	slots, err := rc.ClusterSlots(ctx).Result()
+	shards, err := rc.ClusterShards(ctx).Result()
 	if err != nil {
 		return "", err
 	}
-	for _, r := range slots {
-		if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-			return r.Nodes[0].Addr, nil
+	for _, sh := range shards {
+		serves := false
+		for _, r := range sh.Slots {
+			serves = serves || (r.Start <= slot && slot <= r.End)
+		}
+		if !serves {
+			continue
+		}
+		for _, n := range sh.Nodes {
+			if n.Role != "master" {
+				continue
+			}
+			port := n.Port
+			if port == 0 {
+				port = n.TLSPort
+			}
+			return net.JoinHostPort(n.IP, strconv.FormatInt(port, 10)), nil
 		}
 	}
 	return "", fmt.Errorf("slot %d not served", slot)

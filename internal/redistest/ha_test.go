@@ -69,6 +69,26 @@ func TestCluster(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
 		t.Fatalf("cross-slot MSET: %v, want CROSSSLOT", err)
 	}
+
+	// MoveSlot hands a's slot, key included, to another node, and
+	// NodeOfSlot sees it there.
+	from, slot, err := c.NodeOf(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := c.Addrs()[0]
+	if to == from {
+		to = c.Addrs()[1]
+	}
+	if err := c.MoveSlot(ctx, slot, to); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.NodeOfSlot(ctx, slot); err != nil || got != to {
+		t.Fatalf("slot %d on %q (%v) after moving it from %s, want %s", slot, got, err, from, to)
+	}
+	if got, err := cc.Get(ctx, "a").Result(); err != nil || got != "a" {
+		t.Fatalf("a after the move: %q, %v", got, err)
+	}
 }
 
 func TestTLS(t *testing.T) {

@@ -18,9 +18,13 @@ type Proxy struct {
 	mu      sync.Mutex
 	held    bool
 	release chan struct{} // closed when a hold ends
-	conns   map[net.Conn]struct{}
-	closed  bool
-	wg      sync.WaitGroup
+	// repliesHeld and replies: the same for the target → client
+	// direction alone (HoldReplies).
+	repliesHeld bool
+	replies     chan struct{}
+	conns       map[net.Conn]struct{}
+	closed      bool
+	wg          sync.WaitGroup
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -29,8 +33,9 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{target: target, ln: ln, release: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{target: target, ln: ln, release: make(chan struct{}), replies: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	close(p.release) // not held
+	close(p.replies)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -58,8 +63,8 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(2)
-		go p.pipe(up, c)
-		go p.pipe(c, up)
+		go p.pipe(up, c, false)
+		go p.pipe(c, up, true)
 	}
 }
 
@@ -78,10 +83,10 @@ func (p *Proxy) track(cs ...net.Conn) bool {
 	return true
 }
 
-// pipe copies src to dst, waiting before each write while the link is
-// held. Bytes read during a hold are forwarded after Release, or dropped
-// by Cut.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, waiting before each write while the link (or,
+// for replies, the target → client direction) is held. Bytes read during a
+// hold are forwarded after Release, or dropped by Cut.
+func (p *Proxy) pipe(dst, src net.Conn, replies bool) {
 	defer p.wg.Done()
 	defer dst.Close()
 	defer src.Close()
@@ -90,9 +95,12 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			release := p.release
+			release, repliesRelease := p.release, p.replies
 			p.mu.Unlock()
 			<-release
+			if replies {
+				<-repliesRelease
+			}
 			if p.isClosed(dst) {
 				return
 			}
@@ -124,13 +132,34 @@ func (p *Proxy) Hold() {
 	}
 }
 
-// Release ends a hold; held bytes are delivered.
+// HoldReplies stalls the target → client direction only: what clients
+// send still reaches the target and is executed there, but they get no
+// answer until Release. For Redis: a client's writes land while it waits,
+// as if it were frozen right after sending them.
+func (p *Proxy) HoldReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.repliesHeld {
+		p.repliesHeld = true
+		p.replies = make(chan struct{})
+	}
+}
+
+// Release ends a hold (Hold or HoldReplies); held bytes are delivered.
 func (p *Proxy) Release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.releaseLocked()
+}
+
+func (p *Proxy) releaseLocked() {
 	if p.held {
 		p.held = false
 		close(p.release)
+	}
+	if p.repliesHeld {
+		p.repliesHeld = false
+		close(p.replies)
 	}
 }
 
@@ -140,10 +169,7 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = map[net.Conn]struct{}{}
-	if p.held {
-		p.held = false
-		close(p.release)
-	}
+	p.releaseLocked()
 	p.mu.Unlock()
 	for c := range conns {
 		_ = c.Close()
