@@ -60,13 +60,19 @@ func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
 		bot, chat = k.Bot, k.Chat
 	}
 	e := newEvent(ctx, t, tasks.OutcomeArchived, bot, chat)
-	var te *TelegramError
-	if errors.As(err, &te) {
+	var (
+		te *TelegramError
+		tr *TransportError
+	)
+	switch {
+	case errors.As(err, &te):
 		e.ErrorCode, e.Description = te.Code, te.Description
 		if te.Code == 403 {
 			e.Outcome = tasks.OutcomeBlocked
 		}
-	} else {
+	case errors.As(err, &tr) && tr.Kind == "server":
+		e.ErrorCode, e.Description = tr.StatusCode, err.Error()
+	default:
 		e.Description = err.Error()
 	}
 	return e

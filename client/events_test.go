@@ -1,0 +1,123 @@
+package client_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/redistest"
+	"github.com/telequeue/telequeue/internal/workertest"
+	"github.com/telequeue/telequeue/tasks"
+	"github.com/telequeue/telequeue/telegramtest"
+)
+
+// TestEventsReportEveryOutcome runs the real worker wiring against the test
+// Bot API and reads the outcome stream: a message and a two-part reply sent
+// (with their message ids, and the idempotency key the message was queued
+// with), a chat that blocked the bot, and a message archived once its
+// retries ran out.
+func TestEventsReportEveryOutcome(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	tg := telegramtest.NewServer()
+	t.Cleanup(tg.Close)
+	if err := tg.Fail(13, telegramtest.Fault{Code: 403}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Fail(14, telegramtest.Fault{Code: 500}); err != nil {
+		t.Fatal(err)
+	}
+	workertest.Start(t, map[string]string{
+		"REDIS_URL": rs.URL(), "TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "MAX_RETRY": "1",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rs.Addr()}, Bots: []string{"default"}, MaxRetry: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The group exists before the first outcome, so that it sees them all.
+	events := c.Events(ctx, client.EventsConfig{Group: "app", Consumer: "test", FromStart: true})
+
+	msg := func(chat int64, text string) *tasks.SendMessage {
+		return &tasks.SendMessage{ChatID: telego.ChatID{ID: chat}, Text: text}
+	}
+	sent, err := c.SendMessage(ctx, msg(42, "hello"), client.IdempotencyKey("order-1001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := c.SendReply(ctx, telego.ChatID{ID: 43}, tasks.Texts("part one", "part two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked, err := c.SendMessage(ctx, msg(13, "are you there?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing, err := c.SendMessage(ctx, msg(14, "into a broken server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A broadcast streams its blocked recipients (its sent ones are counted
+	// in its status).
+	bc, err := c.Broadcast(ctx, &tasks.SendMessage{Text: "news"}, []int64{42, 13, 43})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[string]*tasks.Event{}
+	var recipients []*tasks.Event
+	for e, err := range events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.BroadcastID != "" {
+			recipients = append(recipients, e)
+		} else {
+			if got[e.TaskID] != nil {
+				t.Errorf("two events for task %s: %+v and %+v", e.TaskID, got[e.TaskID], e)
+			}
+			got[e.TaskID] = e
+		}
+		if len(got) == 4 && len(recipients) == 1 {
+			break
+		}
+	}
+	if len(got) != 4 || len(recipients) != 1 {
+		t.Fatalf("%d task events and %d recipient events before the deadline, want 4 and 1: %v %v", len(got), len(recipients), got, recipients)
+	}
+	if e := recipients[0]; e.BroadcastID != bc.ID || e.Outcome != tasks.OutcomeBlocked || e.Chat != "13" || e.ErrorCode != 403 {
+		t.Errorf("broadcast recipient event %+v", e)
+	}
+	delivered := tg.Messages()
+	idOf := func(chat int64, text string) int64 {
+		for _, m := range delivered {
+			if m.ChatID == chat && m.Text == text {
+				return m.MessageID
+			}
+		}
+		t.Fatalf("no message %q to %d", text, chat)
+		return 0
+	}
+	if e := got[sent.ID]; e == nil || e.Outcome != tasks.OutcomeSent || e.IdempotencyKey != "order-1001" || e.Chat != "42" ||
+		e.ChatID != 42 || !slices.Equal(e.MessageIDs, []int64{idOf(42, "hello")}) || e.Type != tasks.TypeSendMessage || e.Bot != "default" {
+		t.Errorf("message event %+v", e)
+	}
+	if e := got[reply.ID]; e == nil || e.Outcome != tasks.OutcomeSent || e.Type != tasks.TypeSendMessages ||
+		!slices.Equal(e.MessageIDs, []int64{idOf(43, "part one"), idOf(43, "part two")}) {
+		t.Errorf("reply event %+v", e)
+	}
+	if e := got[blocked.ID]; e == nil || e.Outcome != tasks.OutcomeBlocked || e.ErrorCode != 403 || e.Chat != "13" || e.Description == "" {
+		t.Errorf("blocked event %+v", e)
+	}
+	if e := got[failing.ID]; e == nil || e.Outcome != tasks.OutcomeArchived || e.ErrorCode != 500 || e.Chat != "14" {
+		t.Errorf("archived event %+v", e)
+	}
+}
