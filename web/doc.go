@@ -14,6 +14,7 @@
 //	GET  /v1/broadcasts/{id}  progress: total, sent, failed, blocked, cancelled, pending
 //	DELETE /v1/broadcasts/{id}          cancel what was not sent yet
 //	GET  /v1/broadcasts/{id}/blocked    chats that answered 403 (offset, limit)
+//	GET  /v1/events           the outcome stream: long polling, or server-sent events
 //	GET  /v1/openapi.json     the API's OpenAPI 3 document (no auth)
 //	GET  /healthz             200 while the process runs
 //	GET  /readyz              200 when Redis answers PING, else 503
