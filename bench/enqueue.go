@@ -138,7 +138,9 @@ func (b *bench) runJSONL(ctx context.Context, paths []string) (time.Duration, er
 	stderrs := make([]*strings.Builder, len(paths))
 	for i, path := range paths {
 		cmd := exec.CommandContext(ctx, filepath.Join(b.bin, "telequeue"), "send", "--jsonl", path)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + b.redis.URL()}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + b.redis.URL(),
+			// The bot list of a producer that runs before any worker does.
+			"TELEGRAM_BOT_TOKEN=" + botToken}
 		stderrs[i] = &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = nil, stderrs[i] // task ids are discarded
 		cmds[i] = cmd

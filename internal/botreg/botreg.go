@@ -94,23 +94,29 @@ func Known(ctx context.Context, rdb redis.Scripter) ([]string, error) {
 // keeps working while Redis is away.
 func Start(ctx context.Context, rdb redis.Scripter, names []string, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	announce := func() {
+		actx, acancel := context.WithTimeout(ctx, Interval/2)
+		err := Announce(actx, rdb, names, TTL)
+		acancel()
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "could not register the bot names in Redis; producers without TELEGRAM_BOTS may refuse them", "error", err)
+		}
+	}
+	// The first announcement is made before Start returns, so that a
+	// worker is known by the time it serves anything (e.g. /healthz).
+	announce()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(Interval)
 		defer t.Stop()
 		for {
-			actx, acancel := context.WithTimeout(ctx, Interval/2)
-			err := Announce(actx, rdb, names, TTL)
-			acancel()
-			if err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "could not register the bot names in Redis; producers without TELEGRAM_BOTS may refuse them", "error", err)
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
+			announce()
 		}
 	}()
 	return func() {
