@@ -41,7 +41,7 @@ func TestHostileInput(t *testing.T) {
 		{"truncated_json", tasks.TypeSendMessage, `{"chat_id":1,"text":`, "malformed payload"},
 		{"binary", tasks.TypeSendMessage, "\x00\x01\x02\xff", "not valid UTF-8"},
 		{"empty", tasks.TypeSendMessage, ``, "malformed payload"},
-		{"json_null", tasks.TypeSendMessage, `null`, "chat_id is missing"},
+		{"json_null", tasks.TypeSendMessage, `null`, "not a JSON object"},
 		{"json_array", tasks.TypeSendMessage, `[{"chat_id":1,"text":"x"}]`, "malformed payload"},
 		{"oversized_5MB", tasks.TypeSendMessage, huge, "text is too long"},
 		{"deep_nesting", tasks.TypeSendMessage, deep, "invalid"},
