@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/leaktest"
 	"github.com/telequeue/telequeue/internal/redistest"
 )
 
@@ -99,7 +100,7 @@ func TestStoredErrorIsCapped(t *testing.T) {
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
 	var ti *asynq.TaskInfo
-	waitFor(t, "the task to be archived", func() bool {
+	leaktest.WaitFor(t, "the task to be archived", func() bool {
 		ti, err = insp.GetTaskInfo(info.Queue, info.ID)
 		return err == nil && ti.State == asynq.TaskStateArchived
 	})

@@ -3,13 +3,12 @@ package server
 import (
 	"context"
 	"log/slog"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/leaktest"
 	"github.com/telequeue/telequeue/internal/redistest"
 )
 
@@ -56,7 +55,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			goroutines := settledGoroutines()
+			released := leaktest.Check(t, probe)
 			s, err := New(tt.cfg)
 			if tt.use == nil {
 				if err == nil {
@@ -68,39 +67,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 				}
 				tt.use(t, s)
 			}
-			waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
-			waitFor(t, "Redis connections to close", func() bool {
-				list, err := probe.ClientList(context.Background()).Result()
-				return err == nil && strings.Count(strings.TrimSpace(list), "\n") == 0 // the probe's own only
-			})
+			released()
 		})
-	}
-}
-
-// settledGoroutines returns the goroutine count once goroutines of earlier
-// tests have had a moment to exit.
-func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for range 20 {
-		time.Sleep(10 * time.Millisecond)
-		m := runtime.NumGoroutine()
-		if m == n {
-			return n
-		}
-		n = m
-	}
-	return n
-}
-
-// waitFor polls cond for up to 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("timed out waiting for %s; goroutines:\n%s", what, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

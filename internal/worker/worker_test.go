@@ -3,12 +3,11 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/telequeue/telequeue/internal/config"
+	"github.com/telequeue/telequeue/internal/leaktest"
 	"github.com/telequeue/telequeue/internal/redistest"
 )
 
@@ -54,45 +53,13 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			goroutines := settledGoroutines()
+			released := leaktest.Check(t, probe)
 			w, err := New(cfg, slog.New(slog.DiscardHandler), Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tt.use(t, w)
-			waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
-			waitFor(t, "Redis connections to close", func() bool {
-				list, err := probe.ClientList(context.Background()).Result()
-				return err == nil && strings.Count(strings.TrimSpace(list), "\n") == 0 // the probe's own only
-			})
+			released()
 		})
-	}
-}
-
-// settledGoroutines returns the goroutine count once goroutines of earlier
-// tests have had a moment to exit.
-func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for range 20 {
-		time.Sleep(10 * time.Millisecond)
-		m := runtime.NumGoroutine()
-		if m == n {
-			return n
-		}
-		n = m
-	}
-	return n
-}
-
-// waitFor polls cond for up to 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("timed out waiting for %s; goroutines:\n%s", what, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
