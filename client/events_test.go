@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +120,64 @@ func TestEventsReportEveryOutcome(t *testing.T) {
 	}
 	if e := got[failing.ID]; e == nil || e.Outcome != tasks.OutcomeArchived || e.ErrorCode != 500 || e.Chat != "14" {
 		t.Errorf("archived event %+v", e)
+	}
+}
+
+// TestDeadlineDropsStaleMessages: a message whose Deadline passed before a
+// worker took it is dropped at once — archived with the reason, never sent,
+// never retried — and reported as "dropped".
+func TestDeadlineDropsStaleMessages(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	tg := telegramtest.NewServer()
+	t.Cleanup(tg.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opt := asynq.RedisClientOpt{Addr: rs.Addr()}
+	c, err := client.New(client.Config{Redis: opt, Bots: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := c.Events(ctx, client.EventsConfig{Group: "app", Consumer: "test", FromStart: true})
+	deadline := time.Now().Add(300 * time.Millisecond)
+	stale, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "your code is 1234"},
+		client.Deadline(deadline), client.IdempotencyKey("login-42"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "still wanted"},
+		client.Deadline(time.Now().Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline)) // no worker runs until the first deadline has passed
+	workertest.Start(t, map[string]string{"REDIS_URL": rs.URL(), "TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL})
+
+	got := map[string]*tasks.Event{}
+	for e, err := range events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.TaskID] = e
+		if len(got) == 2 {
+			break
+		}
+	}
+	if e := got[stale.ID]; e == nil || e.Outcome != tasks.OutcomeDropped || e.IdempotencyKey != "login-42" || e.Chat != "42" {
+		t.Errorf("stale message event %+v", e)
+	}
+	if e := got[fresh.ID]; e == nil || e.Outcome != tasks.OutcomeSent {
+		t.Errorf("fresh message event %+v", e)
+	}
+	st, err := c.Status(ctx, stale.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != client.StateArchived || st.Attempts != 0 || !strings.Contains(st.LastError, "deadline") {
+		t.Errorf("stale message: state %s, %d failed attempts, last error %q; want archived at once with the reason", st.State, st.Attempts, st.LastError)
+	}
+	if msgs := tg.Messages(); len(msgs) != 1 || msgs[0].Text != "still wanted" {
+		t.Errorf("delivered %v, want only the fresh message", msgs)
 	}
 }

@@ -232,9 +232,11 @@ func SendIn(d time.Duration) Option {
 	}}
 }
 
-// Deadline is asynq's Deadline: a worker does not send the message after t
-// (its handler's context expires at t, and the attempt fails instead of
-// sending). t must be in the future and after any [SendAt] time.
+// Deadline makes the message worthless after t: a worker that takes it
+// later drops it without sending or retrying it (state archived, outcome
+// event "dropped"), and a send still in flight at t is cut off (and dropped
+// when its retry comes). t must be in the future and after any [SendAt]
+// time.
 func Deadline(t time.Time) Option {
 	return option{"Deadline", func(s *settings) error {
 		if err := messagesOnly(s); err != nil {

@@ -71,5 +71,5 @@ func (c *Client) prepareReply(ctx context.Context, now time.Time, chat telego.Ch
 	if err := c.checkBot(ctx, r.BotName()); err != nil {
 		return nil, err
 	}
-	return &prepared{msg: &tasks.SendMessage{Bot: r.Bot, ChatID: chat}, task: c.withKey(task, &s, id, len(r.Parts)), id: id, s: s}, nil
+	return &prepared{msg: &tasks.SendMessage{Bot: r.Bot, ChatID: chat}, task: c.withHeaders(task, &s, id, len(r.Parts)), id: id, s: s}, nil
 }

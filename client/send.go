@@ -83,18 +83,30 @@ func (c *Client) prepare(ctx context.Context, now time.Time, kind call, m *tasks
 	if err := c.checkBot(ctx, m.BotName()); err != nil {
 		return nil, err
 	}
-	return &prepared{msg: m, task: c.withKey(task, &s, id, 0), id: id, s: s}, nil
+	return &prepared{msg: m, task: c.withHeaders(task, &s, id, 0), id: id, s: s}, nil
 }
 
-// withKey returns task, built with s and id, carrying s's idempotency key in
-// a header, so that the message's outcome event names it. Without a key it
-// returns task as is.
-func (c *Client) withKey(task *asynq.Task, s *settings, id string, parts int) *asynq.Task {
-	if s.key == "" {
+// withHeaders returns task, built with s and id, carrying s's idempotency
+// key (so that the message's outcome event names it) and deadline in
+// headers. Without either it returns task as is.
+//
+// The deadline is a header rather than asynq's Deadline option: asynq fails
+// a task past its deadline before any handler sees it and retries it, again
+// and again, until its retries run out; the worker's server reads the header
+// instead and drops the task at once, as "dropped".
+func (c *Client) withHeaders(task *asynq.Task, s *settings, id string, parts int) *asynq.Task {
+	headers := map[string]string{}
+	if s.key != "" {
+		headers[tasks.HeaderIdempotencyKey] = s.key
+	}
+	if !s.deadline.IsZero() {
+		headers[tasks.HeaderDeadline] = strconv.FormatInt(s.deadline.UnixMilli(), 10)
+	}
+	if len(headers) == 0 {
 		return task
 	}
 	opts := append(tasks.DefaultOptions(task.Type(), parts), c.taskOptions(s, id)...)
-	return asynq.NewTaskWithHeaders(task.Type(), task.Payload(), map[string]string{tasks.HeaderIdempotencyKey: s.key}, opts...)
+	return asynq.NewTaskWithHeaders(task.Type(), task.Payload(), headers, opts...)
 }
 
 // taskOptions are the asynq options of a task with id queued with s.
@@ -107,9 +119,6 @@ func (c *Client) taskOptions(s *settings, id string) []asynq.Option {
 	}
 	if !s.processAt.IsZero() {
 		aopts = append(aopts, asynq.ProcessAt(s.processAt))
-	}
-	if !s.deadline.IsZero() {
-		aopts = append(aopts, asynq.Deadline(s.deadline))
 	}
 	return aopts
 }

@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -38,9 +40,50 @@ func newEvent(ctx context.Context, t *asynq.Task, outcome tasks.Outcome, bot, ch
 	}
 }
 
+// StaleError drops a task whose deadline (tasks.HeaderDeadline) passed
+// before it could be sent: the handlers return it, wrapped with
+// asynq.SkipRetry, instead of sending (an ordered message then gives its
+// chat's turn to the next one, as after any permanent failure).
+type StaleError struct {
+	Deadline time.Time
+}
+
+func (e *StaleError) Error() string {
+	return "dropped: its deadline " + e.Deadline.UTC().Format(time.RFC3339Nano) + " passed before it was sent"
+}
+
+// TaskDeadline returns the deadline a task carries in its
+// tasks.HeaderDeadline header, if any.
+func TaskDeadline(t *asynq.Task) (time.Time, bool) {
+	v, ok := t.Headers()[tasks.HeaderDeadline]
+	if !ok {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
+}
+
+// withDeadline applies the deadline task t carries: it returns
+// ctx bounded by it, or a [StaleError] wrapped with asynq.SkipRetry when it
+// has passed. Call cancel when done.
+func withDeadline(ctx context.Context, t *asynq.Task) (_ context.Context, cancel context.CancelFunc, err error) {
+	d, ok := TaskDeadline(t)
+	if !ok {
+		return ctx, func() {}, nil
+	}
+	if !time.Now().Before(d) {
+		return ctx, func() {}, fmt.Errorf("%w: %w", &StaleError{Deadline: d}, asynq.SkipRetry)
+	}
+	ctx, cancel = context.WithDeadline(ctx, d)
+	return ctx, cancel, nil
+}
+
 // FailureEvent returns the event of a task that ends for good with err — it
-// is archived: "blocked" for a 403, "archived" otherwise, with Telegram's
-// code and description or err's text. It returns nil when err does not end
+// is archived: "dropped" for a [StaleError], "blocked" for a 403, "archived"
+// otherwise, with Telegram's code and description or err's text. It returns nil when err does not end
 // the task: asynq retries it (retry budget left and no asynq.SkipRetry), or
 // it was revoked, or stopped by a shutdown (asynq queues it again).
 func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
@@ -63,8 +106,11 @@ func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
 	var (
 		te *TelegramError
 		tr *TransportError
+		se *StaleError
 	)
 	switch {
+	case errors.As(err, &se):
+		e.Outcome, e.Description = tasks.OutcomeDropped, se.Error()
 	case errors.As(err, &te):
 		e.ErrorCode, e.Description = te.Code, te.Description
 		if te.Code == 403 {

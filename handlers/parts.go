@@ -49,6 +49,11 @@ func NewSendMessagesHandler(send *SendMessageHandler) *SendMessagesHandler {
 // ProcessTask sends the parts not sent yet, in order.
 func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	h := p.h
+	ctx, cancel, err := withDeadline(ctx, t)
+	defer cancel()
+	if err != nil {
+		return err
+	}
 	r, err := decodeTask(t, tasks.ParseSendMessages)
 	if err != nil {
 		return err

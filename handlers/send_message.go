@@ -104,6 +104,11 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 // ProcessTask sends one message. See the package documentation for how each
 // outcome ends.
 func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	ctx, cancel, err := withDeadline(ctx, t)
+	defer cancel()
+	if err != nil {
+		return err
+	}
 	m, err := decodeTask(t, tasks.ParseSendMessage)
 	if err != nil {
 		return err

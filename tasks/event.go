@@ -2,9 +2,16 @@ package tasks
 
 import "time"
 
-// HeaderIdempotencyKey is the task header that carries the idempotency key
-// a message was queued with, so that its outcome [Event] can name it.
-const HeaderIdempotencyKey = "idempotency_key"
+// Task headers telequeue sets.
+const (
+	// HeaderIdempotencyKey carries the idempotency key a message was queued
+	// with, so that its outcome [Event] can name it.
+	HeaderIdempotencyKey = "idempotency_key"
+	// HeaderDeadline carries the time (Unix milliseconds) after which a
+	// message is not worth sending: a worker that takes it later drops it
+	// (outcome "dropped") instead of sending it or retrying it.
+	HeaderDeadline = "deadline"
+)
 
 // Outcome is how a task, or one recipient of a broadcast, ended for good.
 type Outcome string
