@@ -117,3 +117,25 @@ func (m *SenderMetrics) RateLimitWait(bot string, wait time.Duration, reschedule
 func (m *SenderMetrics) Retry(bot string) {
 	m.retries.WithLabelValues(bot).Inc()
 }
+
+// senderOutcomes are the outcomes a send reports, for [SenderMetrics.Init].
+var senderOutcomes = []handlers.Outcome{
+	handlers.OutcomeSent, handlers.OutcomeRateLimited, handlers.OutcomePermanent, handlers.OutcomeUnauthorized,
+	handlers.OutcomeMigrated, handlers.OutcomeTransient, handlers.OutcomeDeduplicated,
+}
+
+// Init creates every counter series of bots at 0, so that each exists from
+// the worker's start: Prometheus's increase() and rate() see a series'
+// first increment only if the series was scraped before it (an alert on
+// "any 429" would otherwise miss the first one).
+func (m *SenderMetrics) Init(bots []string) {
+	for _, bot := range bots {
+		for _, o := range senderOutcomes {
+			m.sends.WithLabelValues(bot, string(o))
+		}
+		m.tooMany.WithLabelValues(bot)
+		m.retries.WithLabelValues(bot)
+		m.waits.WithLabelValues(bot, "true")
+		m.waits.WithLabelValues(bot, "false")
+	}
+}

@@ -88,3 +88,30 @@ func (quietLogger) Info(...any)  {}
 func (quietLogger) Warn(...any)  {}
 func (quietLogger) Error(...any) {}
 func (quietLogger) Fatal(...any) {}
+
+// TestSenderMetricsInit: every counter series of a bot exists at 0 from the
+// start, so that increase() sees the first 429 (the alert "any 429").
+func TestSenderMetricsInit(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewPedanticRegistry()
+	metrics.NewSenderMetrics(reg).Init([]string{"default", "alerts"})
+	for _, tt := range []struct {
+		metric string
+		series int
+	}{
+		{"telequeue_telegram_429_total", 2},
+		{"telequeue_retries_total", 2},
+		{"telequeue_sends_total", 14},
+		{"telequeue_rate_limit_waits_total", 4},
+	} {
+		got := gather(t, reg, tt.metric)
+		if len(got) != tt.series {
+			t.Errorf("%s has %d series, want %d at 0: %v", tt.metric, len(got), tt.series, got)
+		}
+		for k, v := range got {
+			if v != 0 {
+				t.Errorf("%s{%s} = %v, want 0", tt.metric, k, v)
+			}
+		}
+	}
+}

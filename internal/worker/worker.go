@@ -76,6 +76,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		reg = metrics.NewRegistry()
 	}
 	sender := metrics.NewSenderMetrics(reg)
+	sender.Init(cfg.BotNames())
 	rdb := conn.NewClient()
 	limiter, err := newLimiter(rdb, cfg)
 	if err != nil {
