@@ -240,7 +240,7 @@ func newClient(e *env) (*client.Client, error) {
 	}
 	return client.New(client.Config{
 		Redis:     rc,
-		Bots:      cfg.BotNames(),
+		Bots:      cfg.ProducerBotNames(),
 		Retention: cfg.ResultRetention,
 		MaxRetry:  cfg.MaxRetry,
 		Logger:    slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),

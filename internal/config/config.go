@@ -59,6 +59,10 @@ type Config struct {
 	BotToken Secret `env:"TELEGRAM_BOT_TOKEN"`
 	// TELEGRAM_BOTS: name=token pairs, comma-separated, for several bots.
 	BotsSpec Secret `env:"TELEGRAM_BOTS"`
+	// TELEGRAM_BOT_NAMES: bot names, comma-separated, that a producer (web,
+	// the telequeue command) accepts without holding their tokens; without
+	// them (and without tokens) it asks the registry the workers keep.
+	BotNamesSpec []string `env:"TELEGRAM_BOT_NAMES"`
 	// TELEGRAM_API_URL: Bot API server (a local Bot API server, or the
 	// sandbox). Default: Telegram's, [handlers.DefaultAPIURL].
 	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
@@ -247,6 +251,12 @@ func (c *Config) finish(requireRedis bool) error {
 	if !(c.RateMargin > 0 && c.RateMargin < 0.5) {
 		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_MARGIN = %v: must be above 0 and below 0.5", c.RateMargin))
 	}
+	for i, n := range c.BotNamesSpec {
+		if !ValidBotName(n) {
+			// Never echo it: a token pasted here must not reach a log.
+			errs = append(errs, fmt.Errorf("TELEGRAM_BOT_NAMES: entry %d: a name is 1-64 letters, digits, '_' or '-'", i+1))
+		}
+	}
 	if c.EventsMaxLen == 0 || c.EventsMaxLen < -1 {
 		errs = append(errs, fmt.Errorf("EVENTS_MAXLEN = %d: must be positive, or -1 to turn the stream off", c.EventsMaxLen))
 	}
@@ -364,6 +374,15 @@ func (c *Config) BotNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ProducerBotNames returns the bot names a producer accepts: those with a
+// token and those of TELEGRAM_BOT_NAMES, sorted, each once. Empty means the
+// producer asks the workers' registry.
+func (c *Config) ProducerBotNames() []string {
+	names := append(c.BotNames(), c.BotNamesSpec...)
+	sort.Strings(names)
+	return slices.Compact(names)
 }
 
 // ParseLevel parses LOG_LEVEL.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,22 @@ func TestBotNames(t *testing.T) {
 				t.Fatalf("error prints the refused value: %v", err)
 			}
 		})
+	}
+}
+
+func TestProducerBotNames(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "redis://x:1", "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_BOT_NAMES", "promo,default,alerts"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ProducerBotNames(); !slices.Equal(got, []string{"alerts", "default", "promo"}) {
+		t.Errorf("ProducerBotNames = %v", got)
+	}
+	if got := cfg.BotNames(); !slices.Equal(got, []string{"default"}) {
+		t.Errorf("BotNames (the ones a worker serves) = %v", got)
+	}
+	_, err = Load(envOf("REDIS_URL", "redis://x:1", "TELEGRAM_BOT_NAMES", "promo,"+token), true)
+	if err == nil || !strings.Contains(err.Error(), "TELEGRAM_BOT_NAMES: entry 2") || strings.Contains(err.Error(), token) {
+		t.Errorf("a token in TELEGRAM_BOT_NAMES: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func RunListener(ctx context.Context, cfg *config.Config, ln net.Listener, logge
 // mode use it.
 func ClientConfig(cfg *config.Config, rc *config.RedisConn, logger *slog.Logger) client.Config {
 	return client.Config{
-		Redis: rc, Bots: cfg.BotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
+		Redis: rc, Bots: cfg.ProducerBotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
 		Logger: logger,
 	}
 }
