@@ -197,7 +197,7 @@ func printBanner(w io.Writer, b banner) {
 	fmt.Fprintf(w, "  Dashboard          %s/monitoring/   (no login: dev mode listens on loopback only)\n", b.webURL)
 	fmt.Fprintf(w, "  HTTP API           %s/v1/   (Authorization: Bearer %s)\n", b.webURL, b.apiToken)
 	fmt.Fprintf(w, "  Health, metrics    %s/healthz  %s/readyz  %s/metrics\n", b.webURL, b.webURL, b.webURL)
-	if b.wantedPort != b.gotPort {
+	if b.wantedPort != 0 && b.wantedPort != b.gotPort {
 		fmt.Fprintf(w, "\n  (port %d was taken; using %d)\n", b.wantedPort, b.gotPort)
 	}
 	fmt.Fprintf(w, "\nSend a test message from another terminal:\n\n")
