@@ -55,8 +55,8 @@ type rig struct {
 }
 
 type rigOptions struct {
-	// latency of every Bot API call.
-	latency time.Duration
+	// latency of every Bot API call, plus a random share of jitter.
+	latency, jitter time.Duration
 	// redisArgs are extra redis-server arguments.
 	redisArgs []string
 }
@@ -69,7 +69,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	bins := proctest.Build(t, workerPkg, webPkg)
 	r := &rig{t: t, bins: bins}
 	r.redis = redistest.Start(t, o.redisArgs...)
-	sb, err := sandbox.New(sandbox.Config{Latency: o.latency})
+	sb, err := sandbox.New(sandbox.Config{Latency: o.latency, LatencyJitter: o.jitter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,15 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/internal/recovery"
 	"github.com/telequeue/telequeue/tasks"
 )
 
 // Rescheduled is implemented by the errors that reschedule a task without
 // counting a failed attempt: [*TooManyRequestsError], [*LimiterWaitError],
-// [*WaitingError] and [*SnoozeError]. [IsFailure] and [RetryDelay] read every
-// one of them through this interface, so a new kind only has to implement
-// it.
+// [*WaitingError], [*SnoozeError] and [*FencedError]. [IsFailure] and
+// [RetryDelay] read every one of them through this interface, so a new kind
+// only has to implement it.
 type Rescheduled interface {
 	error
 	// RescheduleAfter is how long the task waits before its next run.
@@ -27,6 +28,7 @@ var (
 	_ Rescheduled = (*LimiterWaitError)(nil)
 	_ Rescheduled = (*WaitingError)(nil)
 	_ Rescheduled = (*SnoozeError)(nil)
+	_ Rescheduled = (*FencedError)(nil)
 )
 
 // TooManyRequestsError means Telegram answered 429 Too Many Requests. The
@@ -57,6 +59,29 @@ func (e *LimiterWaitError) Error() string {
 
 // RescheduleAfter returns RetryAfter.
 func (e *LimiterWaitError) RescheduleAfter() time.Duration { return e.RetryAfter }
+
+// FencedError means another worker's recoverer took the task from this
+// worker process, which it held for dead (silent longer than
+// RECOVERY_DEAD_AFTER: stopped, starved), and gave it to another worker:
+// this run returns without sending. It wraps the fence sentinel of
+// internal/recovery.
+//
+// It is a [Rescheduled] error, not a failure: asynq's record of this run
+// then fails harmlessly (the task is no longer in its active list), or, if
+// the new owner runs the task at that instant, moves it to the retry set,
+// whence its next run finds the sent marker the new owner wrote. Returning
+// nil or asynq.RevokeTask instead would delete the task under the new owner.
+type FencedError struct{}
+
+func (*FencedError) Error() string { return recovery.ErrFenced.Error() }
+
+// Unwrap returns the fence sentinel.
+func (*FencedError) Unwrap() error { return recovery.ErrFenced }
+
+// RescheduleAfter is long enough for the new owner to finish its send.
+func (*FencedError) RescheduleAfter() time.Duration { return fencedRescheduleAfter }
+
+const fencedRescheduleAfter = time.Minute
 
 // TelegramError is a Bot API error answer. Permanent ones are wrapped with
 // asynq.SkipRetry by the handler. Error() is Telegram's code and description.

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/recovery"
 	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
@@ -249,10 +250,22 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 		return nil
 	}
 	k := limitKey(bot, m, chat)
+	// The task's fence rides in every limiter call, the sent marker in the
+	// first: no round trip of their own.
+	queue, _ := asynq.GetQueueName(ctx)
+	taskID, _ := asynq.GetTaskID(ctx)
+	fenced := recovery.ProcessOf(ctx) != ""
 	for {
 		var pre func(redis.Pipeliner)
-		if check != nil && !check.done {
-			pre = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
+		var fence *recovery.Fence
+		readMarker := check != nil && !check.done
+		if readMarker || fenced {
+			pre = func(p redis.Pipeliner) {
+				if readMarker {
+					check.cmd = p.Get(ctx, check.key)
+				}
+				fence = recovery.QueueFence(ctx, p, queue, taskID)
+			}
 		}
 		var r ratelimit.Reservation
 		err := redisx.UntilAnswers(ctx, func() (err error) {
@@ -262,7 +275,10 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 		if err != nil {
 			return fmt.Errorf("rate limiter unavailable: %w", err)
 		}
-		if pre != nil {
+		if err := fence.Check(); err != nil {
+			return fenceError(ctx, h.log, err, taskID)
+		}
+		if readMarker {
 			if err := check.read(); err != nil {
 				return err
 			}
@@ -297,6 +313,16 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tas
 			return err
 		}
 	}
+}
+
+// fenceError turns a fence check's error into the handler's: a
+// *FencedError if the task was taken from this process.
+func fenceError(ctx context.Context, log *slog.Logger, err error, taskID string) error {
+	if errors.Is(err, recovery.ErrFenced) {
+		log.WarnContext(ctx, "task taken over by another worker while this one was unresponsive; not sending it", "task_id", taskID)
+		return &FencedError{}
+	}
+	return err
 }
 
 // errAlreadySent: the task's sent marker shows that an earlier run's send
@@ -334,11 +360,24 @@ func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, tas
 	if h.rdb == nil || taskID == "" {
 		return false, nil
 	}
+	// The fence rides with the marker's read.
+	queue, _ := asynq.GetQueueName(ctx)
 	var res []byte
-	err := redisx.UntilAnswers(ctx, func() (err error) {
-		res, err = h.rdb.Get(ctx, keys.Sent(taskID)).Bytes()
+	var fence *recovery.Fence
+	err := redisx.UntilAnswers(ctx, func() error {
+		pipe := h.rdb.Pipeline()
+		marker := pipe.Get(ctx, keys.Sent(taskID))
+		fence = recovery.QueueFence(ctx, pipe, queue, taskID)
+		_, err := pipe.Exec(ctx)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		res, err = marker.Bytes()
 		return err
 	})
+	if ferr := fence.Check(); ferr != nil && (err == nil || errors.Is(err, redis.Nil)) {
+		return false, fenceError(ctx, h.log, ferr, taskID)
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/logging"
+	"github.com/telequeue/telequeue/internal/recovery"
 	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -59,6 +62,16 @@ type Config struct {
 	// handlers.FailureEvent); nil records none. Pass the one the handlers
 	// record deliveries with.
 	Outcomes handlers.Outcomes
+	// DeadAfter is how long a worker process may be silent before another
+	// takes its running tasks back (default 13s: above a 12 s stall plus a
+	// heartbeat, below 15 s with the scan and the pickup); negative turns
+	// this fast recovery off, leaving asynq's own (about 2 minutes). Every
+	// worker sharing the Redis should use the same value.
+	DeadAfter time.Duration
+	// Heartbeat is how often the process records its running tasks and
+	// looks for dead processes (default 250ms); DeadAfter must be at least
+	// ten of them.
+	Heartbeat time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// LogLevel is the level of asynq's own messages (default info).
@@ -80,6 +93,8 @@ type Server struct {
 	drain time.Duration
 
 	outcomes handlers.Outcomes
+
+	rec *recovery.Process // heartbeat and recoverer; nil if DeadAfter < 0
 
 	inflight sync.WaitGroup // handler calls running now
 	running  atomic.Int64   // how many, for logs
@@ -145,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: unsupported Redis option type %T", cfg.Redis)
 	}
 	log := cfg.Logger
+	var err error
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
@@ -165,6 +181,12 @@ func New(cfg Config) (*Server, error) {
 	})
 	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
+	if cfg.DeadAfter >= 0 {
+		if s.rec, err = recovery.New(recovery.Config{Redis: rdb, Queues: slices.Collect(maps.Keys(cfg.Queues)), Beat: cfg.Heartbeat, DeadAfter: cfg.DeadAfter, Logger: log}); err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s.types[tasks.TypeSendMessage] = s.track(cfg.SendMessage)
 	for typ, h := range cfg.Handlers {
 		s.types[typ] = s.track(h)
@@ -217,6 +239,12 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 			s.running.Add(-1)
 			s.inflight.Done()
 		}()
+		if s.rec != nil {
+			queue, _ := asynq.GetQueueName(ctx)
+			id, _ := asynq.GetTaskID(ctx)
+			defer s.rec.Begin(queue, id)()
+			ctx = recovery.WithProcess(ctx, s.rec.ID(), time.Now())
+		}
 		return s.warm.run(func() error { return h.ProcessTask(ctx, t) })
 	})
 }
@@ -224,6 +252,11 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 // Start starts processing in the background. Call [Server.Shutdown] when
 // done.
 func (s *Server) Start() error {
+	if s.rec != nil {
+		// Known before it runs a task: a task it runs is listed by the
+		// next beat.
+		s.rec.Start(context.Background())
+	}
 	if err := s.srv.Start(asynq.HandlerFunc(s.dispatch)); err != nil {
 		return fmt.Errorf("server: start: %w", err)
 	}
@@ -241,6 +274,13 @@ func (s *Server) Shutdown() {
 		s.srv.Stop()
 		s.srv.Shutdown()
 		s.waitHandlers()
+		if s.rec != nil {
+			// After the handlers: a task still running must stay listed,
+			// or another worker would take it back DeadAfter later.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.rec.Stop(ctx)
+			cancel()
+		}
 		s.warm.stop()
 		if err := s.rdb.Close(); err != nil {
 			s.log.Warn("server: closing the Redis client", "error", err)

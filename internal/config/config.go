@@ -78,6 +78,14 @@ type Config struct {
 	// SHUTDOWN_TIMEOUT: time in-flight sends get on SIGTERM before their
 	// tasks go back to the queue.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// RECOVERY_DEAD_AFTER: how long a worker process may be silent before
+	// another takes its running tasks back (README, "Recovery times"); at
+	// least 10s; 0 turns this off, leaving asynq's recovery (about 2
+	// minutes).
+	RecoveryDeadAfter time.Duration `env:"RECOVERY_DEAD_AFTER" envDefault:"13s"`
+	// RECOVERY_BEAT: how often a worker records its running tasks and looks
+	// for dead workers; RECOVERY_DEAD_AFTER must be at least 10 of them.
+	RecoveryBeat time.Duration `env:"RECOVERY_BEAT" envDefault:"250ms"`
 	// MAX_RETRY: retries of a transient failure (5xx, network) before a
 	// message is archived; at least 1, because a message that Telegram or
 	// the limiter postpones (429) is rescheduled through asynq's retry,
@@ -222,6 +230,8 @@ func (c *Config) finish(requireRedis bool) error {
 	}{
 		{"WORKER_CONCURRENCY", c.Concurrency > 0},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
+		{"RECOVERY_DEAD_AFTER", c.RecoveryDeadAfter >= 0},
+		{"RECOVERY_BEAT", c.RecoveryBeat > 0},
 		{"TELEGRAM_TIMEOUT", c.TelegramTimeout > 0},
 		{"TASK_CHECK_INTERVAL", c.TaskCheckInterval > 0},
 		{"DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval > 0},
@@ -239,6 +249,12 @@ func (c *Config) finish(requireRedis bool) error {
 		if !p.ok {
 			errs = append(errs, fmt.Errorf("%s: must be positive", p.name))
 		}
+	}
+	// Below 10 s a dead worker's tasks wait for their asynq lease to age
+	// anyway (internal/recovery), and a stalled but live one would be taken
+	// from sooner.
+	if c.RecoveryDeadAfter > 0 && (c.RecoveryDeadAfter < 10*time.Second || c.RecoveryDeadAfter < 10*c.RecoveryBeat) {
+		errs = append(errs, fmt.Errorf("RECOVERY_DEAD_AFTER (%v): 0 (off), or at least 10s and 10 × RECOVERY_BEAT (%v)", c.RecoveryDeadAfter, c.RecoveryBeat))
 	}
 	if c.ResultRetention < time.Second {
 		// asynq stores retention in whole seconds; the client refuses less.

@@ -64,6 +64,10 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"sub-second retention", []string{"REDIS_URL", "redis://x:1", "RESULT_RETENTION", "500ms"}, "RESULT_RETENTION = 500ms: must be at least 1s"},
 		{"zero max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "0"}, "MAX_RETRY = 0: must be at least 1"},
 		{"negative max retry", []string{"REDIS_URL", "redis://x:1", "MAX_RETRY", "-1"}, "MAX_RETRY"},
+		{"short dead after", []string{"REDIS_URL", "redis://x:1", "RECOVERY_DEAD_AFTER", "5s"}, "RECOVERY_DEAD_AFTER"},
+		{"dead after under 10 beats", []string{"REDIS_URL", "redis://x:1", "RECOVERY_DEAD_AFTER", "10s", "RECOVERY_BEAT", "2s"}, "RECOVERY_DEAD_AFTER"},
+		{"negative dead after", []string{"REDIS_URL", "redis://x:1", "RECOVERY_DEAD_AFTER", "-1s"}, "RECOVERY_DEAD_AFTER"},
+		{"zero beat", []string{"REDIS_URL", "redis://x:1", "RECOVERY_BEAT", "0s"}, "RECOVERY_BEAT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

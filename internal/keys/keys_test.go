@@ -34,6 +34,10 @@ func TestKeysDoNotChange(t *testing.T) {
 		{BroadcastIndex, "telequeue:broadcasts"},
 		{Bots, "telequeue:bots"},
 		{Events, "telequeue:events"},
+		{RecoveryProcs, "telequeue:{recovery}:procs"},
+		{RecoveryLock, "telequeue:{recovery}:lock"},
+		{RecoveryInflight("h:1:ab"), "telequeue:{recovery}:inflight:h:1:ab"},
+		{Fence("default", "t1"), "telequeue:fence:{default}:t1"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -131,6 +131,10 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		}
 	}
 	level, _ := config.ParseLevel(cfg.LogLevel)
+	deadAfter := cfg.RecoveryDeadAfter
+	if deadAfter == 0 {
+		deadAfter = -1 // RECOVERY_DEAD_AFTER=0: asynq's recovery only
+	}
 	srv, err := server.New(server.Config{
 		Redis:                    asynq.RedisConnOpt(conn),
 		Concurrency:              cfg.Concurrency,
@@ -139,6 +143,8 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		DeadAfter:                deadAfter,
+		Heartbeat:                cfg.RecoveryBeat,
 		SendMessage:              h,
 		Handlers:                 taskHandlers,
 		Outcomes:                 outcomes,

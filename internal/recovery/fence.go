@@ -1,0 +1,104 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+)
+
+type ctxKey struct{}
+
+// run is what a handler's context carries for the fence check.
+type run struct {
+	proc  string
+	start time.Time
+}
+
+// WithProcess returns ctx carrying the id of the process that runs the
+// task and the run's start, for the handlers' fence check.
+func WithProcess(ctx context.Context, id string, start time.Time) context.Context {
+	return context.WithValue(ctx, ctxKey{}, run{proc: id, start: start})
+}
+
+// ProcessOf returns the id WithProcess stored, or "" (fast recovery off).
+func ProcessOf(ctx context.Context) string {
+	r, _ := ctx.Value(ctxKey{}).(run)
+	return r.proc
+}
+
+// ErrFenced means the task was taken from this process, which was silent
+// too long, and given to another: this run must not send it.
+var ErrFenced = errors.New("task taken over by another worker while this one was unresponsive")
+
+// fenceSkew is the clock skew between a worker and Redis that the fence's
+// time check tolerates. A run that was taken over started at least
+// DeadAfter minus a beat before the take; the new owner's run starts after
+// it.
+const fenceSkew = 5 * time.Second
+
+// Fence is a check of a task's fence that rides in a round trip the handler
+// makes anyway: QueueFence adds it to a pipeline, Check reads it after
+// Exec.
+type Fence struct {
+	run run
+	cmd *redis.StringCmd
+}
+
+// QueueFence adds the read of the fence of the task that ctx runs to pipe.
+// It returns nil, and adds nothing, if fast recovery is off or ctx has no
+// task.
+func QueueFence(ctx context.Context, pipe redis.Pipeliner, queue, taskID string) *Fence {
+	r, _ := ctx.Value(ctxKey{}).(run)
+	if r.proc == "" || queue == "" || taskID == "" {
+		return nil
+	}
+	return &Fence{run: r, cmd: pipe.Get(ctx, keys.Fence(queue, taskID))}
+}
+
+// Check returns ErrFenced if the task was taken from this run: the fence
+// names this process and the run started before the take, or the take came
+// well after the run started (a task its process started after its last
+// heartbeat is taken in the name of another). A nil Fence passes.
+func (f *Fence) Check() error {
+	if f == nil {
+		return nil
+	}
+	// "<process> <Redis time of the take, Unix ms>", as takeScript writes.
+	v, err := f.cmd.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read fence: %w", err)
+	}
+	proc, at, _ := strings.Cut(v, " ")
+	ms, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return fencedIf(proc == f.run.proc)
+	}
+	takenAt := time.UnixMilli(ms)
+	switch {
+	case proc == f.run.proc && f.run.start.Before(takenAt.Add(fenceSkew)):
+		// Its process lost it; a run it starts well after the take (the
+		// task's id reused) is a new one.
+		return ErrFenced
+	case f.run.start.Before(takenAt.Add(-fenceSkew)):
+		return ErrFenced
+	}
+	return nil
+}
+
+// fencedIf returns ErrFenced if fenced.
+func fencedIf(fenced bool) error {
+	if fenced {
+		return ErrFenced
+	}
+	return nil
+}
