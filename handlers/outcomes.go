@@ -85,9 +85,13 @@ func withDeadline(ctx context.Context, t *asynq.Task) (_ context.Context, cancel
 // is archived: "dropped" for a [StaleError], "blocked" for a 403, "archived"
 // otherwise, with Telegram's code and description or err's text. It returns nil when err does not end
 // the task: asynq retries it (retry budget left and no asynq.SkipRetry), or
-// it was revoked, or stopped by a shutdown (asynq queues it again).
+// it was revoked, stopped by a shutdown (asynq queues it again), or fenced
+// off (another worker took it over).
 func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
-	if err == nil || errors.Is(err, asynq.RevokeTask) || t.Type() == tasks.TypeWebhook {
+	var fenced *FencedError
+	if err == nil || errors.Is(err, asynq.RevokeTask) || t.Type() == tasks.TypeWebhook || errors.As(err, &fenced) {
+		// A fenced run's task belongs to another worker now, which reports
+		// its outcome.
 		return nil
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
