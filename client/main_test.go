@@ -2,10 +2,8 @@ package client_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -28,20 +26,5 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func run(m *testing.M) int {
 	redis.SetLogger(quietRedis{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "client-example-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	s, err := redistest.Run(ctx, redistest.Options{Dir: dir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer s.Stop()
-	redisAddr = s.Addr()
-	return m.Run()
+	return redistest.Main(m, &redisAddr)
 }

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 
@@ -13,18 +11,4 @@ import (
 // Examples.
 var redisAddr string
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	rs, err := redistest.Run(context.Background(), redistest.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis-server:", err)
-		return 1
-	}
-	defer os.RemoveAll(rs.Dir())
-	defer rs.Stop()
-	redisAddr = rs.Addr()
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &redisAddr)) }

@@ -1,40 +1,22 @@
 package web_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"testing"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/web"
 )
 
-// redisAddr is the address of the redis-server that runWithRedis starts for
-// the Examples.
+// redisAddr is the address of the redis-server that TestMain starts for the
+// Examples (redistest.Main); the tests start their own.
 var redisAddr string
-
-// runWithRedis runs the tests with a redis-server for the Examples; the
-// tests start their own.
-func runWithRedis(m *testing.M) int {
-	rs, err := redistest.Run(context.Background(), redistest.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "redis-server:", err)
-		return 1
-	}
-	defer os.RemoveAll(rs.Dir())
-	defer rs.Stop()
-	redisAddr = rs.Addr()
-	return m.Run()
-}
 
 // An app mounts telequeue's HTTP API, dashboard and health checks in its own
 // mux, next to its own routes, with public types only.

@@ -31,7 +31,7 @@ import (
 // while tests stop Redis on purpose.
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietRedis{})
-	os.Exit(runWithRedis(m)) // example_test.go
+	os.Exit(redistest.Main(m, &redisAddr)) // for the Examples (example_test.go)
 }
 
 type quietRedis struct{}

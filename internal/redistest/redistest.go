@@ -207,3 +207,21 @@ func lastLines(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// Main runs a package's tests (call it from TestMain and pass its result
+// to os.Exit) with one redis-server shared by the package's Examples, which
+// cannot start their own: its address is stored in *addr before m.Run.
+// Tests start their own servers with [Start].
+func Main(m *testing.M, addr *string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	s, err := Run(ctx, Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redis-server:", err)
+		return 1
+	}
+	defer os.RemoveAll(s.Dir())
+	defer s.Stop()
+	*addr = s.Addr()
+	return m.Run()
+}
