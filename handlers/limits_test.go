@@ -348,11 +348,11 @@ func TestTelegram429PausesCluster(t *testing.T) {
 		if st := e.sandbox.Stats(); st.EarlyRetry != 0 || len(e.api.tooMany()) != 1 {
 			t.Errorf("early retries %d, 429 answers %d; want 0 and the injected one", st.EarlyRetry, len(e.api.tooMany()))
 		}
-		// Every server held back: each delivered part of the burst, and
-		// each of them only after the pause.
+		// Every server met the pause and held back (which of them sends
+		// once it ends is asynq's choice, so that is not asserted).
 		for i, o := range e.obs {
-			if o.sent.Load() == 0 {
-				t.Errorf("server %d sent nothing", i)
+			if o.waited.Load()+o.rescheduled.Load() == 0 {
+				t.Errorf("server %d never waited for the pause", i)
 			}
 		}
 	})

@@ -31,7 +31,7 @@ import time
 import uuid
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request
 from pydantic import BaseModel
 
 TELEQUEUE_URL = os.environ.get("TELEQUEUE_URL", "http://127.0.0.1:8080").rstrip("/")
@@ -135,11 +135,11 @@ def via_telequeue(chat_id) -> bool:
 
 async def enqueue_message(bot: str, chat_id, text: str, **kwargs) -> str | None:
     """Queue a message: the call the whole app uses, unchanged."""
+    key = kwargs.pop("idempotency_key", None)
     if via_telequeue(chat_id):
         # An idempotency key makes a retried request (a timeout, a double
         # click) queue the message once.
-        key = kwargs.pop("idempotency_key", None) or str(uuid.uuid4())
-        return await telequeue.send_message(bot, chat_id, text, idempotency_key=key, **kwargs)
+        return await telequeue.send_message(bot, chat_id, text, idempotency_key=key or str(uuid.uuid4()), **kwargs)
     await local_queue.put((bot, chat_id, text, kwargs))
     return None
 
@@ -189,8 +189,10 @@ async def start_senders():
 
 
 @app.post("/notify")
-async def notify(n: Notification):
-    task_id = await enqueue_message("default", n.user_id, n.text)
+async def notify(n: Notification, idempotency_key: str | None = Header(default=None)):
+    # A caller that retries after a lost answer sends the same
+    # Idempotency-Key: the message is still queued once.
+    task_id = await enqueue_message("default", n.user_id, n.text, idempotency_key=idempotency_key)
     return {"queued": True, "task_id": task_id}
 
 

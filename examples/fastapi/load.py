@@ -3,8 +3,10 @@
   python3 load.py --app http://127.0.0.1:8000 --users 100 --messages 30 --first-chat 500000
 
 Each user is a coroutine with its own chat that POSTs /notify `--messages`
-times, with unique texts ("user <chat> message <i>"). It prints one JSON
-line: how many requests were accepted, refused and failed, and the time taken.
+times, with unique texts ("user <chat> message <i>") and an Idempotency-Key per
+message, retrying a request whose connection was lost. It prints one JSON
+line: how many requests were accepted, refused, failed and retried, and the
+time taken.
 """
 
 import argparse
@@ -15,10 +17,29 @@ import time
 import httpx
 
 
+async def post(http: httpx.AsyncClient, body: dict, key: str, stats: dict) -> httpx.Response:
+    """POST /notify, retrying a lost connection as a real client does.
+
+    The Idempotency-Key makes a retry safe: if the first try was queued and
+    only its answer was lost, the app queues nothing more.
+    """
+    for attempt in range(3):
+        try:
+            return await http.post("/notify", json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError as e:
+            if attempt == 2:
+                raise
+            stats["retried"] += 1
+            stats["errors"].append(f"retried: {e!r}")
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def user(http: httpx.AsyncClient, chat_id: int, messages: int, stats: dict) -> None:
     for i in range(messages):
+        body = {"user_id": chat_id, "text": f"user {chat_id} message {i}"}
         try:
-            r = await http.post("/notify", json={"user_id": chat_id, "text": f"user {chat_id} message {i}"})
+            r = await post(http, body, f"load-{chat_id}-{i}", stats)
         except httpx.HTTPError as e:
             stats["failed"] += 1
             stats["errors"].append(repr(e))
@@ -37,7 +58,7 @@ async def main() -> None:
     p.add_argument("--messages", type=int, default=30)
     p.add_argument("--first-chat", type=int, default=500000)
     a = p.parse_args()
-    stats = {"accepted": 0, "refused": 0, "failed": 0, "errors": []}
+    stats = {"accepted": 0, "refused": 0, "failed": 0, "retried": 0, "errors": []}
     limits = httpx.Limits(max_connections=a.users, max_keepalive_connections=a.users)
     start = time.monotonic()
     async with httpx.AsyncClient(base_url=a.app, timeout=30, limits=limits) as http:
