@@ -56,7 +56,8 @@ func NewBots(cfg BotsConfig) (map[string]Sender, error) {
 		if _, err := telego.NewBot(token, telego.WithDiscardLogger()); err != nil {
 			return nil, fmt.Errorf("bot %q: invalid token (want digits:35 characters)", name)
 		}
-		bots[name] = &botClient{sendMessageURL: api + "/bot" + token + "/sendMessage", caller: c}
+		base := api + "/bot" + token + "/"
+		bots[name] = &botClient{baseURL: base, sendMessageURL: base + "sendMessage", caller: c}
 	}
 	return bots, nil
 }
@@ -66,13 +67,29 @@ const DefaultAPIURL = "https://api.telegram.org"
 
 // botClient is one bot's [Sender].
 type botClient struct {
-	// sendMessageURL holds the token: it goes to the caller and nowhere
-	// else (the caller's errors never include it).
-	sendMessageURL string
-	caller         caller
+	// baseURL and sendMessageURL hold the token: they go to the caller
+	// and nowhere else (the caller's errors never include it).
+	baseURL, sendMessageURL string
+	caller                  caller
 }
 
-var _ Sender = (*botClient)(nil)
+var (
+	_ Sender       = (*botClient)(nil)
+	_ MethodCaller = (*botClient)(nil)
+)
+
+// CallMethod calls method with body and returns Telegram's result. Errors
+// are as SendMessage's.
+func (b *botClient) CallMethod(ctx context.Context, method string, body *ta.RequestData) (json.RawMessage, error) {
+	resp, err := b.caller.Call(ctx, b.baseURL+method, body)
+	if err != nil {
+		return nil, fmt.Errorf("internal execution: %w", err)
+	}
+	if !resp.Ok {
+		return nil, fmt.Errorf("api: %w", resp.Error)
+	}
+	return resp.Result, nil
+}
 
 // sentMessage is the part of Telegram's Message that telequeue records.
 type sentMessage struct {

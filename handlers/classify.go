@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	ta "github.com/mymmrac/telego/telegoapi"
+
+	"github.com/telequeue/telequeue/tasks"
 )
 
 // class is what a Bot API answer means for the send that got it.
@@ -32,6 +35,9 @@ type verdict struct {
 	code       int
 	retryAfter time.Duration // classRateLimited
 	migrateTo  int64         // classMigrated
+	// notModified, alreadyGone: an edit or delete whose effect was already
+	// there, which completes as classSent.
+	notModified, alreadyGone bool
 	// err is the error to report, with our text only (never telego's,
 	// which may hold the URL and with it the token); nil for classSent and
 	// classMigrated. It is not wrapped with asynq.SkipRetry: see returned.
@@ -85,6 +91,28 @@ func classify(sendErr error, bot string, migrations int) verdict {
 		return verdict{class: classPermanent, outcome: OutcomePermanent, code: code,
 			err: &TelegramError{Code: code, Description: apiErr.Description}}
 	}
+}
+
+// classifyCall is classify for a call of m, with the answers that mean
+// success for it: an edit to the content the message already has ("message
+// is not modified"), a delete of a message that is already gone.
+func classifyCall(m *tasks.Method, callErr error, bot string, migrations int) verdict {
+	v := classify(callErr, bot, migrations)
+	if v.class != classPermanent || v.code != 400 {
+		return v
+	}
+	var apiErr *ta.Error
+	if !errors.As(callErr, &apiErr) {
+		return v
+	}
+	desc := strings.ToLower(apiErr.Description)
+	switch {
+	case strings.HasPrefix(m.Name, "edit") && strings.Contains(desc, "message is not modified"):
+		return verdict{class: classSent, outcome: OutcomeSent, notModified: true}
+	case strings.HasPrefix(m.Name, "delete") && strings.Contains(desc, "message to delete not found"):
+		return verdict{class: classSent, outcome: OutcomeSent, alreadyGone: true}
+	}
+	return v
 }
 
 // transportError maps a non-API telego error to an error whose text is safe

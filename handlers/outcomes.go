@@ -36,8 +36,17 @@ func newEvent(ctx context.Context, t *asynq.Task, outcome tasks.Outcome, bot, ch
 	id, _ := asynq.GetTaskID(ctx)
 	return &tasks.Event{
 		Outcome: outcome, TaskID: id, IdempotencyKey: t.Headers()[tasks.HeaderIdempotencyKey],
-		Method: "sendMessage", Type: t.Type(), Bot: bot, Chat: chat, Time: time.Now(),
+		Method: methodOf(t.Type()), Type: t.Type(), Bot: bot, Chat: chat, Time: time.Now(),
 	}
+}
+
+// methodOf names the Bot API method of a task type: the table's, or
+// sendMessage for messages, multi-part replies and broadcasts.
+func methodOf(taskType string) string {
+	if m, ok := tasks.MethodByType(taskType); ok {
+		return m.Name
+	}
+	return "sendMessage"
 }
 
 // StaleError drops a task whose deadline (tasks.HeaderDeadline) passed

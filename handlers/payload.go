@@ -21,6 +21,9 @@ func newestVersion(taskType string) (int, bool) {
 	case tasks.TypeBroadcastChunk:
 		return tasks.BroadcastChunkVersion, true
 	}
+	if _, ok := tasks.MethodByType(taskType); ok {
+		return tasks.CallVersion, true
+	}
 	return 0, false
 }
 

@@ -162,7 +162,7 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 func (h *SendMessageHandler) send(ctx context.Context, botName string, bot Sender, taskID string, m *tasks.SendMessage, chat telego.ChatID, check *sentCheck) (*telego.Message, telego.ChatID, int64, error) {
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
-		if err := h.waitForSlot(ctx, botName, m, chat, check); err != nil {
+		if err := h.waitForSlot(ctx, botName, limitKey(botName, m, chat), check); err != nil {
 			return nil, chat, 0, err
 		}
 		params, err := m.Params(chat)
@@ -245,11 +245,10 @@ const chatReserveWait = 5 * time.Millisecond
 // A send that sleeps on a reservation checks, just before its slot, that no
 // other sender met a 429 for its bot or chat meanwhile: if one did, the slot
 // is given up and the send waits behind the pause like any other.
-func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID, check *sentCheck) error {
+func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k ratelimit.Key, check *sentCheck) error {
 	if h.limiter == nil {
 		return nil
 	}
-	k := limitKey(bot, m, chat)
 	// The task's fence rides in every limiter call, the sent marker in the
 	// first: no round trip of their own.
 	queue, _ := asynq.GetQueueName(ctx)

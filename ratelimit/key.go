@@ -12,4 +12,11 @@ type Key struct {
 	// Paid is true for allow_paid_broadcast sends, which use the paid budget
 	// instead of the bot's global one.
 	Paid bool
+	// ChatOnly counts the send against the chat's and the group's limits
+	// only, not the bot-wide budget: edits, deletes and chat actions, which
+	// Telegram counts per chat.
+	ChatOnly bool
+	// Cost is how many messages the send counts as (an album of 10 counts
+	// 10); 0 means 1. Every limit that applies advances by Cost slots.
+	Cost int
 }

@@ -41,9 +41,10 @@ type Limiter struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	maxWait time.Duration // Config.MaxWait
-	// shapes holds, for each combination of Key.Paid and Key.Group, which
-	// limits apply and the script arguments for them; index paid<<1|group.
-	shapes [4]shape
+	// shapes holds, for each combination of Key.ChatOnly, Key.Paid and
+	// Key.Group, which limits apply and the script arguments for them;
+	// index chatOnly<<2|paid<<1|group.
+	shapes [8]shape
 }
 
 // shape describes the limits of one kind of Key.
@@ -71,10 +72,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{rdb: rdb, prefix: cfg.Prefix, maxWait: cfg.MaxWait}
 	for i := range l.shapes {
-		paid, group := i&2 != 0, i&1 != 0
+		chatOnly, paid, group := i&4 != 0, i&2 != 0, i&1 != 0
 		s := &l.shapes[i]
 		s.args = []any{cfg.MaxWait.Microseconds(), expirySlack.Milliseconds()}
 		switch {
+		case chatOnly:
 		case paid && cfg.Paid > 0:
 			s.bot = "paid"
 			s.args = append(s.args, interval(cfg.Paid, time.Second, cfg.Margin))
@@ -175,6 +177,13 @@ func (l *Limiter) reservePiped(ctx context.Context, k Key, w Within, pre func(re
 	}
 	argv := make([]any, 0, len(s.args)+2)
 	argv = append(argv, w.args(s)...)
+	if k.Cost > 1 {
+		// ARGV[3..] are the limits' intervals: a send that counts as Cost
+		// messages takes Cost slots of each.
+		for i := 2; i < len(argv); i++ {
+			argv[i] = argv[i].(int64) * int64(k.Cost)
+		}
+	}
 	hasBot := 0
 	if s.bot != "" {
 		hasBot = 1
@@ -256,6 +265,9 @@ func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration)
 
 func shapeIndex(k Key) int {
 	i := 0
+	if k.ChatOnly {
+		i |= 4
+	}
 	if k.Paid {
 		i |= 2
 	}

@@ -36,6 +36,11 @@ type Config struct {
 	Queues map[string]int
 	// StrictPriority drains higher-weight queues first.
 	StrictPriority bool
+	// CallbackConcurrency is the number of senders that serve
+	// tasks.QueueCallbacks (answerCallbackQuery) and nothing else, so that
+	// an answer never waits behind other work (default 4). Negative serves
+	// that queue with the other senders instead, at the highest weight.
+	CallbackConcurrency int
 	// ShutdownTimeout is how long in-flight sends may finish on shutdown
 	// before their tasks go back to the queue (default 25s).
 	ShutdownTimeout time.Duration
@@ -87,6 +92,7 @@ var ErrUnknownTaskType = errors.New("unknown task type")
 // Server is an asynq server with telequeue's handlers and policies.
 type Server struct {
 	srv   *asynq.Server
+	lane  *asynq.Server            // serves tasks.QueueCallbacks alone; nil if off
 	rdb   redis.UniversalClient    // made from Config.Redis; closed by Shutdown
 	types map[string]asynq.Handler // task type → handler, matched exactly
 	log   *slog.Logger
@@ -127,6 +133,21 @@ func (cfg *Config) validate() error {
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = DefaultQueues()
 	}
+	if cfg.CallbackConcurrency == 0 {
+		cfg.CallbackConcurrency = 4
+	}
+	if cfg.CallbackConcurrency < 0 {
+		if _, ok := cfg.Queues[tasks.QueueCallbacks]; !ok {
+			top := 1
+			for _, w := range cfg.Queues {
+				top = max(top, w)
+			}
+			cfg.Queues = maps.Clone(cfg.Queues)
+			cfg.Queues[tasks.QueueCallbacks] = top
+		}
+	} else if _, ok := cfg.Queues[tasks.QueueCallbacks]; ok {
+		return fmt.Errorf("server: queue %q is served by its own senders (CallbackConcurrency); leave it out of Queues or set CallbackConcurrency < 0", tasks.QueueCallbacks)
+	}
 	for q, w := range cfg.Queues {
 		if w <= 0 {
 			return fmt.Errorf("server: queue %q has weight %d; weights must be positive", q, w)
@@ -161,7 +182,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	log := cfg.Logger
 	var err error
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+	acfg := asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   cfg.Queues,
 		StrictPriority:           cfg.StrictPriority,
@@ -178,11 +199,21 @@ func New(cfg Config) (*Server, error) {
 				log.Warn("redis health check failed", "error", err)
 			}
 		},
-	})
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, acfg)
 	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
+	queues := slices.Collect(maps.Keys(cfg.Queues))
+	if cfg.CallbackConcurrency > 0 {
+		// The callback lane: its own asynq server on the same Redis
+		// client, with its own senders, polling only its queue.
+		lane := acfg
+		lane.Concurrency, lane.Queues, lane.StrictPriority = cfg.CallbackConcurrency, map[string]int{tasks.QueueCallbacks: 1}, false
+		s.lane = asynq.NewServerFromRedisClient(rdb, lane)
+		queues = append(queues, tasks.QueueCallbacks)
+	}
 	if cfg.DeadAfter >= 0 {
-		if s.rec, err = recovery.New(recovery.Config{Redis: rdb, Queues: slices.Collect(maps.Keys(cfg.Queues)), Beat: cfg.Heartbeat, DeadAfter: cfg.DeadAfter, Logger: log}); err != nil {
+		if s.rec, err = recovery.New(recovery.Config{Redis: rdb, Queues: queues, Beat: cfg.Heartbeat, DeadAfter: cfg.DeadAfter, Logger: log}); err != nil {
 			_ = rdb.Close()
 			return nil, fmt.Errorf("server: %w", err)
 		}
@@ -260,6 +291,12 @@ func (s *Server) Start() error {
 	if err := s.srv.Start(asynq.HandlerFunc(s.dispatch)); err != nil {
 		return fmt.Errorf("server: start: %w", err)
 	}
+	if s.lane != nil {
+		if err := s.lane.Start(asynq.HandlerFunc(s.dispatch)); err != nil {
+			s.srv.Shutdown()
+			return fmt.Errorf("server: start the callback lane: %w", err)
+		}
+	}
 	s.warm.start()
 	return nil
 }
@@ -272,6 +309,10 @@ func (s *Server) Start() error {
 func (s *Server) Shutdown() {
 	s.shutdown.Do(func() {
 		s.srv.Stop()
+		if s.lane != nil {
+			s.lane.Stop()
+			s.lane.Shutdown()
+		}
 		s.srv.Shutdown()
 		s.waitHandlers()
 		if s.rec != nil {

@@ -242,14 +242,20 @@ func validateReply(r *telego.ReplyParameters) error {
 
 // Markup decodes ReplyMarkup into the telego type its keys name.
 func (m *SendMessage) Markup() (telego.ReplyMarkup, error) {
-	if len(m.ReplyMarkup) == 0 || bytes.Equal(m.ReplyMarkup, []byte("null")) {
+	return decodeMarkup(m.ReplyMarkup)
+}
+
+// decodeMarkup decodes a reply_markup object of any method into the telego
+// type its keys name, checking it as the Bot API would.
+func decodeMarkup(raw json.RawMessage) (telego.ReplyMarkup, error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, nil
 	}
-	if !utf8.Valid(m.ReplyMarkup) {
+	if !utf8.Valid(raw) {
 		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "not valid UTF-8")
 	}
 	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(m.ReplyMarkup, &keys); err != nil {
+	if err := json.Unmarshal(raw, &keys); err != nil {
 		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "not a JSON object")
 	}
 	var (
@@ -272,7 +278,7 @@ func (m *SendMessage) Markup() (telego.ReplyMarkup, error) {
 	default:
 		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "needs inline_keyboard, keyboard, remove_keyboard or force_reply")
 	}
-	if err := json.Unmarshal(m.ReplyMarkup, target); err != nil {
+	if err := json.Unmarshal(raw, target); err != nil {
 		return nil, invalid("reply_markup", ErrInvalidReplyMarkup, "%v", err)
 	}
 	if ik, ok := markup.(*telego.InlineKeyboardMarkup); ok {

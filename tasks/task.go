@@ -40,6 +40,15 @@ func DefaultOptions(typ string, parts int) []asynq.Option {
 	case TypeBroadcastChunk:
 		queue, maxRetry, timeout = QueueBulk, BroadcastChunkMaxRetry, BroadcastChunkTimeout
 	}
+	if m := methodsByName.byType[typ]; m != nil {
+		switch m.Kind {
+		case KindCallback:
+			// Retried within its deadline only (see Method.Deadline).
+			queue, timeout = QueueCallbacks, CallbackDeadline
+		case KindChatAction:
+			timeout = ChatActionDeadline
+		}
+	}
 	return []asynq.Option{asynq.Queue(queue), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)}
 }
 

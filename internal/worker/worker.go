@@ -91,6 +91,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	if cfg.EventsMaxLen > 0 {
 		outcomes = handlers.NewOutcomeStream(rdb, cfg.EventsMaxLen)
 	}
+	var uploads handlers.Uploads // TODO(files): the upload store
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Bots:          bots,
 		Limiter:       limiter,
@@ -117,6 +118,12 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		return nil, err
 	}
 	taskHandlers[tasks.TypeBroadcastChunk] = bh
+	calls, err := handlers.NewCallHandler(h, uploads)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	maps.Copy(taskHandlers, calls.Handlers())
 	queues := cfg.Queues
 	var hooks *webhooks
 	if cfg.WebhookURL != "" {

@@ -1,0 +1,479 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/ratelimit"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// MethodCaller calls any Bot API method with one bot. The senders of
+// [NewBots] implement it; [CallHandler] needs it. Errors are as
+// [Sender.SendMessage]'s: a refused call wraps a *telegoapi.Error,
+// anything else a [*TransportError].
+type MethodCaller interface {
+	CallMethod(ctx context.Context, method string, body *ta.RequestData) (json.RawMessage, error)
+}
+
+// Uploads is the store of uploaded files the [CallHandler] reads (see
+// [NewUploadStore]).
+type Uploads interface {
+	// Open returns an upload's bytes.
+	Open(ctx context.Context, u tasks.Upload) ([]byte, error)
+	// FileID returns the file_id Telegram gave bot for the upload, "" if
+	// none yet.
+	FileID(ctx context.Context, bot string, u tasks.Upload) (string, error)
+	// SetFileID records the file_id Telegram gave bot for the upload.
+	SetFileID(ctx context.Context, bot string, u tasks.Upload, fileID string) error
+	// Release says that holder (a task id) no longer needs the uploads.
+	Release(ctx context.Context, holder string, ups ...tasks.Upload) error
+}
+
+// CallHandler handles the task type of every method in [tasks.Methods] but
+// sendMessage: one pipeline for all of them. It decodes and validates the
+// payload, asks the limiter for the method's slots (its cost, its kind's
+// limits), calls the method, classifies the answer as for sendMessage (429,
+// 403, 5xx, migrate_to_chat_id, with the method's own successes such as
+// "message is not modified"), and records the sent marker, the result and
+// the outcome event in one round trip.
+type CallHandler struct {
+	core    *SendMessageHandler
+	uploads Uploads
+}
+
+var _ asynq.Handler = (*CallHandler)(nil)
+
+// NewCallHandler returns the handler of every table method, sharing send's
+// bots, limiter, markers, observer and outcome stream (and its budget of
+// senders that may sleep on a chat's limit). Every sender must implement
+// [MethodCaller] (those of [NewBots] do). uploads may be nil if no task
+// carries an upload (one that does is then archived).
+func NewCallHandler(send *SendMessageHandler, uploads Uploads) (*CallHandler, error) {
+	for name, s := range send.bots {
+		if _, ok := s.(MethodCaller); !ok {
+			return nil, fmt.Errorf("handlers: bot %q: its sender cannot call any method (use NewBots)", name)
+		}
+	}
+	return &CallHandler{core: send, uploads: uploads}, nil
+}
+
+// Handlers maps the task type of every table method but sendMessage to h.
+func (h *CallHandler) Handlers() map[string]asynq.Handler {
+	out := map[string]asynq.Handler{}
+	for _, m := range tasks.Methods() {
+		if m.Type != tasks.TypeSendMessage {
+			out[m.Type] = h
+		}
+	}
+	return out
+}
+
+// ErrUploadMissing: an upload a task needs is no longer stored (its
+// retention ended); the task is archived.
+var ErrUploadMissing = errors.New("upload missing")
+
+// ProcessTask makes one call.
+func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	ctx, cancel, err := withDeadline(ctx, t)
+	defer cancel()
+	if err != nil {
+		return err
+	}
+	c, err := decodeTask(t, tasks.ParseCall)
+	if err != nil {
+		return err
+	}
+	botName := c.BotName()
+	sender, err := senderOf(h.core.bots, botName)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	bot := sender.(MethodCaller) // checked by NewCallHandler
+	taskID, _ := asynq.GetTaskID(ctx)
+	m := c.MethodInfo()
+	limited := h.core.limiter != nil && m.Kind != tasks.KindCallback
+
+	var check *sentCheck
+	if h.core.rdb != nil && taskID != "" {
+		if limited {
+			check = &sentCheck{key: keys.Sent(taskID)}
+		} else if done, err := h.core.alreadySent(ctx, t, taskID); err != nil || done {
+			return err
+		}
+	}
+
+	res, err := h.call(ctx, botName, bot, taskID, c, limited, check)
+	if errors.Is(err, errAlreadySent) {
+		return h.core.completeSent(ctx, t, taskID, check.marker)
+	}
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	chat := c.Chat().String()
+	if c.Chat() == (telego.ChatID{}) {
+		chat = ""
+	}
+	ev := newEvent(ctx, t, tasks.OutcomeSent, botName, chat)
+	ev.ChatID, ev.MigratedFrom, ev.MessageIDs = res.ChatID, res.MigratedFrom, res.MessageIDs
+	if err := h.core.recordDelivery(ctx, t, taskID, data, ev); err != nil {
+		return err
+	}
+	h.release(ctx, taskID, c)
+	return nil
+}
+
+// release frees the task's uploads once it is done with them. A failure
+// only delays their removal to the end of their retention.
+func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call) {
+	if h.uploads == nil || len(c.Uploads) == 0 || taskID == "" {
+		return
+	}
+	ups := make([]tasks.Upload, 0, len(c.Uploads))
+	for _, u := range c.Uploads {
+		ups = append(ups, u)
+	}
+	if err := h.uploads.Release(context.WithoutCancel(ctx), taskID, ups...); err != nil {
+		h.core.log.WarnContext(ctx, "could not release the task's uploads; they expire with their retention", "task_id", taskID, "error", err)
+	}
+}
+
+// call makes c's call, following migrate_to_chat_id, and returns its
+// result. Errors are sorted into retry classes as for sendMessage.
+func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
+	m := c.MethodInfo()
+	chat := c.Chat()
+	var migratedFrom int64
+	for migrations := 0; ; migrations++ {
+		k := callLimitKey(botName, c, chat)
+		if limited {
+			if err := h.core.waitForSlot(ctx, botName, k, check); err != nil {
+				return nil, err
+			}
+		}
+		body, err := h.request(ctx, botName, c, chat)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		raw, callErr := bot.CallMethod(ctx, m.Name, body)
+		v := classifyCall(m, callErr, botName, migrations)
+		h.core.obs.Sent(botName, v.outcome, time.Since(start))
+		switch v.class {
+		case classSent:
+			res := callResult(m, raw, chat, migratedFrom)
+			res.NotModified, res.AlreadyGone = v.notModified, v.alreadyGone
+			h.rememberFileIDs(ctx, botName, c, raw)
+			return res, nil
+		case classMigrated:
+			h.core.log.InfoContext(ctx, "group migrated to a supergroup; calling again with the new chat",
+				"task_id", taskID, "bot", botName, "method", m.Name, "chat_id", chat.String(), "new_chat_id", v.migrateTo)
+			if migratedFrom == 0 {
+				migratedFrom = chat.ID
+			}
+			chat = telego.ChatID{ID: v.migrateTo}
+			continue
+		case classRateLimited:
+			if limited {
+				throttled(ctx, h.core.limiter, h.core.log, k, v.retryAfter, "task_id", taskID, "bot", botName)
+			}
+		case classUnauthorized:
+			h.core.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration",
+				"bot", botName, "task_id", taskID)
+		case classTransient:
+			h.core.obs.Retry(botName)
+		}
+		return nil, v.returned()
+	}
+}
+
+// callLimitKey is the limiter key of c sent to chat: sends count against
+// every limit, as many times as the messages they create; changes and chat
+// actions against the chat's and the group's only. An edit of an inline
+// message is limited per inline message.
+func callLimitKey(bot string, c *tasks.Call, chat telego.ChatID) ratelimit.Key {
+	k := ratelimit.Key{Bot: bot, Chat: chat.String(), Group: chat.ID < 0 || chat.Username != "", Cost: c.Cost()}
+	if chat == (telego.ChatID{}) {
+		k.Chat = "inline:" + c.InlineMessageID()
+	}
+	switch c.MethodInfo().Kind {
+	case tasks.KindSend:
+		k.Paid = c.Paid()
+	default:
+		k.ChatOnly = true
+	}
+	return k
+}
+
+// request builds the Bot API request of c to chat: JSON when every file is
+// a file_id or URL (an upload Telegram already has counts as its file_id),
+// multipart/form-data with the uploads' bytes otherwise.
+func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, chat telego.ChatID) (*ta.RequestData, error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(c.Params, &params); err != nil {
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+	}
+	if params == nil {
+		params = map[string]json.RawMessage{}
+	}
+	if chat != c.Chat() {
+		b, _ := json.Marshal(chat)
+		params["chat_id"] = b
+	}
+	// Uploads Telegram already has go by file_id; the rest are sent.
+	send := map[string]tasks.Upload{}
+	for name, u := range c.Uploads {
+		id := ""
+		if h.uploads != nil {
+			var err error
+			if id, err = h.uploads.FileID(ctx, bot, u); err != nil {
+				return nil, fmt.Errorf("read file_id of %s: %w", u, err)
+			}
+		}
+		if id == "" {
+			send[name] = u
+			continue
+		}
+		replaceAttach(params, name, id)
+	}
+	if len(send) == 0 {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		return &ta.RequestData{ContentType: ta.ContentTypeJSON, BodyRaw: b}, nil
+	}
+	if h.uploads == nil {
+		return nil, fmt.Errorf("%w: this worker has no upload store: %w", ErrUploadMissing, asynq.SkipRetry)
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for name, v := range params {
+		val := string(v)
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			val = s
+		}
+		if err := w.WriteField(name, val); err != nil {
+			return nil, err
+		}
+	}
+	for name, u := range send {
+		data, err := h.uploads.Open(ctx, u)
+		if err != nil {
+			if errors.Is(err, ErrUploadMissing) {
+				return nil, fmt.Errorf("%w: %s: %w", err, u, asynq.SkipRetry)
+			}
+			return nil, fmt.Errorf("read %s: %w", u, err)
+		}
+		hdr := textproto.MIMEHeader{}
+		filename := u.Name
+		if filename == "" {
+			filename = name
+		}
+		hdr.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, name, filename))
+		ct := u.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		hdr.Set("Content-Type", ct)
+		part, err := w.CreatePart(hdr)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := part.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return &ta.RequestData{ContentType: w.FormDataContentType(), BodyRaw: buf.Bytes()}, nil
+}
+
+// replaceAttach replaces "attach://name" with fileID wherever params use it:
+// a top-level file parameter or the media of an album item or
+// editMessageMedia.
+func replaceAttach(params map[string]json.RawMessage, name, fileID string) {
+	ref, _ := json.Marshal("attach://" + name)
+	id, _ := json.Marshal(fileID)
+	for k, v := range params {
+		if bytes.Contains(v, ref) {
+			params[k] = bytes.ReplaceAll(v, ref, id)
+		}
+	}
+}
+
+// rememberFileIDs records the file_id Telegram gave each upload the call
+// sent, so that later calls (retries, other tasks of the same upload) send
+// the file_id instead. A failure only costs a second upload.
+func (h *CallHandler) rememberFileIDs(ctx context.Context, bot string, c *tasks.Call, raw json.RawMessage) {
+	if h.uploads == nil || len(c.Uploads) == 0 {
+		return
+	}
+	for name, id := range uploadFileIDs(c, raw) {
+		u, ok := c.Uploads[name]
+		if !ok || id == "" {
+			continue
+		}
+		if err := h.uploads.SetFileID(context.WithoutCancel(ctx), bot, u, id); err != nil {
+			h.core.log.WarnContext(ctx, "could not record an upload's file_id; the next send uploads it again", "bot", bot, "upload", u.String(), "error", err)
+		}
+	}
+}
+
+// uploadFileIDs maps the attach names of c's uploads to the file_ids in
+// Telegram's answer raw: the media of the message for a top-level file, of
+// the i-th message for the i-th album item. Thumbnails are not mapped.
+func uploadFileIDs(c *tasks.Call, raw json.RawMessage) map[string]string {
+	var params map[string]json.RawMessage
+	if json.Unmarshal(c.Params, &params) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	attachOf := func(v json.RawMessage) string {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return ""
+		}
+		name, _ := strings.CutPrefix(s, "attach://")
+		if name == s {
+			return ""
+		}
+		return name
+	}
+	m := c.MethodInfo()
+	switch {
+	case m.Name == "sendMediaGroup":
+		var items []struct {
+			Media json.RawMessage `json:"media"`
+		}
+		var msgs []json.RawMessage
+		if json.Unmarshal(params["media"], &items) != nil || json.Unmarshal(raw, &msgs) != nil {
+			return nil
+		}
+		for i, it := range items {
+			if name := attachOf(it.Media); name != "" && i < len(msgs) {
+				out[name] = mediaFileID(msgs[i])
+			}
+		}
+	case m.TakesMedia():
+		var it struct {
+			Media json.RawMessage `json:"media"`
+		}
+		if json.Unmarshal(params["media"], &it) == nil {
+			if name := attachOf(it.Media); name != "" {
+				out[name] = mediaFileID(raw)
+			}
+		}
+	default:
+		for _, f := range m.FileFields() {
+			if f == "thumbnail" {
+				continue
+			}
+			if name := attachOf(params[f]); name != "" {
+				out[name] = mediaFileID(raw)
+			}
+		}
+	}
+	return out
+}
+
+// mediaFileID returns the file_id of a message's media: the largest size of
+// a photo, else the file of its video, animation, audio, document, voice,
+// video note or sticker.
+func mediaFileID(msg json.RawMessage) string {
+	type file struct {
+		FileID string `json:"file_id"`
+	}
+	var m struct {
+		Photo     []file `json:"photo"`
+		Video     *file  `json:"video"`
+		Animation *file  `json:"animation"`
+		Audio     *file  `json:"audio"`
+		Document  *file  `json:"document"`
+		Voice     *file  `json:"voice"`
+		VideoNote *file  `json:"video_note"`
+		Sticker   *file  `json:"sticker"`
+	}
+	if json.Unmarshal(msg, &m) != nil {
+		return ""
+	}
+	if n := len(m.Photo); n > 0 {
+		return m.Photo[n-1].FileID
+	}
+	for _, f := range []*file{m.Video, m.Animation, m.Audio, m.Document, m.Voice, m.VideoNote, m.Sticker} {
+		if f != nil && f.FileID != "" {
+			return f.FileID
+		}
+	}
+	return ""
+}
+
+// callResult reads what a producer needs from a method's answer raw: the
+// ids of the messages it created or changed, their chat (after any
+// migration), and the date.
+func callResult(m *tasks.Method, raw json.RawMessage, chat telego.ChatID, migratedFrom int64) *tasks.CallResult {
+	res := &tasks.CallResult{Method: m.Name, ChatID: chat.ID, MigratedFrom: migratedFrom}
+	if chat.Username != "" {
+		res.ChatUsername = chat.Username
+	}
+	type msg struct {
+		MessageID int64 `json:"message_id"`
+		Date      int64 `json:"date"`
+		Chat      *struct {
+			ID int64 `json:"id"`
+		} `json:"chat"`
+	}
+	add := func(v msg) {
+		if v.MessageID != 0 {
+			res.MessageIDs = append(res.MessageIDs, v.MessageID)
+		}
+		if v.Chat != nil && v.Chat.ID != 0 {
+			res.ChatID = v.Chat.ID
+		}
+		if v.Date != 0 {
+			res.Date = v.Date
+		}
+	}
+	switch trimmed := bytes.TrimSpace(raw); {
+	case len(trimmed) > 0 && trimmed[0] == '{':
+		var v msg
+		if json.Unmarshal(trimmed, &v) == nil {
+			add(v)
+		}
+		if id := mediaFileID(trimmed); id != "" {
+			res.FileIDs = append(res.FileIDs, id)
+		}
+	case len(trimmed) > 0 && trimmed[0] == '[':
+		var vs []json.RawMessage
+		if json.Unmarshal(trimmed, &vs) == nil {
+			for _, item := range vs {
+				var v msg
+				if json.Unmarshal(item, &v) == nil {
+					add(v)
+				}
+				if id := mediaFileID(item); id != "" {
+					res.FileIDs = append(res.FileIDs, id)
+				}
+			}
+		}
+	}
+	return res
+}
