@@ -75,11 +75,16 @@ func TestNew(t *testing.T) {
 	}
 	// MaxWait (µs), expiry slack (ms) and the intervals (µs) with the
 	// default 3% margin (rounded up to whole µs), per kind of key.
-	want := [4][]any{
+	want := [8][]any{
 		{int64(2_000_000), int64(100), int64(34_334), int64(1_030_000)},                   // private
 		{int64(2_000_000), int64(100), int64(34_334), int64(1_030_000), int64(3_090_000)}, // group
 		{int64(2_000_000), int64(100), int64(1_030), int64(1_030_000)},                    // paid private
 		{int64(2_000_000), int64(100), int64(1_030), int64(1_030_000), int64(3_090_000)},  // paid group
+		// ChatOnly (edits, deletes, chat actions): no bot-wide budget.
+		{int64(2_000_000), int64(100), int64(1_030_000)},
+		{int64(2_000_000), int64(100), int64(1_030_000), int64(3_090_000)},
+		{int64(2_000_000), int64(100), int64(1_030_000)},
+		{int64(2_000_000), int64(100), int64(1_030_000), int64(3_090_000)},
 	}
 	for i, s := range l.shapes {
 		if !slices.Equal(s.args, want[i]) {
