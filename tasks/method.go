@@ -77,6 +77,7 @@ type Method struct {
 	// Paid reports whether Telegram takes allow_paid_broadcast.
 	Paid bool
 
+	params reflect.Type     // telego's parameter struct
 	fields map[string]field // by JSON name
 	files  []string         // top-level InputFile fields, in struct order
 	check  func(p *params) error
@@ -162,22 +163,34 @@ func copyOf(m *Method) (*Method, bool) {
 	return &c, true
 }
 
+// MethodOf returns (a copy of) the method whose telego parameter struct params
+// is (or points to), e.g. the sendPhoto method for a *telego.SendPhotoParams.
+func MethodOf(params any) (*Method, bool) {
+	t := reflect.TypeOf(params)
+	if t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return copyOf(methodsByName.byParams[t])
+}
+
 // method returns the table's own entry (for the package's use only).
 func method(name string) *Method { return methodsByName.byName[name] }
 
 // methodIndex is built once from methodTable and never changed.
 type methodIndex struct {
-	list   []*Method
-	byName map[string]*Method
-	byType map[string]*Method
+	list     []*Method
+	byName   map[string]*Method
+	byType   map[string]*Method
+	byParams map[reflect.Type]*Method
 }
 
 var methodsByName = func() methodIndex {
-	idx := methodIndex{byName: map[string]*Method{}, byType: map[string]*Method{}}
+	idx := methodIndex{byName: map[string]*Method{}, byType: map[string]*Method{}, byParams: map[reflect.Type]*Method{}}
 	for _, m := range methodTable() {
 		idx.list = append(idx.list, m)
 		idx.byName[m.Name] = m
 		idx.byType[m.Type] = m
+		idx.byParams[m.params] = m
 	}
 	sort.Slice(idx.list, func(i, j int) bool { return idx.list[i].Name < idx.list[j].Name })
 	return idx
@@ -189,7 +202,7 @@ var inputFileType = reflect.TypeOf(telego.InputFile{})
 // field without omitempty or omitzero is required, one of type
 // telego.InputFile takes a file.
 func newMethod(name string, kind Kind, p any, paid bool, check func(*params) error) *Method {
-	m := &Method{Name: name, Type: typeName(name), Kind: kind, Paid: paid, fields: map[string]field{}, check: check}
+	m := &Method{Name: name, Type: typeName(name), Kind: kind, Paid: paid, params: reflect.TypeOf(p), fields: map[string]field{}, check: check}
 	if name == "sendMessage" {
 		m.Type = TypeSendMessage
 	}
