@@ -565,3 +565,75 @@ func TestConcurrentPutRelease(t *testing.T) {
 		t.Errorf("keys left after every holder released: %v", ks)
 	}
 }
+
+// TestCluster runs the store on Redis Cluster: an upload's keys share one
+// slot (MULTI and scripts), and Hold, Release and Resolve of uploads on
+// different nodes go through one pipeline.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := redistest.StartCluster(t, 3)
+	s, err := NewStore(c.Client(t), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups []tasks.Upload
+	nodes := map[string]bool{}
+	for i := 0; len(nodes) < 2 || len(ups) < 4; i++ {
+		size := 100
+		if i%2 == 1 {
+			size = probeBytes
+		}
+		u, err := s.Put(ctx, "bc-1", bytes.NewReader(content(50+i, size)), "", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := keys.UploadOf(u.SHA256)
+		addr, _, err := c.NodeOf(ctx, k.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, other := range []string{k.Holders(), k.FileID("main")} {
+			if a, _, _ := c.NodeOf(ctx, other); a != addr {
+				t.Fatalf("%s on %s, %s on %s", k.Data(), addr, other, a)
+			}
+		}
+		nodes[addr] = true
+		ups = append(ups, u)
+	}
+	if err := s.Hold(ctx, "chunk-0", ups...); err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]tasks.Upload{}
+	ids := map[string]string{}
+	for i, u := range ups {
+		f := "media." + strconv.Itoa(i)
+		fields[f], ids[f] = u, "fid-"+strconv.Itoa(i)
+	}
+	if err := s.SetFileIDs(ctx, "main", fields, ids); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Resolve(ctx, "main", fields); err != nil || !mapsEqual(got, ids) {
+		t.Fatalf("Resolve = %v, %v; want %v", got, err, ids)
+	}
+	if err := s.Release(ctx, "bc-1", ups...); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ups {
+		if _, err := s.Open(ctx, u); err != nil {
+			t.Fatalf("Open(%s) while chunk-0 holds it: %v", u, err)
+		}
+	}
+	if err := s.Release(ctx, "chunk-0", ups...); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ups {
+		if _, err := s.Open(ctx, u); !errors.Is(err, ErrMissing) {
+			t.Fatalf("Open(%s) after the last release: %v, want ErrMissing", u, err)
+		}
+	}
+}
