@@ -44,5 +44,9 @@
 // to the allocator's size class (jemalloc's classes step by a quarter of a
 // power of two, so a string just over 1 MiB takes 1.25 MiB). Config.MaxBytes
 // (UPLOAD_MAX_BYTES) bounds one upload; the number of distinct uploads held
-// at once times their size bounds the total.
+// at once times their size bounds the total. On top of the keys, every Put
+// and Open of a large upload passes through a connection's query or reply
+// buffer in redis-server, about the upload's size per connection busy with
+// one, freed again within seconds. TestMemoryPerStoredMB measures the
+// keys and what Put leaves in those buffers.
 package files

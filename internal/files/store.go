@@ -166,7 +166,7 @@ func (s *Store) Put(ctx context.Context, holder string, r io.Reader, name, conte
 	if len(data) >= probeBytes {
 		held, err := s.eachScript(ctx, holdScript, []tasks.Upload{u}, holder, s.cfg.Retention.Milliseconds())
 		if err != nil {
-			return tasks.Upload{}, fmt.Errorf("files: put %s: %w", u, err)
+			return tasks.Upload{}, fmt.Errorf("files: put: %w", err)
 		}
 		if held[0] == 1 {
 			return u, nil

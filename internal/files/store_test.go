@@ -491,6 +491,18 @@ func TestFileIDPerBot(t *testing.T) {
 			t.Errorf("key %s holds the token", key)
 		}
 	}
+	if got, err := s.Resolve(ctx, "main", nil); err != nil || len(got) != 0 {
+		t.Errorf("Resolve of no uploads: %v, %v", got, err)
+	}
+	if err := s.SetFileIDs(ctx, "main", nil, nil); err != nil {
+		t.Errorf("SetFileIDs of nothing: %v", err)
+	}
+	if err := s.Hold(ctx, "t9"); err != nil {
+		t.Errorf("Hold of no uploads: %v", err)
+	}
+	if err := s.Release(ctx, "t9"); err != nil {
+		t.Errorf("Release of no uploads: %v", err)
+	}
 	if err := s.SetFileID(ctx, "main", photo, ""); err == nil {
 		t.Error("SetFileID with an empty file id succeeded")
 	}
