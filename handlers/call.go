@@ -14,7 +14,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
 	ta "github.com/mymmrac/telego/telegoapi"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/internal/files"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
@@ -70,20 +72,35 @@ func NewCallHandler(send *SendMessageHandler, uploads Uploads) (*CallHandler, er
 	return &CallHandler{core: send, uploads: uploads}, nil
 }
 
-// Handlers maps the task type of every table method but sendMessage to h.
-func (h *CallHandler) Handlers() map[string]asynq.Handler {
+// Handlers maps the task type of every table method but sendMessage to h,
+// and its ordered variant (tasks.OrderedType) to h behind an
+// [OrderedHandler] with cfg.
+func (h *CallHandler) Handlers(cfg OrderedConfig) (map[string]asynq.Handler, error) {
+	ordered, err := NewOrderedHandler(h, cfg)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]asynq.Handler{}
 	for _, m := range tasks.Methods() {
 		if m.Type != tasks.TypeSendMessage {
 			out[m.Type] = h
+			out[tasks.OrderedType(m.Type)] = ordered
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ErrUploadMissing: an upload a task needs is no longer stored (its
 // retention ended); the task is archived.
-var ErrUploadMissing = errors.New("upload missing")
+var ErrUploadMissing = files.ErrMissing
+
+// NewUploadStore returns telequeue's upload store in rdb: each upload stored
+// once per content, shared by the tasks that use it, removed when the last
+// of them is final or after 7 days. maxBytes is the largest upload accepted
+// (0: tasks.MaxFileBytes).
+func NewUploadStore(rdb redis.UniversalClient, maxBytes int64) (Uploads, error) {
+	return files.NewStore(rdb, files.Config{MaxBytes: maxBytes})
+}
 
 // ProcessTask makes one call.
 func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
@@ -117,9 +134,14 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 	res, err := h.call(ctx, botName, bot, taskID, c, limited, check)
 	if errors.Is(err, errAlreadySent) {
+		h.release(ctx, taskID, c)
 		return h.core.completeSent(ctx, t, taskID, check.marker)
 	}
 	if err != nil {
+		if FailureEvent(ctx, t, err) != nil {
+			// The task ends here (archived): its uploads are not needed.
+			h.release(ctx, taskID, c)
+		}
 		return err
 	}
 	data, err := json.Marshal(res)

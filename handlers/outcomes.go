@@ -106,6 +106,9 @@ func FailureEvent(ctx context.Context, t *asynq.Task, err error) *tasks.Event {
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
+	if !IsFailure(err) {
+		return nil // rescheduled whatever its retry count: not a failure
+	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if !errors.Is(err, asynq.SkipRetry) && retried < maxRetry {

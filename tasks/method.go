@@ -190,6 +190,9 @@ var methodsByName = func() methodIndex {
 		idx.list = append(idx.list, m)
 		idx.byName[m.Name] = m
 		idx.byType[m.Type] = m
+		if m.Type != TypeSendMessage {
+			idx.byType[m.Type+orderedSuffix] = m
+		}
 		idx.byParams[m.params] = m
 	}
 	sort.Slice(idx.list, func(i, j int) bool { return idx.list[i].Name < idx.list[j].Name })

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
 )
 
 // Task types of ordered messages. Never rename them: queued tasks of every
@@ -19,8 +20,31 @@ const (
 // IsOrdered reports whether tasks of type typ are delivered in their chat's
 // order.
 func IsOrdered(typ string) bool {
-	return typ == TypeSendMessageOrdered || typ == TypeSendMessagesOrdered
+	if typ == TypeSendMessageOrdered || typ == TypeSendMessagesOrdered {
+		return true
+	}
+	m := methodsByName.byType[typ]
+	return m != nil && typ != m.Type
 }
+
+// OrderedType returns the ordered variant of a task type: that of a
+// message, a multi-part reply or a method call of [Methods]
+// ("telegram:send_photo" → "telegram:send_photo:ordered"). Any other type is
+// returned as is.
+func OrderedType(typ string) string {
+	switch typ {
+	case TypeSendMessage:
+		return TypeSendMessageOrdered
+	case TypeSendMessages:
+		return TypeSendMessagesOrdered
+	}
+	if m := methodsByName.byType[typ]; m != nil && m.Type == typ {
+		return typ + orderedSuffix
+	}
+	return typ
+}
+
+const orderedSuffix = ":ordered"
 
 // NewOrderedSendMessageTask is [NewSendMessageTask] for a message that is
 // delivered after every ordered message enqueued before it to the same bot
@@ -45,17 +69,31 @@ type OrderKey struct {
 // those types' decoders (valid UTF-8, one JSON object and nothing after it,
 // no field neither type has) and reads fields as they do, so that the order
 // a task joins is that of the chat it is sent to.
+//
+// It reads a [Call] payload too: its chat is params.chat_id.
 func ReadOrderKey(payload []byte) (OrderKey, error) {
-	// Every field of both payloads: a message's, and a reply's parts.
+	// Every field of the payloads: a message's, a reply's parts, a call's.
 	var p struct {
 		SendMessage
-		Parts json.RawMessage `json:"parts"`
+		Parts   json.RawMessage `json:"parts"`
+		Method  string          `json:"method"`
+		Params  json.RawMessage `json:"params"`
+		Uploads json.RawMessage `json:"uploads"`
 	}
 	if err := decodeStrict(payload, &p); err != nil {
 		return OrderKey{}, err
 	}
 	if p.Bot != "" && !botNameRE.MatchString(p.Bot) {
 		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", p.Bot)
+	}
+	if p.Method != "" {
+		var cp struct {
+			ChatID telego.ChatID `json:"chat_id"`
+		}
+		if err := json.Unmarshal(p.Params, &cp); err != nil {
+			return OrderKey{}, invalid("params.chat_id", ErrInvalidChat, "an integer id or an @username")
+		}
+		p.ChatID = cp.ChatID
 	}
 	if err := validateChat("chat_id", p.ChatID); err != nil {
 		return OrderKey{}, err

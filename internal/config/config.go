@@ -139,6 +139,15 @@ type Config struct {
 	// dashboard then shows its metrics view from it.
 	PrometheusURL string `env:"PROMETHEUS_URL"`
 
+	// UPLOAD_MAX_BYTES: the largest file an API call or the client may
+	// upload (Telegram's own limits still apply: 10 MB for photos, 50 MB
+	// for other files). An upload is stored in Redis once per content until
+	// every task using it is final, at about 1.1–1.25 × its size
+	// (BENCHMARKS.md); 20 MiB bounds one upload to about 25 MB of Redis
+	// memory while taking every photo and most documents. Larger files go
+	// by URL or file_id.
+	UploadMaxBytes int64 `env:"UPLOAD_MAX_BYTES" envDefault:"20971520"`
+
 	// EVENTS_MAXLEN: about how many outcome events the stream keeps (each
 	// about 120 bytes of Redis memory); -1 turns the stream off.
 	EventsMaxLen int64 `env:"EVENTS_MAXLEN" envDefault:"100000"`
@@ -272,6 +281,9 @@ func (c *Config) finish(requireRedis bool) error {
 			// Never echo it: a token pasted here must not reach a log.
 			errs = append(errs, fmt.Errorf("TELEGRAM_BOT_NAMES: entry %d: a name is 1-64 letters, digits, '_' or '-'", i+1))
 		}
+	}
+	if c.UploadMaxBytes < 1 || c.UploadMaxBytes > tasks.MaxFileBytes {
+		errs = append(errs, fmt.Errorf("UPLOAD_MAX_BYTES = %d: must be 1 to %d (Telegram's limit for uploads)", c.UploadMaxBytes, tasks.MaxFileBytes))
 	}
 	if c.EventsMaxLen == 0 || c.EventsMaxLen < -1 {
 		errs = append(errs, fmt.Errorf("EVENTS_MAXLEN = %d: must be positive, or -1 to turn the stream off", c.EventsMaxLen))

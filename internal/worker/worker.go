@@ -91,7 +91,11 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	if cfg.EventsMaxLen > 0 {
 		outcomes = handlers.NewOutcomeStream(rdb, cfg.EventsMaxLen)
 	}
-	var uploads handlers.Uploads // TODO(files): the upload store
+	uploads, err := handlers.NewUploadStore(rdb, cfg.UploadMaxBytes)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Bots:          bots,
 		Limiter:       limiter,
@@ -123,7 +127,12 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	maps.Copy(taskHandlers, calls.Handlers())
+	callHandlers, err := calls.Handlers(handlers.OrderedConfig{Redis: rdb, Logger: log})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	maps.Copy(taskHandlers, callHandlers)
 	queues := cfg.Queues
 	var hooks *webhooks
 	if cfg.WebhookURL != "" {
