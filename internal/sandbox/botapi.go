@@ -51,10 +51,6 @@ type verdict struct {
 	drop       bool          // close the connection instead of replying
 	fault      FaultKind
 	delay      time.Duration // applied before replying
-
-	// Set when a message was delivered.
-	messageID int64
-	at        time.Time
 }
 
 // sendReq is a parsed sendMessage call.
@@ -606,12 +602,12 @@ type Received struct {
 	At time.Time `json:"at"`
 }
 
-// wakeLocked releases the WaitFor callers whose count has been reached.
+// wakeLocked releases the WaitFor and WaitForSends callers whose count has
+// been reached.
 func (s *Sandbox) wakeLocked() {
-	n := s.msgs.len()
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
-		if n >= w.n {
+		if s.countLocked(w.sends) >= w.n {
 			close(w.ch)
 		} else {
 			kept = append(kept, w)
@@ -621,32 +617,51 @@ func (s *Sandbox) wakeLocked() {
 	s.waiters = kept
 }
 
-// Messages returns a copy of every message delivered since New or the last
-// Reset, in delivery order.
+// countLocked returns the number of records, or of sends.
+func (s *Sandbox) countLocked(sends bool) int {
+	if sends {
+		return s.sends
+	}
+	return s.msgs.len()
+}
+
+// Messages returns a copy of every call recorded since New or the last
+// Reset, in order.
 func (s *Sandbox) Messages() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.msgs.all()
 }
 
-// Count returns how many messages were delivered since New or the last
-// Reset.
+// Count returns how many calls were recorded since New or the last Reset.
+// With only sendMessage calls, that is the number of messages delivered.
 func (s *Sandbox) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.msgs.len()
 }
 
-// WaitFor blocks until at least n messages have been delivered since New or
-// the last Reset, or ctx ends.
+// WaitFor blocks until at least n calls have been recorded since New or the
+// last Reset, or ctx ends.
 func (s *Sandbox) WaitFor(ctx context.Context, n int) error {
+	return s.wait(ctx, n, false)
+}
+
+// WaitForSends blocks until at least n sends (calls that make messages:
+// sendMessage, send*, copy*, forward*; an album is one) have been recorded
+// since New or the last Reset, or ctx ends.
+func (s *Sandbox) WaitForSends(ctx context.Context, n int) error {
+	return s.wait(ctx, n, true)
+}
+
+func (s *Sandbox) wait(ctx context.Context, n int, sends bool) error {
 	s.mu.Lock()
-	if s.msgs.len() >= n {
+	if s.countLocked(sends) >= n {
 		s.mu.Unlock()
 		return nil
 	}
 	ch := make(chan struct{})
-	s.waiters = append(s.waiters, waiter{n: n, ch: ch})
+	s.waiters = append(s.waiters, waiter{n: n, sends: sends, ch: ch})
 	s.mu.Unlock()
 	select {
 	case <-ch:

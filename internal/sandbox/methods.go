@@ -254,6 +254,7 @@ func (s *Sandbox) execute(botID int64, m *method, c *call) (verdict, any) {
 	}
 	s.msgs.add(rec)
 	if ln == laneSend {
+		s.sends++
 		s.st.delivered++
 		b.delivered++
 		if c.paid {
@@ -279,8 +280,6 @@ func (s *Sandbox) execute(botID int64, m *method, c *call) (verdict, any) {
 	if len(s.waiters) > 0 {
 		s.wakeLocked()
 	}
-	v.messageID = rec.MessageID
-	v.at = now
 	return v, res
 }
 

@@ -272,13 +272,17 @@ func TestSendOthers(t *testing.T) {
 		{"location out of range", "sendLocation", map[string]any{"latitude": 91, "longitude": 0},
 			"Bad Request: wrong latitude or longitude specified", nil},
 		{"venue", "sendVenue", map[string]any{"latitude": 1, "longitude": 2, "title": "Cafe", "address": "Main St"}, "",
-			func(m *telego.Message) bool { return m.Venue != nil && m.Venue.Title == "Cafe" && m.Venue.Location.Longitude == 2 }},
+			func(m *telego.Message) bool {
+				return m.Venue != nil && m.Venue.Title == "Cafe" && m.Venue.Location.Longitude == 2
+			}},
 		{"venue no title", "sendVenue", map[string]any{"latitude": 1, "longitude": 2, "address": "x"}, "Bad Request: title is empty", nil},
 		{"contact", "sendContact", map[string]any{"phone_number": "+100", "first_name": "Ann"}, "",
 			func(m *telego.Message) bool { return m.Contact != nil && m.Contact.FirstName == "Ann" }},
 		{"contact no phone", "sendContact", map[string]any{"first_name": "Ann"}, "Bad Request: phone_number is empty", nil},
 		{"poll", "sendPoll", map[string]any{"question": "Q?", "options": opts(12)}, "",
-			func(m *telego.Message) bool { return m.Poll != nil && len(m.Poll.Options) == 12 && m.Poll.Question == "Q?" }},
+			func(m *telego.Message) bool {
+				return m.Poll != nil && len(m.Poll.Options) == 12 && m.Poll.Question == "Q?"
+			}},
 		{"poll string options", "sendPoll", map[string]any{"question": "Q?", "options": []string{"a", "b"}}, "",
 			func(m *telego.Message) bool { return m.Poll != nil && m.Poll.Options[1].Text == "b" }},
 		{"poll one option", "sendPoll", map[string]any{"question": "Q?", "options": opts(1)},
@@ -292,7 +296,9 @@ func TestSendOthers(t *testing.T) {
 		{"poll long option", "sendPoll", map[string]any{"question": "Q", "options": []string{"a", strings.Repeat("b", 101)}},
 			"Bad Request: poll options length must not exceed 100", nil},
 		{"dice", "sendDice", map[string]any{"emoji": "🎯"}, "",
-			func(m *telego.Message) bool { return m.Dice != nil && m.Dice.Emoji == "🎯" && m.Dice.Value >= 1 && m.Dice.Value <= 6 }},
+			func(m *telego.Message) bool {
+				return m.Dice != nil && m.Dice.Emoji == "🎯" && m.Dice.Value >= 1 && m.Dice.Value <= 6
+			}},
 		{"dice default", "sendDice", map[string]any{}, "",
 			func(m *telego.Message) bool { return m.Dice != nil && m.Dice.Emoji == "🎲" }},
 		{"dice bad emoji", "sendDice", map[string]any{"emoji": "x"}, "Bad Request: wrong emoji specified", nil},

@@ -49,6 +49,7 @@ type Sandbox struct {
 	bots       map[int64]*botState
 	chats      map[chatKey]*chatState
 	msgs       msgLog
+	sends      int // records of sends
 	seq        int64
 	waiters    []waiter
 	st         counters
@@ -111,8 +112,9 @@ func (s *Sandbox) methodStatsLocked(name string) *MethodStats {
 }
 
 type waiter struct {
-	n  int
-	ch chan struct{}
+	n     int
+	sends bool // counts sends, not records
+	ch    chan struct{}
 }
 
 // New returns a Sandbox configured by cfg, or an error if cfg is invalid.
@@ -268,7 +270,7 @@ func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgs = msgLog{}
-	s.seq = 0
+	s.seq, s.sends = 0, 0
 	s.bots = make(map[int64]*botState)
 	s.chats = make(map[chatKey]*chatState)
 	s.st = newCounters()
