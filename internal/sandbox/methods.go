@@ -115,6 +115,13 @@ func Methods() []string {
 	return out
 }
 
+// IsSend reports whether method (spelt as in the Bot API) makes messages:
+// sendMessage, send* (not sendChatAction), copy* and forward*.
+func IsSend(method string) bool {
+	m := methods[strings.ToLower(method)]
+	return m != nil && m.lane == laneSend
+}
+
 // serveMethod runs one call of m: decode, parse, then [Sandbox.execute].
 func (s *Sandbox) serveMethod(w http.ResponseWriter, r *http.Request, botID int64, m *method) {
 	var c *call
