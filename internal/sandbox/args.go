@@ -139,8 +139,6 @@ func (a *args) recordForm(k, v string, record bool) {
 	a.params[k] = val
 }
 
-func (a *args) str(k string) string { return a.v[k] }
-
 // chat reads a chat id field; empty reports "<field> is empty".
 func (a *args) chat(field string) (chatRef, *apiErr) {
 	v := a.v[field]
@@ -280,6 +278,17 @@ func (a *args) entities(field string) (json.RawMessage, *apiErr) {
 type formatted struct {
 	raw, visible, parseMode string
 	entities                json.RawMessage
+}
+
+// markupKey stands for the formatting a parse mode gives the text, which
+// the sandbox does not parse into entities: "" when there is none (no parse
+// mode, or a text without tags or Markdown markers), else the parse mode and
+// the raw text. An edit that changes only the formatting is a change.
+func (f *formatted) markupKey() string {
+	if f.parseMode == "" || f.raw == f.visible && !strings.ContainsAny(f.raw, "*_~`[]|") {
+		return ""
+	}
+	return f.parseMode + "\x00" + f.raw
 }
 
 // caption reads caption, parse_mode and caption_entities: at most

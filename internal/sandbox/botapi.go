@@ -156,7 +156,9 @@ func sendMessageCall(m *sendReq) *call {
 		paid: m.paid,
 		rec:  Received{Text: m.text, ParseMode: m.parseMode, Params: m.params},
 		apply: func(e *exec) any {
-			msg := e.chat.newMessage(e.now, m.threadID, kindText, content{text: m.visible, entities: m.entities, markup: m.markup})
+			ct := content{markup: m.markup}
+			ct.setText(&formatted{raw: m.text, visible: m.visible, parseMode: m.parseMode, entities: m.entities})
+			msg := e.chat.newMessage(e.now, m.threadID, kindText, ct)
 			e.rec.MessageID = msg.id
 			return e.s.result(e.bot, e.ref, msg)
 		},

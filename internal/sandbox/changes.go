@@ -85,7 +85,7 @@ func parseCopy(forward, many bool) func(*Sandbox, *args) (*call, *apiErr) {
 				if !forward {
 					ct.markup = markup
 					if capt != nil && hasCaption(m.kind) {
-						ct.caption, ct.captionEntities = capt.visible, capt.entities
+						ct.setCaption(capt)
 					}
 				}
 				n := e.chat.newMessage(e.now, threadID, m.kind, ct)
@@ -219,12 +219,12 @@ func parseEdit(kind editKind) func(*Sandbox, *args) (*call, *apiErr) {
 				if m.kind != kindText {
 					return badRequest("there is no text in the message to edit")
 				}
-				next.text, next.entities = f.visible, f.entities
+				next.setText(&f)
 			case editCaption:
 				if !hasCaption(m.kind) {
 					return badRequest("there is no caption in the message to edit")
 				}
-				next.caption, next.captionEntities = f.visible, f.entities
+				next.setCaption(&f)
 			case editMedia:
 				if !hasCaption(m.kind) {
 					return badRequest("there is no media in the message to edit")
@@ -237,7 +237,7 @@ func parseEdit(kind editKind) func(*Sandbox, *args) (*call, *apiErr) {
 				} else {
 					next.file = e.s.files[it.ref.fileID]
 				}
-				next.caption, next.captionEntities = f.visible, f.entities
+				next.setCaption(&f)
 			}
 			if next.sameAs(&m.content) {
 				return badRequest(descNotModified)
@@ -247,14 +247,14 @@ func parseEdit(kind editKind) func(*Sandbox, *args) (*call, *apiErr) {
 		c.apply = func(e *exec) any {
 			switch kind {
 			case editText:
-				m.content.text, m.content.entities = f.visible, f.entities
+				m.content.setText(&f)
 			case editCaption:
-				m.content.caption, m.content.captionEntities = f.visible, f.entities
+				m.content.setCaption(&f)
 			case editMedia:
 				file, mf := e.s.resolveFileLocked(e.bot, &it.ref)
 				e.rec.Media = []MediaFile{mf}
 				m.kind, m.content.file = it.ref.kind, file
-				m.content.caption, m.content.captionEntities = f.visible, f.entities
+				m.content.setCaption(&f)
 			}
 			m.content.markup = markup
 			m.edits++

@@ -443,8 +443,15 @@ func TestEdits(t *testing.T) {
 		}, MessageState{Kind: "text", Text: "v1", Edits: 1}, 1},
 		{"identical text", []step{{"editMessageText", map[string]any{"message_id": 1, "text": "v1"}, notModified}},
 			MessageState{Kind: "text", Text: "v1"}, 1},
-		{"identical after HTML", []step{{"editMessageText", map[string]any{"message_id": 1, "text": "<i>v1</i>", "parse_mode": "HTML"}, notModified}},
+		{"identical HTML without tags", []step{{"editMessageText", map[string]any{"message_id": 1, "text": "v1", "parse_mode": "HTML"}, notModified}},
 			MessageState{Kind: "text", Text: "v1"}, 1},
+		{"same visible text, new formatting", []step{
+			{"editMessageText", map[string]any{"message_id": 1, "text": "<i>v1</i>", "parse_mode": "HTML"}, ""},
+			{"editMessageText", map[string]any{"message_id": 1, "text": "<i>v1</i>", "parse_mode": "html"}, notModified},
+		}, MessageState{Kind: "text", Text: "v1", Edits: 1}, 1},
+		{"same caption, new entities", []step{
+			{"editMessageCaption", map[string]any{"message_id": 2, "caption": "cap", "caption_entities": []map[string]any{{"type": "bold", "offset": 0, "length": 3}}}, ""},
+		}, MessageState{Kind: "photo", Caption: "cap", Edits: 1}, 2},
 		{"unknown", []step{{"editMessageText", map[string]any{"message_id": 9, "text": "x"}, "Bad Request: message to edit not found"}},
 			MessageState{Kind: "text", Text: "v1"}, 1},
 		{"deleted", []step{

@@ -68,8 +68,9 @@ func parseSendMedia(kind string) func(*Sandbox, *args) (*call, *apiErr) {
 		c.apply = func(e *exec) any {
 			f, mf := e.s.resolveFileLocked(e.bot, &ref)
 			e.rec.Media = []MediaFile{mf}
-			_, res := e.newMessage(threadID, kind, content{
-				caption: capt.visible, captionEntities: capt.entities, file: f, markup: markup})
+			ct := content{file: f, markup: markup}
+			ct.setCaption(&capt)
+			_, res := e.newMessage(threadID, kind, ct)
 			return res
 		}
 		return c, nil
@@ -167,8 +168,9 @@ func parseSendMediaGroup(_ *Sandbox, a *args) (*call, *apiErr) {
 		for i := range items {
 			f, mf := e.s.resolveFileLocked(e.bot, &items[i].ref)
 			e.rec.Media = append(e.rec.Media, mf)
-			m := e.chat.newMessage(e.now, threadID, items[i].ref.kind, content{
-				caption: items[i].capt.visible, captionEntities: items[i].capt.entities, file: f})
+			ct := content{file: f}
+			ct.setCaption(&items[i].capt)
+			m := e.chat.newMessage(e.now, threadID, items[i].ref.kind, ct)
 			m.groupID = group
 			e.rec.MessageIDs = append(e.rec.MessageIDs, m.id)
 			out[i] = e.s.result(e.bot, e.ref, m)

@@ -29,17 +29,30 @@ type msgState struct {
 type content struct {
 	text            string // visible text, after entities parsing
 	entities        json.RawMessage
+	textKey         string // formatting by parse mode, see formatted.markupKey
 	caption         string // visible caption
 	captionEntities json.RawMessage
+	captionKey      string
 	file            *fileInfo
 	extra           json.RawMessage // location, venue, contact, poll or dice, under the kind's name
 	markup          json.RawMessage // inline keyboard, compacted
 }
 
+// setText sets the text, its entities and formatting.
+func (c *content) setText(f *formatted) {
+	c.text, c.entities, c.textKey = f.visible, f.entities, f.markupKey()
+}
+
+// setCaption sets the caption, its entities and formatting.
+func (c *content) setCaption(f *formatted) {
+	c.caption, c.captionEntities, c.captionKey = f.visible, f.entities, f.markupKey()
+}
+
 // sameAs reports whether an edit to c would change nothing.
 func (c *content) sameAs(o *content) bool {
-	return c.text == o.text && bytes.Equal(c.entities, o.entities) && c.caption == o.caption &&
-		bytes.Equal(c.captionEntities, o.captionEntities) && c.file == o.file &&
+	return c.text == o.text && bytes.Equal(c.entities, o.entities) && c.textKey == o.textKey &&
+		c.caption == o.caption && bytes.Equal(c.captionEntities, o.captionEntities) && c.captionKey == o.captionKey &&
+		c.file == o.file &&
 		bytes.Equal(c.extra, o.extra) && bytes.Equal(c.markup, o.markup)
 }
 
@@ -50,11 +63,6 @@ func hasCaption(kind string) bool {
 		return true
 	}
 	return false
-}
-
-// isMedia reports whether kind is a file kind.
-func isMedia(kind string) bool {
-	return hasCaption(kind) || kind == kindVideoNote || kind == kindSticker
 }
 
 // messageResult is the subset of telego.Message the sandbox fills in.
@@ -230,7 +238,7 @@ func (s *Sandbox) ChatMessages(bot int64, chat string) []MessageState {
 	return out
 }
 
-// liveLocked returns message id of c unless it is unknown or deleted.
+// live returns message id of c unless it is unknown or deleted.
 func (c *chatState) live(id int64) *msgState {
 	if c == nil {
 		return nil
@@ -241,7 +249,7 @@ func (c *chatState) live(id int64) *msgState {
 	return nil
 }
 
-// newMessageLocked adds a message to c and returns it.
+// newMessage adds a message to c and returns it.
 func (c *chatState) newMessage(at time.Time, threadID int64, kind string, ct content) *msgState {
 	c.nextMessageID++
 	m := &msgState{id: c.nextMessageID, at: at, threadID: threadID, kind: kind, content: ct}
