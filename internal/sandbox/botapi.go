@@ -419,6 +419,10 @@ func (s *Sandbox) parseSendMessage(r *http.Request) (m sendReq, code int, desc s
 	case "multipart/form-data":
 		r.Body = http.MaxBytesReader(nil, r.Body, maxMultipart)
 		if err := r.ParseMultipartForm(maxBody); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return m, errTooLarge.code, errTooLarge.desc
+			}
 			return m, http.StatusBadRequest, "Bad Request: can't parse multipart form data"
 		}
 		if r.MultipartForm != nil {

@@ -811,3 +811,32 @@ func TestFormEncodings(t *testing.T) {
 		}
 	}
 }
+
+// Captions are at most 1024 UTF-16 code units after entities parsing.
+func TestCaptionLength(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t, Config{})
+	tests := []struct {
+		name, caption, parseMode string
+		ok                       bool
+	}{
+		{"1024 ASCII", strings.Repeat("x", 1024), "", true},
+		{"1025 ASCII", strings.Repeat("x", 1025), "", false},
+		{"512 emoji (1024 UTF-16 units)", strings.Repeat("😀", 512), "", true},
+		{"513 emoji", strings.Repeat("😀", 513), "", false},
+		{"1024 Cyrillic (2048 bytes)", strings.Repeat("я", 1024), "", true},
+		{"HTML tags do not count", "<b>" + strings.Repeat("x", 1024) + "</b>", "HTML", true},
+		{"entities count as one char", strings.Repeat("&amp;", 1024), "HTML", true},
+		{"bad parse mode", "x", "Bogus", false},
+	}
+	for _, tt := range tests {
+		r := callJSON(t, s, "sendDocument", map[string]any{"chat_id": 1, "document": "https://x/d",
+			"caption": tt.caption, "parse_mode": tt.parseMode})
+		if r.Ok != tt.ok {
+			t.Errorf("%s: ok = %v (%s), want %v", tt.name, r.Ok, r.Description, tt.ok)
+		}
+		if !tt.ok && r.ErrorCode != 400 {
+			t.Errorf("%s: %d", tt.name, r.ErrorCode)
+		}
+	}
+}

@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// MaxCaptionLength is the limit on a media caption in UTF-16 code units,
-// counted after entities parsing.
-const MaxCaptionLength = 1024
-
 // Poll limits (Bot API 2025: up to 12 options).
 const (
 	maxPollQuestion = 300
