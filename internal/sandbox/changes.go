@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"slices"
+	"time"
 )
 
 // Descriptions of the state errors, as Telegram words them.
@@ -12,6 +13,9 @@ const (
 	descEditNotFound   = "message to edit not found"
 	descDeleteNotFound = "message to delete not found"
 )
+
+// maxDeleteAge is how long after sending a bot can delete a message.
+const maxDeleteAge = 48 * time.Hour
 
 // copyRef is a copy's or forward's id of the message it made.
 type copyRef struct {
@@ -295,6 +299,11 @@ func parseDelete(many bool) func(*Sandbox, *args) (*call, *apiErr) {
 			// deleteMessages skips the messages it cannot find.
 			if len(found) == 0 {
 				return badRequest(descDeleteNotFound)
+			}
+			// A message can be deleted for everyone for 48 hours.
+			found = slices.DeleteFunc(found, func(m *msgState) bool { return e.now.Sub(m.at) > maxDeleteAge })
+			if len(found) == 0 {
+				return badRequest("message can't be deleted for everyone")
 			}
 			return nil
 		}

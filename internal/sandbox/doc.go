@@ -55,7 +55,8 @@
 // for deleted messages), "message is not modified: …" (same content and
 // keyboard), "there is no text in the message to edit" / "there is no
 // caption …" / "there is no media …"; deletes with "message to delete not
-// found"; pins with "message to pin not found"; unpinChatMessage without
+// found", or "message can't be deleted for everyone" for messages sent more
+// than 48 hours before; pins with "message to pin not found"; unpinChatMessage without
 // message_id unpins the latest pin. allow_paid_broadcast=true is refused on
 // forwards, copyMessages, edits, deletes, pins and the other non-sends.
 //

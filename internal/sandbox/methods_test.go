@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mymmrac/telego"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -838,5 +839,25 @@ func TestCaptionLength(t *testing.T) {
 		if !tt.ok && r.ErrorCode != 400 {
 			t.Errorf("%s: %d", tt.name, r.ErrorCode)
 		}
+	}
+}
+
+// Messages older than 48 hours cannot be deleted.
+func TestDeleteAge(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t, Config{})
+	clock := useFakeClock(s)
+	sendText(t, s, 1, "old")
+	clock.Advance(47 * time.Hour)
+	sendText(t, s, 1, "newer")
+	clock.Advance(time.Hour + time.Second)
+	fails(t, callJSON(t, s, "deleteMessage", map[string]any{"chat_id": 1, "message_id": 1}), 400,
+		"Bad Request: message can't be deleted for everyone")
+	ok(t, callJSON(t, s, "deleteMessages", map[string]any{"chat_id": 1, "message_ids": []int{1, 2}}), nil)
+	if m1, _ := s.Message(bot1, "1", 1); m1.Deleted {
+		t.Error("message 1 deleted after 48 h")
+	}
+	if m2, _ := s.Message(bot1, "1", 2); !m2.Deleted {
+		t.Error("message 2 not deleted")
 	}
 }
