@@ -285,8 +285,12 @@ func (s *Server) Fail(chatID int64, f Fault) error {
 	if f.RetryAfter < 0 || f.Times < 0 {
 		return errors.New("telegramtest: fault with negative RetryAfter or Times")
 	}
-	s.sb.AddRule(sandbox.Rule{Method: f.Method, Kind: kind, Chat: strconv.FormatInt(chatID, 10),
-		RetryAfter: f.RetryAfter, Times: f.Times})
+	rule := sandbox.Rule{Method: f.Method, Kind: kind, Chat: strconv.FormatInt(chatID, 10),
+		RetryAfter: f.RetryAfter, Times: f.Times}
+	if err := rule.Validate(); err != nil {
+		return fmt.Errorf("telegramtest: fault: %w", err)
+	}
+	s.sb.AddRule(rule)
 	return nil
 }
 

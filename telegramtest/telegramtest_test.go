@@ -124,6 +124,9 @@ func TestFaultMethodAndCalls(t *testing.T) {
 	if err := srv.Fail(42, telegramtest.Fault{Method: "editMessageText", Code: 403}); err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Fail(42, telegramtest.Fault{Method: "editMessageTxt", Code: 403}); err == nil || !strings.Contains(err.Error(), "unknown method") {
+		t.Fatalf("Fail with a misspelt method: %v", err)
+	}
 	m, err := bot.SendMessage(ctx, tu.Message(tu.ID(42), "v1"))
 	if err != nil {
 		t.Fatalf("send: %v", err)

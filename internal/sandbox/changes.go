@@ -216,6 +216,9 @@ func parseEdit(kind editKind) func(*Sandbox, *args) (*call, *apiErr) {
 			if m = e.chat.live(id); m == nil {
 				return badRequest(descEditNotFound)
 			}
+			if m.forward != nil {
+				return badRequest("message can't be edited")
+			}
 			next := m.content
 			next.markup = markup
 			switch kind {

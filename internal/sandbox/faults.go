@@ -207,6 +207,9 @@ func (r Rule) Validate() error {
 	if r.Kind == KindMigrate && r.MigrateTo == 0 && strings.HasPrefix(r.Chat, "@") {
 		errs = append(errs, errors.New("a migrate rule for an @username needs migrate_to"))
 	}
+	if m := r.Method; m != "" && m != "*" && !strings.EqualFold(m, methodGetMe) && methods[strings.ToLower(m)] == nil {
+		errs = append(errs, fmt.Errorf("unknown method %q", m))
+	}
 	if r.Times < 0 {
 		errs = append(errs, fmt.Errorf("times %d is negative", r.Times))
 	}

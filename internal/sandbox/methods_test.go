@@ -482,6 +482,10 @@ func TestEdits(t *testing.T) {
 			MessageState{Kind: "photo", Caption: "cap"}, 2},
 		{"media of a text", []step{{"editMessageMedia", map[string]any{"message_id": 1, "media": map[string]any{"type": "photo", "media": "https://x/p"}}, "Bad Request: there is no media in the message to edit"}},
 			MessageState{Kind: "text", Text: "v1"}, 1},
+		{"forwarded", []step{
+			{"forwardMessage", map[string]any{"from_chat_id": 7, "message_id": 1}, ""},
+			{"editMessageText", map[string]any{"message_id": 3, "text": "x"}, "Bad Request: message can't be edited"},
+		}, MessageState{Kind: "text", Text: "v1", Forwarded: true}, 3},
 		{"paid edit", []step{{"editMessageText", map[string]any{"message_id": 1, "text": "x", "allow_paid_broadcast": true}, "Bad Request: allow_paid_broadcast can't be used with editMessageText"}},
 			MessageState{Kind: "text", Text: "v1"}, 1},
 		{"no message_id", []step{{"editMessageText", map[string]any{"text": "x"}, "Bad Request: message identifier is not specified"}},
@@ -500,7 +504,7 @@ func TestEdits(t *testing.T) {
 					fails(t, r, 400, st.desc)
 					continue
 				}
-				if st.method == "deleteMessage" {
+				if st.method == "deleteMessage" || st.method == "forwardMessage" {
 					ok(t, r, nil)
 					continue
 				}
@@ -518,7 +522,7 @@ func TestEdits(t *testing.T) {
 			}
 			want := tt.want
 			if got.MediaGroupID != "" || (got.Edits > 0) == got.EditedAt.IsZero() || got.Kind != want.Kind || got.Text != want.Text || got.Caption != want.Caption ||
-				got.Edits != want.Edits || got.Deleted != want.Deleted || got.Pinned != want.Pinned {
+				got.Edits != want.Edits || got.Deleted != want.Deleted || got.Pinned != want.Pinned || got.Forwarded != want.Forwarded {
 				t.Errorf("state = %+v, want %+v", got, want)
 			}
 			checkConsistent(t, s.Stats())
