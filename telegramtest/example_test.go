@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mymmrac/telego"
@@ -106,4 +107,99 @@ func ExampleWithTelegramLimits() {
 	// false
 	// false
 	// delivered: 1 429s: 2 early retries: 1
+}
+
+// An app sends a photo (an upload), then edits its caption; the test checks
+// the message as the user now sees it, and that the file_id the server
+// issued can be sent again.
+func ExampleServer_MessageState() {
+	srv := telegramtest.NewServer()
+	defer srv.Close()
+	bot, err := telego.NewBot(telegramtest.Token, telego.WithAPIServer(srv.URL), telego.WithDiscardLogger())
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	photo := tu.File(tu.NameReader(strings.NewReader("fake jpeg bytes"), "chart.jpg"))
+	msg, err := bot.SendPhoto(ctx, tu.Photo(tu.ID(42), photo).WithCaption("Sales: loading…"))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := bot.EditMessageCaption(ctx, &telego.EditMessageCaptionParams{
+		ChatID: tu.ID(42), MessageID: msg.MessageID, Caption: "Sales: +12%",
+	}); err != nil {
+		panic(err)
+	}
+	// Editing to the same caption is refused, as Telegram does.
+	_, err = bot.EditMessageCaption(ctx, &telego.EditMessageCaptionParams{
+		ChatID: tu.ID(42), MessageID: msg.MessageID, Caption: "Sales: +12%",
+	})
+	var apiErr *telegoapi.Error
+	fmt.Println(errors.As(err, &apiErr) && strings.HasPrefix(apiErr.Description, "Bad Request: message is not modified"))
+
+	st, _ := srv.MessageState(42, int64(msg.MessageID))
+	fmt.Println(st.Kind, st.Caption, st.Edits, st.FileID == msg.Photo[0].FileID)
+	for _, c := range srv.Calls() {
+		fmt.Println(c.Method, c.MessageID, c.Caption, len(c.Files))
+	}
+	sent := srv.Messages()[0].Files[0]
+	fmt.Println(sent.Kind, sent.Uploaded, sent.Size, "uploads:", srv.Stats().Uploads)
+
+	// The file_id is reusable: no second upload.
+	if _, err := bot.SendPhoto(ctx, tu.Photo(tu.ID(7), tu.FileFromID(sent.FileID))); err != nil {
+		panic(err)
+	}
+	fmt.Println("uploads:", srv.Stats().Uploads)
+	// Output:
+	// true
+	// photo Sales: +12% 1 true
+	// sendPhoto 1 Sales: loading… 1
+	// editMessageCaption 1 Sales: +12% 0
+	// photo true 15 uploads: 1
+	// uploads: 1
+}
+
+// A bot that deletes its prompt once the user answered: the test asserts
+// the deletion from the message's state and from the calls.
+func ExampleServer_Calls() {
+	srv := telegramtest.NewServer()
+	defer srv.Close()
+	bot, err := telego.NewBot(telegramtest.Token, telego.WithAPIServer(srv.URL), telego.WithDiscardLogger())
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	prompt, err := bot.SendMessage(ctx, tu.Message(tu.ID(42), "Pick a size").WithReplyMarkup(
+		tu.InlineKeyboard(tu.InlineKeyboardRow(tu.InlineKeyboardButton("M").WithCallbackData("size:m")))))
+	if err != nil {
+		panic(err)
+	}
+	// … the user pressed "M"; the bot answers the callback and cleans up.
+	if err := bot.AnswerCallbackQuery(ctx, tu.CallbackQuery("cb-1").WithText("Size M saved")); err != nil {
+		panic(err)
+	}
+	if err := bot.DeleteMessage(ctx, tu.Delete(tu.ID(42), prompt.MessageID)); err != nil {
+		panic(err)
+	}
+	// Deleting it again is refused, as Telegram does.
+	err = bot.DeleteMessage(ctx, tu.Delete(tu.ID(42), prompt.MessageID))
+	fmt.Println(err != nil)
+
+	calls, err := srv.WaitCalls(3, 5*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range calls {
+		fmt.Printf("%s chat=%q message=%d text=%q\n", c.Method, c.Chat, c.MessageID, c.Text)
+	}
+	st, _ := srv.MessageState(42, int64(prompt.MessageID))
+	fmt.Println("deleted:", st.Deleted, "keyboard:", st.HasKeyboard)
+	// Output:
+	// true
+	// sendMessage chat="42" message=1 text="Pick a size"
+	// answerCallbackQuery chat="" message=0 text="Size M saved"
+	// deleteMessage chat="42" message=1 text=""
+	// deleted: true keyboard: true
 }

@@ -10,9 +10,24 @@
 //	// telego: telego.NewBot(telegramtest.Token, telego.WithAPIServer(srv.URL))
 //	msgs, err := srv.WaitMessages(1, 5*time.Second)
 //
-// The server answers sendMessage and getMe as Telegram does (message ids
-// count from 1 per chat), and any other method with Telegram's 404. It
-// listens on a loopback port and accepts any token of Telegram's form.
+// The server answers the methods a bot uses to send and manage messages as
+// Telegram does: sendMessage, sendPhoto and the other media sends (by
+// upload, file_id or URL), sendMediaGroup, sendLocation, sendVenue,
+// sendContact, sendPoll, sendDice, copyMessage(s), forwardMessage(s),
+// editMessageText, editMessageCaption, editMessageMedia,
+// editMessageReplyMarkup, deleteMessage(s), pinChatMessage,
+// unpinChatMessage, sendChatAction, answerCallbackQuery and getMe. Message
+// ids count from 1 per chat; an edit of a message that does not exist, or
+// to identical content, gets Telegram's 400. Any other method gets
+// Telegram's 404. It listens on a loopback port and accepts any token of
+// Telegram's form.
+//
+// [Server.Messages] lists what the bot sent, [Server.Calls] every call that
+// did something (sends, edits, deletions, pins, chat actions, callback
+// answers), and [Server.MessageState] the current state of one message:
+//
+//	st, _ := srv.MessageState(42, 1)
+//	if !st.Deleted { t.Error("the bot did not delete its prompt") }
 package telegramtest
 
 import (
@@ -81,8 +96,13 @@ func NewServer(opts ...Option) *Server {
 // Close stops the server at once and drops its connections.
 func (s *Server) Close() { _ = s.sb.Close() }
 
-// Message is a message the server delivered.
+// Message is a call the server recorded: a send (one per call; an album is
+// one Message with its message ids in MessageIDs) or, in [Server.Calls], any
+// other call that did something.
 type Message struct {
+	// Method is the Bot API method: "sendMessage", "sendPhoto",
+	// "editMessageCaption", "deleteMessage", ….
+	Method string
 	// BotID is the sending bot's id, the part of its token before the
 	// colon.
 	BotID int64
@@ -91,11 +111,20 @@ type Message struct {
 	Chat string
 	// ChatID is Chat as a number; 0 for an @username.
 	ChatID int64
-	// MessageID is the message_id the server answered with; it counts from
-	// 1 in each chat.
+	// MessageID is the message_id the server answered with (it counts from
+	// 1 in each chat), or the message an edit, deletion or pin acted on.
 	MessageID int64
-	// Text is the text as sent, before entities are parsed.
+	// MessageIDs are all the messages an album, copyMessages or
+	// forwardMessages made, or deleteMessages deleted.
+	MessageIDs []int64
+	// Text is the text as sent, before entities are parsed (sendMessage,
+	// editMessageText; answerCallbackQuery's notification).
 	Text string
+	// Caption is the caption as sent, before entities are parsed (media
+	// sends, editMessageCaption, editMessageMedia; an album's first).
+	Caption string
+	// Files are the files sent, one per album item.
+	Files []File
 	// ParseMode is "HTML", "Markdown", "MarkdownV2" or "".
 	ParseMode string
 	// PaidBroadcast reports allow_paid_broadcast.
@@ -104,18 +133,77 @@ type Message struct {
 	At time.Time
 }
 
-func toMessages(in []sandbox.Received) []Message {
-	out := make([]Message, len(in))
-	for i, r := range in {
+// File is a file a call sent.
+type File struct {
+	// Kind is "photo", "video", "animation", "audio", "document", "voice",
+	// "video_note" or "sticker".
+	Kind string
+	// FileID is the file_id the server answered with: a new one for an
+	// upload or a URL, which the bot may send again, or the one sent.
+	FileID string
+	// Uploaded reports a multipart upload; Size is its size in bytes and
+	// Name its file name.
+	Uploaded bool
+	Size     int64
+	Name     string
+}
+
+func toMessages(in []sandbox.Received, sendsOnly bool) []Message {
+	out := make([]Message, 0, len(in))
+	for _, r := range in {
+		if sendsOnly && !sandbox.IsSend(r.Method) {
+			continue
+		}
 		id, _ := strconv.ParseInt(r.ChatID, 10, 64)
-		out[i] = Message{BotID: r.BotID, Chat: r.ChatID, ChatID: id, MessageID: r.MessageID,
-			Text: r.Text, ParseMode: r.ParseMode, PaidBroadcast: r.Paid, At: r.At}
+		m := Message{Method: r.Method, BotID: r.BotID, Chat: r.ChatID, ChatID: id, MessageID: r.MessageID,
+			MessageIDs: r.MessageIDs, Text: r.Text, Caption: r.Caption, ParseMode: r.ParseMode,
+			PaidBroadcast: r.Paid, At: r.At}
+		for _, f := range r.Media {
+			m.Files = append(m.Files, File{Kind: f.Kind, FileID: f.FileID, Uploaded: f.Source == sandbox.SourceUpload,
+				Size: f.Size, Name: f.Name})
+		}
+		out = append(out, m)
 	}
 	return out
 }
 
-// Messages returns every message delivered so far, in delivery order.
-func (s *Server) Messages() []Message { return toMessages(s.sb.Messages()) }
+// Messages returns every send so far (sendMessage, sendPhoto, …,
+// copyMessage, forwardMessage), in order.
+func (s *Server) Messages() []Message { return toMessages(s.sb.Messages(), true) }
+
+// Calls returns every call that did something so far, in order: sends,
+// edits, deletions, pins and unpins, chat actions and callback answers.
+func (s *Server) Calls() []Message { return toMessages(s.sb.Messages(), false) }
+
+// MessageState is the current state of a message the bot sent.
+type MessageState struct {
+	// Kind is "text", a file kind (see [File.Kind]) or "location",
+	// "venue", "contact", "poll", "dice".
+	Kind string
+	// Text and Caption are as Telegram shows them, after entities are
+	// parsed and every edit applied.
+	Text    string
+	Caption string
+	// FileID is the media's file_id.
+	FileID string
+	// HasKeyboard reports an inline keyboard.
+	HasKeyboard bool
+	// Edits counts the successful edits.
+	Edits   int
+	Deleted bool
+	Pinned  bool
+}
+
+// MessageState returns the current state of message messageID in chat
+// chatID, sent with [Token], and false if there is no such message.
+func (s *Server) MessageState(chatID, messageID int64) (MessageState, bool) {
+	m, ok := s.sb.Message(BotID, strconv.FormatInt(chatID, 10), messageID)
+	if !ok {
+		return MessageState{}, false
+	}
+	return MessageState{Kind: m.Kind, Text: m.Text, Caption: m.Caption, FileID: m.FileID,
+		HasKeyboard: len(m.ReplyMarkup) > 0, Edits: m.Edits, Deleted: m.Deleted, Pinned: m.Pinned}, true
+}
 
 // MessagesTo returns the messages delivered to chat chatID so far, in
 // delivery order. For a channel addressed as "@name", filter
@@ -130,13 +218,13 @@ func (s *Server) MessagesTo(chatID int64) []Message {
 	return out
 }
 
-// WaitMessages waits until at least n messages have been delivered, and
-// returns them all, in delivery order. After timeout it returns those
-// delivered so far and an error saying how many.
+// WaitMessages waits until at least n sends (see [Server.Messages]) have
+// been delivered, and returns them all, in order. After timeout it returns
+// those delivered so far and an error saying how many.
 func (s *Server) WaitMessages(n int, timeout time.Duration) ([]Message, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := s.sb.WaitFor(ctx, n)
+	err := s.sb.WaitForSends(ctx, n)
 	msgs := s.Messages()
 	if err != nil {
 		return msgs, fmt.Errorf("telegramtest: %d of %d messages after %v", len(msgs), n, timeout)
@@ -144,9 +232,27 @@ func (s *Server) WaitMessages(n int, timeout time.Duration) ([]Message, error) {
 	return msgs, nil
 }
 
-// Fault is a failure the server answers a chat's sends with, instead of
-// delivering them.
+// WaitCalls waits until at least n calls (see [Server.Calls]) have been
+// recorded, and returns them all, in order: the way to wait for a bot's
+// edits and deletions. After timeout it returns those recorded so far and
+// an error saying how many.
+func (s *Server) WaitCalls(n int, timeout time.Duration) ([]Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := s.sb.WaitFor(ctx, n)
+	calls := s.Calls()
+	if err != nil {
+		return calls, fmt.Errorf("telegramtest: %d of %d calls after %v", len(calls), n, timeout)
+	}
+	return calls, nil
+}
+
+// Fault is a failure the server answers a chat's calls with, instead of
+// handling them.
 type Fault struct {
+	// Method restricts the fault to one Bot API method, such as
+	// "sendPhoto" or "editMessageText"; "" means every method but getMe.
+	Method string
 	// Code is the answer: 429 (Too Many Requests, with RetryAfter), 403
 	// ("Forbidden: bot was blocked by the user"), 500 or 502 (server
 	// errors; 502 with an HTML body, as Telegram's proxy answers).
@@ -164,8 +270,9 @@ type Fault struct {
 // 500 and 502.
 var ErrFaultCode = errors.New("telegramtest: fault code must be 429, 403, 500 or 502")
 
-// Fail makes the server answer the next sends to chat chatID with f. Faults
-// are checked in the order they were added; the first that applies wins.
+// Fail makes the server answer the next calls for chat chatID (sends,
+// edits, deletions, …; of [Fault.Method] only, if set) with f. Faults are
+// checked in the order they were added; the first that applies wins.
 func (s *Server) Fail(chatID int64, f Fault) error {
 	kinds := map[int]sandbox.FaultKind{
 		429: sandbox.KindTooManyRequests, 403: sandbox.KindBlocked,
@@ -178,7 +285,12 @@ func (s *Server) Fail(chatID int64, f Fault) error {
 	if f.RetryAfter < 0 || f.Times < 0 {
 		return errors.New("telegramtest: fault with negative RetryAfter or Times")
 	}
-	s.sb.AddRule(sandbox.Rule{Kind: kind, Chat: strconv.FormatInt(chatID, 10), RetryAfter: f.RetryAfter, Times: f.Times})
+	rule := sandbox.Rule{Method: f.Method, Kind: kind, Chat: strconv.FormatInt(chatID, 10),
+		RetryAfter: f.RetryAfter, Times: f.Times}
+	if err := rule.Validate(); err != nil {
+		return fmt.Errorf("telegramtest: fault: %w", err)
+	}
+	s.sb.AddRule(rule)
 	return nil
 }
 
@@ -189,8 +301,12 @@ func (s *Server) ClearFaults() { s.sb.ClearRules() }
 type Stats struct {
 	// Requests counts every Bot API request.
 	Requests int
-	// Delivered counts the messages delivered.
+	// Delivered counts the sends delivered (an album is one).
 	Delivered int
+	// Uploads counts the files uploaded (multipart) by successful calls,
+	// and UploadBytes their sizes.
+	Uploads     int
+	UploadBytes int64
 	// TooManyRequests counts the 429 answers: injected, over a limit
 	// ([WithTelegramLimits]) or early retries.
 	TooManyRequests int
@@ -205,10 +321,13 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Requests:        st.Requests,
 		Delivered:       st.Delivered,
+		Uploads:         st.Uploads,
+		UploadBytes:     st.UploadBytes,
 		TooManyRequests: st.Violations + st.EarlyRetry + st.Faults[sandbox.KindTooManyRequests],
 		EarlyRetries:    st.EarlyRetry,
 	}
 }
 
-// Reset forgets every message, count and 429 hold; faults stay.
+// Reset forgets every message, message state, file_id issued, count and
+// 429 hold; faults stay.
 func (s *Server) Reset() { s.sb.Reset() }

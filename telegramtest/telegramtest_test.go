@@ -113,3 +113,51 @@ func TestResetAndClearFaults(t *testing.T) {
 		t.Fatalf("after Reset: %+v, %d messages", st, len(srv.Messages()))
 	}
 }
+
+// A fault may name one method; Messages lists sends only, Calls everything.
+func TestFaultMethodAndCalls(t *testing.T) {
+	t.Parallel()
+	srv := telegramtest.NewServer()
+	defer srv.Close()
+	bot := newBot(t, srv)
+	ctx := context.Background()
+	if err := srv.Fail(42, telegramtest.Fault{Method: "editMessageText", Code: 403}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Fail(42, telegramtest.Fault{Method: "editMessageTxt", Code: 403}); err == nil || !strings.Contains(err.Error(), "unknown method") {
+		t.Fatalf("Fail with a misspelt method: %v", err)
+	}
+	m, err := bot.SendMessage(ctx, tu.Message(tu.ID(42), "v1"))
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	_, err = bot.EditMessageText(ctx, &telego.EditMessageTextParams{ChatID: tu.ID(42), MessageID: m.MessageID, Text: "v2"})
+	var apiErr *telegoapi.Error
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 403 {
+		t.Fatalf("edit: %v, want 403", err)
+	}
+	srv.ClearFaults()
+	if _, err := bot.EditMessageText(ctx, &telego.EditMessageTextParams{ChatID: tu.ID(42), MessageID: m.MessageID, Text: "v2"}); err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	if err := bot.SendChatAction(ctx, tu.ChatAction(tu.ID(42), telego.ChatActionTyping)); err != nil {
+		t.Fatalf("chat action: %v", err)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].Method != "sendMessage" || msgs[0].Text != "v1" {
+		t.Errorf("Messages = %+v", msgs)
+	}
+	calls := srv.Calls()
+	if len(calls) != 3 || calls[1].Method != "editMessageText" || calls[1].Text != "v2" || calls[1].MessageID != 1 ||
+		calls[2].Method != "sendChatAction" {
+		t.Errorf("Calls = %+v", calls)
+	}
+	if st, ok := srv.MessageState(42, 1); !ok || st.Text != "v2" || st.Edits != 1 || st.Kind != "text" {
+		t.Errorf("MessageState = %+v %v", st, ok)
+	}
+	if _, ok := srv.MessageState(42, 2); ok {
+		t.Error("MessageState(42, 2) found")
+	}
+	if st := srv.Stats(); st.Delivered != 1 || st.Requests != 4 {
+		t.Errorf("Stats = %+v", st)
+	}
+}

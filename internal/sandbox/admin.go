@@ -22,6 +22,7 @@ func (s *Sandbox) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /sandbox/messages", s.adminMessages)
 	mux.HandleFunc("GET /sandbox/stats", s.adminStats)
 	mux.HandleFunc("GET /sandbox/wait", s.adminWait)
+	mux.HandleFunc("GET /sandbox/state", s.adminState)
 	mux.HandleFunc("GET /sandbox/rules", func(w http.ResponseWriter, _ *http.Request) {
 		s.writeJSON(w, http.StatusOK, s.Rules())
 	})
@@ -127,11 +128,52 @@ func (s *Sandbox) adminWait(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	if err := s.WaitFor(ctx, n); err != nil {
-		s.writeJSON(w, http.StatusRequestTimeout, waitReply{Count: s.Count(), Error: "timeout"})
+	sends, _ := strconv.ParseBool(q.Get("sends"))
+	count := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.countLocked(sends)
+	}
+	if err := s.wait(ctx, n, sends); err != nil {
+		s.writeJSON(w, http.StatusRequestTimeout, waitReply{Count: count(), Error: "timeout"})
 		return
 	}
-	s.writeJSON(w, http.StatusOK, waitReply{Count: s.Count()})
+	s.writeJSON(w, http.StatusOK, waitReply{Count: count()})
+}
+
+// adminState answers the state of one chat's messages: all of them, or
+// the one named by id.
+func (s *Sandbox) adminState(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bot, err := strconv.ParseInt(q.Get("bot"), 10, 64)
+	if err != nil {
+		adminError(s, w, http.StatusBadRequest, errors.New("bot must be an integer"))
+		return
+	}
+	chat := q.Get("chat")
+	if _, _, ok := parseChatID(chat); !ok {
+		adminError(s, w, http.StatusBadRequest, errors.New("chat must be an integer id or an @username"))
+		return
+	}
+	if v := q.Get("id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			adminError(s, w, http.StatusBadRequest, errors.New("id must be an integer"))
+			return
+		}
+		m, ok := s.Message(bot, chat, id)
+		if !ok {
+			adminError(s, w, http.StatusNotFound, errors.New("no message "+v+" in chat "+chat))
+			return
+		}
+		s.writeJSON(w, http.StatusOK, m)
+		return
+	}
+	out := s.ChatMessages(bot, chat)
+	if out == nil {
+		out = []MessageState{}
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 type ruleID struct {

@@ -131,3 +131,45 @@ func TestAdminAPIRoundTrip(t *testing.T) {
 		t.Errorf("POST stats: %d", code)
 	}
 }
+
+// The admin API answers message state and waits for sends.
+func TestAdminState(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{})
+	c := NewClient(s.URL(), nil)
+	sendText(t, s, 42, "one")
+	uploadPhoto(t, s, 42, "cap")
+	ok(t, callJSON(t, s, "editMessageText", map[string]any{"chat_id": 42, "message_id": 1, "text": "two"}), nil)
+	ok(t, callJSON(t, s, "deleteMessage", map[string]any{"chat_id": 42, "message_id": 2}), nil)
+
+	m, err := c.Message(ctx(t), bot1, "42", 1)
+	if err != nil || m.Text != "two" || m.Edits != 1 || m.Deleted || m.Kind != "text" {
+		t.Errorf("Message(1) = %+v, %v", m, err)
+	}
+	all, err := c.ChatMessages(ctx(t), bot1, "42")
+	if err != nil || len(all) != 2 || !all[1].Deleted || all[1].Caption != "cap" || all[1].FileID == "" {
+		t.Errorf("ChatMessages = %+v, %v", all, err)
+	}
+	if _, err := c.Message(ctx(t), bot1, "42", 3); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Message(3) err = %v", err)
+	}
+	if empty, err := c.ChatMessages(ctx(t), bot1, "7"); err != nil || len(empty) != 0 {
+		t.Errorf("ChatMessages(7) = %v, %v", empty, err)
+	}
+	code, body := rawCall(t, "GET", s.URL()+"/sandbox/wait?n=2&sends=1&timeout=1s", "", "")
+	if code != 200 || !strings.Contains(body, `"count":2`) {
+		t.Errorf("wait sends: %d %s", code, body)
+	}
+	code, body = rawCall(t, "GET", s.URL()+"/sandbox/wait?n=3&sends=1&timeout=50ms", "", "")
+	if code != http.StatusRequestTimeout || !strings.Contains(body, `"count":2`) {
+		t.Errorf("wait 3 sends: %d %s", code, body)
+	}
+	if n := s.Count(); n != 4 {
+		t.Errorf("Count = %d, want 4 records", n)
+	}
+	c2, cancel := context.WithTimeout(ctx(t), 50*time.Millisecond)
+	defer cancel()
+	if err := s.WaitForSends(c2, 3); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitForSends(3) = %v", err)
+	}
+}

@@ -51,10 +51,6 @@ type verdict struct {
 	drop       bool          // close the connection instead of replying
 	fault      FaultKind
 	delay      time.Duration // applied before replying
-
-	// Set when a message was delivered.
-	messageID int64
-	at        time.Time
 }
 
 // sendReq is a parsed sendMessage call.
@@ -91,14 +87,15 @@ func (s *Sandbox) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Telegram's method names are case-insensitive.
-	switch {
-	case strings.EqualFold(method, methodSendMessage):
-		s.sendMessage(w, r, botID)
-	case strings.EqualFold(method, methodGetMe):
+	if strings.EqualFold(method, methodGetMe) {
 		s.getMe(w, r, botID)
-	default:
-		s.refuse(w, r, botID, method, http.StatusNotFound, "Not Found")
+		return
 	}
+	if m := methods[strings.ToLower(method)]; m != nil {
+		s.serveMethod(w, r, botID, m)
+		return
+	}
+	s.refuse(w, r, botID, method, http.StatusNotFound, "Not Found")
 }
 
 // refuse answers a call rejected before rules and limits: malformed path,
@@ -113,6 +110,7 @@ func (s *Sandbox) refuse(w http.ResponseWriter, r *http.Request, botID int64, me
 		s.st.unauthorized++
 	default:
 		s.st.badRequests++
+		s.methodStatsLocked(method).Requests++
 	}
 	v := verdict{code: code, desc: desc, delay: s.delayLocked()}
 	s.mu.Unlock()
@@ -151,133 +149,20 @@ func (s *Sandbox) botUser(botID int64) *telego.User {
 	return &telego.User{ID: botID, IsBot: true, FirstName: botFirstName, Username: botUsername, CanJoinGroups: true}
 }
 
-func (s *Sandbox) sendMessage(w http.ResponseWriter, r *http.Request, botID int64) {
-	m, code, desc := s.parseSendMessage(r)
-	if code != 0 {
-		s.refuse(w, r, botID, methodSendMessage, code, desc)
-		return
+// sendMessageCall turns a parsed sendMessage into a call.
+func sendMessageCall(m *sendReq) *call {
+	return &call{
+		chat: &m.chat,
+		paid: m.paid,
+		rec:  Received{Text: m.text, ParseMode: m.parseMode, Params: m.params},
+		apply: func(e *exec) any {
+			ct := content{markup: m.markup}
+			ct.setText(&formatted{raw: m.text, visible: m.visible, parseMode: m.parseMode, entities: m.entities})
+			msg := e.chat.newMessage(e.now, m.threadID, kindText, ct)
+			e.rec.MessageID = msg.id
+			return e.s.result(e.bot, e.ref, msg)
+		},
 	}
-	v := s.decideSend(botID, &m)
-	if !s.reply(w, r, botID, methodSendMessage, m.chat.id, &v) {
-		return
-	}
-	res := messageResult{
-		MessageID:       v.messageID,
-		MessageThreadID: m.threadID,
-		From:            s.botUser(botID),
-		Chat:            m.chat.telegoChat(),
-		Date:            v.at.Unix(),
-		Text:            m.visible,
-		Entities:        m.entities,
-		ReplyMarkup:     m.markup,
-	}
-	s.writeJSON(w, http.StatusOK, okResponse{Ok: true, Result: &res})
-}
-
-// decideSend applies rules, 429 penalties and limits to one valid
-// sendMessage call, delivering it if all allow, in one critical section.
-func (s *Sandbox) decideSend(botID int64, m *sendReq) verdict {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	t := now.Sub(s.epoch)
-	s.st.requests++
-	delay := s.delayLocked()
-
-	ri := s.matchRuleLocked(methodSendMessage, botID, &m.chat)
-	var rule *ruleState
-	if ri >= 0 {
-		rule = s.rules[ri]
-		if !rule.Kind.delivers() {
-			v := faultVerdict(&rule.Rule, &m.chat)
-			v.delay = delay
-			if v.retryAfter > 0 {
-				c := s.chatLocked(botID, &m.chat)
-				c.until = max(c.until, t+time.Duration(v.retryAfter)*time.Second)
-			}
-			s.useRuleLocked(ri)
-			return v
-		}
-	}
-
-	b := s.botLocked(botID)
-	c := s.chatLocked(botID, &m.chat)
-	until := c.until
-	if m.paid {
-		until = max(until, b.paidUntil)
-	} else {
-		until = max(until, b.globalUntil)
-	}
-	if t < until {
-		s.st.earlyRetry++
-		n := retryAfter(until - t)
-		return verdict{code: http.StatusTooManyRequests, desc: tooManyRequests(n), retryAfter: n, delay: delay}
-	}
-
-	if kind, wait := s.checkLimitsLocked(b, c, m.paid, c.group, t); wait > 0 {
-		s.st.violations++
-		s.st.rejected[kind]++
-		n := retryAfter(wait)
-		end := t + time.Duration(n)*time.Second
-		switch kind {
-		case LimitGlobal:
-			b.globalUntil = max(b.globalUntil, end)
-		case LimitPaid:
-			b.paidUntil = max(b.paidUntil, end)
-		default:
-			c.until = max(c.until, end)
-		}
-		return verdict{code: http.StatusTooManyRequests, desc: tooManyRequests(n), retryAfter: n, delay: delay}
-	}
-
-	v := verdict{delay: delay}
-	if rule != nil {
-		s.useRuleLocked(ri)
-		v.fault = rule.Kind
-		switch rule.Kind {
-		case KindLatency:
-			v.delay += rule.Latency
-		case KindDropAfterDeliver:
-			v.drop = true
-		}
-	}
-
-	// Deliver.
-	c.nextMessageID++
-	s.seq++
-	s.msgs.add(Received{
-		Seq:       s.seq,
-		BotID:     botID,
-		Method:    methodSendMessage,
-		ChatID:    m.chat.id,
-		MessageID: c.nextMessageID,
-		Text:      m.text,
-		ParseMode: m.parseMode,
-		Paid:      m.paid,
-		Params:    m.params,
-		At:        now,
-	})
-	s.st.delivered++
-	b.delivered++
-	if m.paid {
-		b.paid++
-		b.maxPaidSec = max(b.maxPaidSec, b.paidWin.add(t))
-	} else {
-		b.maxPerSec = max(b.maxPerSec, b.win.add(t))
-	}
-	if c.delivered > 0 {
-		if gap := t - c.lastAt; c.minGap < 0 || gap < c.minGap {
-			c.minGap = gap
-		}
-	}
-	c.delivered++
-	c.lastAt = t
-	if len(s.waiters) > 0 {
-		s.wakeLocked()
-	}
-	v.messageID = c.nextMessageID
-	v.at = now
-	return v
 }
 
 // reply waits out v.delay and answers every verdict except success; it
@@ -350,18 +235,6 @@ type errorResponse struct {
 	ErrorCode   int                           `json:"error_code"`
 	Description string                        `json:"description"`
 	Parameters  *telegoapi.ResponseParameters `json:"parameters,omitempty"`
-}
-
-// messageResult is the subset of telego.Message the sandbox fills in.
-type messageResult struct {
-	MessageID       int64           `json:"message_id"`
-	MessageThreadID int64           `json:"message_thread_id,omitempty"`
-	From            *telego.User    `json:"from"`
-	Chat            telego.Chat     `json:"chat"`
-	Date            int64           `json:"date"`
-	Text            string          `json:"text"`
-	Entities        json.RawMessage `json:"entities,omitempty"`
-	ReplyMarkup     json.RawMessage `json:"reply_markup,omitempty"`
 }
 
 func (s *Sandbox) writeAPIError(w http.ResponseWriter, code int, desc string, retry int, migrate int64) {
@@ -546,6 +419,10 @@ func (s *Sandbox) parseSendMessage(r *http.Request) (m sendReq, code int, desc s
 	case "multipart/form-data":
 		r.Body = http.MaxBytesReader(nil, r.Body, maxMultipart)
 		if err := r.ParseMultipartForm(maxBody); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return m, errTooLarge.code, errTooLarge.desc
+			}
 			return m, http.StatusBadRequest, "Bad Request: can't parse multipart form data"
 		}
 		if r.MultipartForm != nil {
@@ -660,57 +537,83 @@ func (s *Sandbox) validateSend(raw rawSend, params map[string]any) (m sendReq, c
 		if raw.entities[0] != '[' || !json.Valid(raw.entities) {
 			return m, bad, "Bad Request: can't parse entities JSON object"
 		}
-		m.entities = raw.entities
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, raw.entities)
+		m.entities = buf.Bytes()
 	}
 	if len(raw.markup) > 0 {
-		var mk struct {
-			InlineKeyboard json.RawMessage `json:"inline_keyboard"`
+		mk, e := parseMarkup(raw.markup)
+		if e != nil {
+			return m, e.code, e.desc
 		}
-		if err := json.Unmarshal(raw.markup, &mk); err != nil {
-			return m, bad, "Bad Request: can't parse reply keyboard markup JSON object"
-		}
-		if len(mk.InlineKeyboard) > 0 {
-			m.markup = raw.markup
-		}
+		m.markup = mk
 	}
 	return m, 0, ""
 }
 
-// Received is one delivered message.
+// Received is one successful Bot API call that did something: a send
+// (sendMessage, send*, copy*, forward*), an edit, a delete, a pin or unpin,
+// a chat action or a callback answer. getMe is not recorded.
 type Received struct {
-	// Seq numbers deliveries from 1 since New or the last Reset.
+	// Seq numbers the records from 1 since New or the last Reset.
 	Seq int64 `json:"seq"`
 	// BotID is the numeric prefix of the token; the token itself is never
 	// stored.
 	BotID int64 `json:"bot_id"`
-	// Method is the Bot API method, "sendMessage".
+	// Method is the Bot API method, such as "sendMessage" or
+	// "editMessageCaption", spelt as in the Bot API.
 	Method string `json:"method"`
-	// ChatID is the chat as sent: a canonical integer or "@name".
+	// ChatID is the chat as sent: a canonical integer or "@name"; "" for
+	// calls without a chat (answerCallbackQuery, inline edits).
 	ChatID string `json:"chat_id"`
-	// MessageID is the id the reply carried; it increases per (bot, chat)
+	// MessageID is the message the call made (the first of an album or of
+	// copyMessages/forwardMessages) or acted on (edit, delete, pin; the
+	// first id of deleteMessages). Message ids increase per (bot, chat)
 	// from 1.
 	MessageID int64 `json:"message_id"`
-	// Text is the text as sent, before entities parsing.
+	// MessageIDs are all the messages made (albums, copyMessages,
+	// forwardMessages) or deleted (deleteMessages).
+	MessageIDs []int64 `json:"message_ids,omitempty"`
+	// Text is the text as sent, before entities parsing (sendMessage,
+	// editMessageText).
 	Text string `json:"text"`
+	// Caption is the caption as sent, before entities parsing (media sends,
+	// copyMessage, editMessageCaption, editMessageMedia); an album's first
+	// caption.
+	Caption string `json:"caption,omitempty"`
 	// ParseMode is the canonical parse mode ("HTML", "Markdown",
 	// "MarkdownV2") or "".
 	ParseMode string `json:"parse_mode,omitempty"`
+	// Media are the files sent, one per album item.
+	Media []MediaFile `json:"media,omitempty"`
+	// MediaGroupID is an album's media_group_id.
+	MediaGroupID string `json:"media_group_id,omitempty"`
+	// FromChatID and SourceIDs are the messages copied or forwarded.
+	FromChatID string  `json:"from_chat_id,omitempty"`
+	SourceIDs  []int64 `json:"source_ids,omitempty"`
+	// InlineMessageID is the message an inline edit targeted.
+	InlineMessageID string `json:"inline_message_id,omitempty"`
+	// Action is sendChatAction's action; CallbackQueryID is the callback
+	// query answerCallbackQuery answered.
+	Action          string `json:"action,omitempty"`
+	CallbackQueryID string `json:"callback_query_id,omitempty"`
 	// Paid reports allow_paid_broadcast=true.
 	Paid bool `json:"paid,omitempty"`
 	// Params are all fields received, unless [Config.NoRecordParams]: JSON
 	// bodies as decoded with json.Number for numbers, form fields as strings
-	// except JSON-valued ones (reply_markup, entities, …), which are decoded.
+	// except JSON-valued ones (reply_markup, entities, media, …), which are
+	// decoded.
 	Params map[string]any `json:"params,omitempty"`
-	// At is when the sandbox delivered it.
+	// At is when the sandbox handled it.
 	At time.Time `json:"at"`
 }
 
-// wakeLocked releases the WaitFor callers whose count has been reached.
+// wakeLocked releases the WaitFor and WaitForSends callers whose count has
+// been reached.
 func (s *Sandbox) wakeLocked() {
-	n := s.msgs.len()
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
-		if n >= w.n {
+		if s.countLocked(w.sends) >= w.n {
 			close(w.ch)
 		} else {
 			kept = append(kept, w)
@@ -720,32 +623,51 @@ func (s *Sandbox) wakeLocked() {
 	s.waiters = kept
 }
 
-// Messages returns a copy of every message delivered since New or the last
-// Reset, in delivery order.
+// countLocked returns the number of records, or of sends.
+func (s *Sandbox) countLocked(sends bool) int {
+	if sends {
+		return s.sends
+	}
+	return s.msgs.len()
+}
+
+// Messages returns a copy of every call recorded since New or the last
+// Reset, in order.
 func (s *Sandbox) Messages() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.msgs.all()
 }
 
-// Count returns how many messages were delivered since New or the last
-// Reset.
+// Count returns how many calls were recorded since New or the last Reset.
+// With only sendMessage calls, that is the number of messages delivered.
 func (s *Sandbox) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.msgs.len()
 }
 
-// WaitFor blocks until at least n messages have been delivered since New or
-// the last Reset, or ctx ends.
+// WaitFor blocks until at least n calls have been recorded since New or the
+// last Reset, or ctx ends.
 func (s *Sandbox) WaitFor(ctx context.Context, n int) error {
+	return s.wait(ctx, n, false)
+}
+
+// WaitForSends blocks until at least n sends (calls that make messages:
+// sendMessage, send*, copy*, forward*; an album is one) have been recorded
+// since New or the last Reset, or ctx ends.
+func (s *Sandbox) WaitForSends(ctx context.Context, n int) error {
+	return s.wait(ctx, n, true)
+}
+
+func (s *Sandbox) wait(ctx context.Context, n int, sends bool) error {
 	s.mu.Lock()
-	if s.msgs.len() >= n {
+	if s.countLocked(sends) >= n {
 		s.mu.Unlock()
 		return nil
 	}
 	ch := make(chan struct{})
-	s.waiters = append(s.waiters, waiter{n: n, ch: ch})
+	s.waiters = append(s.waiters, waiter{n: n, sends: sends, ch: ch})
 	s.mu.Unlock()
 	select {
 	case <-ch:

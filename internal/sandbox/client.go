@@ -92,6 +92,24 @@ func (c *Client) Messages(ctx context.Context, chat string) ([]Received, error) 
 	return out, err
 }
 
+// Message returns the current state of message id that bot sent to chat
+// ("123" or "@name").
+func (c *Client) Message(ctx context.Context, bot int64, chat string, id int64) (MessageState, error) {
+	q := url.Values{"bot": {strconv.FormatInt(bot, 10)}, "chat": {chat}, "id": {strconv.FormatInt(id, 10)}}
+	var m MessageState
+	err := c.do(ctx, http.MethodGet, "/sandbox/state?"+q.Encode(), nil, &m, http.StatusOK)
+	return m, err
+}
+
+// ChatMessages returns the state of every message bot sent to chat, by
+// message id.
+func (c *Client) ChatMessages(ctx context.Context, bot int64, chat string) ([]MessageState, error) {
+	q := url.Values{"bot": {strconv.FormatInt(bot, 10)}, "chat": {chat}}
+	var out []MessageState
+	err := c.do(ctx, http.MethodGet, "/sandbox/state?"+q.Encode(), nil, &out, http.StatusOK)
+	return out, err
+}
+
 // Stats returns the sandbox's statistics.
 func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	var st Stats

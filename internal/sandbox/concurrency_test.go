@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,53 @@ func checkWindows(t *testing.T, scope string, at []time.Time, n int, w time.Dura
 		if d := at[i].Sub(at[i-n]); d < w {
 			t.Errorf("%s: deliveries #%d and #%d only %v apart: %d in a window of %v", scope, i-n, i, d, n+1, w)
 			return
+		}
+	}
+}
+
+// TestConcurrentMethods runs sends, albums, edits, deletes and uploads from
+// many goroutines (for the race detector) and checks the accounting and
+// that every chat's message ids are 1..n without gaps.
+func TestConcurrentMethods(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t, Config{})
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			chat := int64(g%3 + 1)
+			for i := range 10 {
+				switch i % 5 {
+				case 0:
+					callJSON(t, s, "sendMessage", map[string]any{"chat_id": chat, "text": "t"})
+				case 1:
+					callJSON(t, s, "sendMediaGroup", map[string]any{"chat_id": chat, "media": []any{
+						map[string]any{"type": "photo", "media": "https://x/1"}, map[string]any{"type": "photo", "media": "https://x/2"}}})
+				case 2:
+					callJSON(t, s, "editMessageText", map[string]any{"chat_id": chat, "message_id": 1, "text": "e" + strings.Repeat("x", g*10+i)})
+				case 3:
+					callForm(t, s, "sendPhoto", map[string]string{"chat_id": jsonInt(chat)}, map[string][]byte{"photo": tinyPNG})
+				case 4:
+					callJSON(t, s, "deleteMessage", map[string]any{"chat_id": chat, "message_id": i})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	checkConsistent(t, st)
+	// Per goroutine: 2 texts, 2 albums of 2, 2 photos = 8 messages.
+	if st.Delivered != 6*6 || st.Uploads != 12 {
+		t.Errorf("Delivered %d, Uploads %d", st.Delivered, st.Uploads)
+	}
+	for chat := range 3 {
+		msgs := s.ChatMessages(bot1, strconv.Itoa(chat+1))
+		if len(msgs) != 16 {
+			t.Errorf("chat %d: %d messages, want 16", chat+1, len(msgs))
+		}
+		for i, m := range msgs {
+			if m.MessageID != int64(i+1) {
+				t.Fatalf("chat %d: ids %v", chat+1, msgs)
+			}
 		}
 	}
 }

@@ -14,10 +14,73 @@
 //	POST|GET /bot<token>/test/<method>   same, telego's WithTestServerPath layout
 //	         /sandbox/...                admin API, see below
 //
-// Methods: sendMessage and getMe. Any other method answers 404
-// {"ok":false,"error_code":404,"description":"Not Found"} as Telegram does.
-// The bot id is the token's numeric prefix; the full token is never stored,
-// recorded or logged.
+// Methods (see below) answer as Telegram does; any other method answers 404
+// {"ok":false,"error_code":404,"description":"Not Found"}. The bot id is the
+// token's numeric prefix; the full token is never stored, recorded or
+// logged.
+//
+// # Methods
+//
+// Every method is one entry of a table (methods.go: name, limit lane,
+// whether allow_paid_broadcast is accepted, whether it is an edit, and its
+// parser) over one path: decode the body (JSON, urlencoded or multipart;
+// JSON-typed fields such as media, reply_markup or caption_entities arrive
+// as JSON strings in forms) → parse and validate (400 with Telegram's
+// description) → rules → the call's check against the state (400) → 429
+// penalties and limits → effect → record → answer.
+//
+//	sendMessage, sendPhoto, sendVideo, sendAnimation, sendAudio, sendDocument,
+//	sendVoice, sendVideoNote, sendSticker, sendLocation, sendVenue,
+//	sendContact, sendPoll, sendDice       one new Message in the chat
+//	sendMediaGroup                        2–10 Messages sharing a media_group_id
+//	copyMessage                           {"message_id":N}
+//	copyMessages, forwardMessages         [{"message_id":N},…]
+//	forwardMessage                        the new Message, with forward_origin
+//	editMessageText, editMessageCaption,
+//	editMessageMedia, editMessageReplyMarkup
+//	                                      the edited Message; true for inline_message_id
+//	deleteMessage, deleteMessages,
+//	pinChatMessage, unpinChatMessage,
+//	sendChatAction, answerCallbackQuery   true
+//	getMe                                 the bot's User
+//
+// Each (bot, chat) holds its messages, with ids counting from 1: their
+// current content (text or caption after entities parsing, file, inline
+// keyboard), whether deleted or pinned, and how often edited.
+// [Sandbox.Message] and [Sandbox.ChatMessages] return it as [MessageState].
+// Copies and forwards need a live source message (else "message to copy
+// not found" / "message to forward not found"); copyMessages,
+// forwardMessages and deleteMessages skip the ids they cannot find and fail
+// only if none is found. Edits fail with "message to edit not found" (also
+// for deleted messages), "message is not modified: …" (same content and
+// keyboard), "there is no text in the message to edit" / "there is no
+// caption …" / "there is no media …"; deletes with "message to delete not
+// found", or "message can't be deleted for everyone" for messages sent more
+// than 48 hours before; pins with "message to pin not found"; unpinChatMessage without
+// message_id unpins the latest pin. allow_paid_broadcast=true is refused on
+// forwards, copyMessages, edits, deletes, pins and the other non-sends.
+//
+// # Files
+//
+// A media field takes a file_id the sandbox issued to the same bot, an
+// http(s) URL (accepted without fetching; it gets a new file_id), or an
+// upload: the multipart part named by the field itself or by
+// "attach://<name>". Each upload gets a new file_id (counted in
+// [Stats.Uploads] and [Stats.UploadBytes]) that later calls may send
+// again; an unknown file_id answers 400 "wrong file identifier/HTTP URL
+// specified". An uploaded photo over 10 MB, any other file over 50 MB, or a
+// multipart body over 64 MB answers 413 "Request Entity Too Large". Replies
+// describe files as Telegram does (photo: an array of PhotoSize, with the
+// size of uploaded GIF, JPEG and PNG images; others: one object).
+//
+// # Records
+//
+// Every successful call except getMe is recorded as a [Received] (method,
+// chat, message ids made or acted on, text, caption, files, copy sources,
+// chat action, callback query id, all fields): [Sandbox.Messages],
+// [Sandbox.Count] and [Sandbox.WaitFor] see them all, [Sandbox.WaitForSends]
+// counts only sends ([IsSend]). [Stats.Methods] counts requests and
+// successes per method.
 //
 // # Limits
 //
@@ -35,7 +98,12 @@
 // Scopes: Global per bot (sends without allow_paid_broadcast), Paid per bot
 // (sends with it, instead of Global), Chat per (bot, chat), Group per (bot,
 // group chat) on top of Chat, where a group chat is a negative id or an
-// @username. A send must fit every limit that applies to it; a send that does
+// @username. Sends (sendMessage, send*, copy*, forward*) count against
+// Global or Paid, Chat and Group; edits, deletes, pins and sendChatAction
+// against Chat and Group only; answerCallbackQuery and inline edits against
+// nothing. A call counts as many deliveries as the messages it makes (an
+// album of N, copyMessages of N), capped at each limit's N so that it fits
+// an empty window. A send must fit every limit that applies to it; a send that does
 // not is a violation: it is answered 429 with retry_after = the whole seconds
 // (at least 1) until it would fit them all, it is not delivered and it
 // consumes nothing. Every violation is counted once in [Stats.Violations] and
@@ -65,16 +133,19 @@
 // # Faults
 //
 // [Sandbox.AddRule] installs a [Rule]; rules are checked in order and the
-// first match applies. See [FaultKind] for the kinds and the exact replies.
+// first match applies, to any method ([Rule.Method] "" is every method but
+// getMe). See [FaultKind] for the kinds and the exact replies;
+// [KindNotEditable] answers edits "message can't be edited".
 //
 // # Admin API
 //
 // The same server answers JSON under /sandbox/ so that tests in other
 // processes can drive it; [Client] wraps it:
 //
-//	GET    /sandbox/messages[?chat=&bot=&since=]  []Received (since = Seq, exclusive)
+//	GET    /sandbox/messages[?chat=&bot=&since=]  []Received, every recorded call (since = Seq, exclusive)
 //	GET    /sandbox/stats[?summary=1]             Stats (summary drops per-chat maps)
-//	GET    /sandbox/wait?n=N[&timeout=30s]        {"count":c}; 200 once c >= n, 408 on timeout
+//	GET    /sandbox/wait?n=N[&sends=1][&timeout=30s]  {"count":c}; 200 once c >= n, 408 on timeout
+//	GET    /sandbox/state?bot=B&chat=C[&id=N]     []MessageState of the chat, or one (404 if unknown)
 //	GET    /sandbox/rules                         []RuleInfo
 //	POST   /sandbox/rules                         body Rule → {"id":n}
 //	DELETE /sandbox/rules                         remove all rules

@@ -56,6 +56,11 @@ const (
 	// and, if the message was delivered, closes the connection without a
 	// reply: a send whose reply was lost.
 	KindDropAfterDeliver FaultKind = "drop_after_deliver"
+	// KindNotEditable answers 400 "Bad Request: message can't be edited"
+	// to the edit methods (editMessageText, editMessageCaption,
+	// editMessageMedia, editMessageReplyMarkup) and never matches another
+	// method.
+	KindNotEditable FaultKind = "not_editable"
 )
 
 // FaultKinds returns every [FaultKind].
@@ -63,6 +68,7 @@ func FaultKinds() []FaultKind {
 	return []FaultKind{
 		KindTooManyRequests, KindBlocked, KindDeactivated, KindKicked, KindChatNotFound, KindMigrate,
 		KindUnauthorized, KindServerError, KindBadGateway, KindLatency, KindTimeout, KindDropAfterDeliver,
+		KindNotEditable,
 	}
 }
 
@@ -70,7 +76,8 @@ func FaultKinds() []FaultKind {
 func (k FaultKind) Valid() bool {
 	switch k {
 	case KindTooManyRequests, KindBlocked, KindDeactivated, KindKicked, KindChatNotFound, KindMigrate,
-		KindUnauthorized, KindServerError, KindBadGateway, KindLatency, KindTimeout, KindDropAfterDeliver:
+		KindUnauthorized, KindServerError, KindBadGateway, KindLatency, KindTimeout, KindDropAfterDeliver,
+		KindNotEditable:
 		return true
 	}
 	return false
@@ -88,8 +95,9 @@ const DefaultTimeoutHang = 60 * time.Second
 // Rule injects a fault into matching Bot API requests. The zero value of
 // each matching field matches everything.
 type Rule struct {
-	// Method is the Bot API method the rule applies to: "" means
-	// sendMessage, "*" any method.
+	// Method is the Bot API method the rule applies to, spelt as in the
+	// Bot API ("sendPhoto"): "" means every method but getMe, "*" every
+	// method.
 	Method string `json:"method,omitempty"`
 	// Chat restricts the rule to one chat: "123", "-100123" or "@name"
 	// (usernames compare case-insensitively). "" matches any chat,
@@ -199,6 +207,9 @@ func (r Rule) Validate() error {
 	if r.Kind == KindMigrate && r.MigrateTo == 0 && strings.HasPrefix(r.Chat, "@") {
 		errs = append(errs, errors.New("a migrate rule for an @username needs migrate_to"))
 	}
+	if m := r.Method; m != "" && m != "*" && !strings.EqualFold(m, methodGetMe) && methods[strings.ToLower(m)] == nil {
+		errs = append(errs, fmt.Errorf("unknown method %q", m))
+	}
 	if r.Times < 0 {
 		errs = append(errs, fmt.Errorf("times %d is negative", r.Times))
 	}
@@ -299,16 +310,21 @@ func (s *Sandbox) matchRuleLocked(method string, botID int64, chat *chatRef) int
 		switch r.Method {
 		case "*":
 		case "":
-			if method != methodSendMessage {
+			if method == methodGetMe {
 				continue
 			}
 		default:
-			if r.Method != method {
+			if !strings.EqualFold(r.Method, method) {
 				continue
 			}
 		}
 		if r.Bot != 0 && r.Bot != botID {
 			continue
+		}
+		if r.Kind == KindNotEditable {
+			if m := methods[strings.ToLower(method)]; m == nil || !m.edit {
+				continue
+			}
 		}
 		if r.chatKey != "" && (chat == nil || chat.key != r.chatKey) {
 			continue
@@ -374,6 +390,8 @@ func faultVerdict(r *Rule, chat *chatRef) verdict {
 		}
 	case KindUnauthorized:
 		v.code, v.desc = 401, "Unauthorized"
+	case KindNotEditable:
+		v.code, v.desc = 400, "Bad Request: message can't be edited"
 	case KindServerError:
 		v.code, v.desc = 500, "Internal Server Error"
 	case KindBadGateway:

@@ -342,6 +342,11 @@ func TestRuleJSONAndValidate(t *testing.T) {
 		{`{"kind":"blocked","probability":2}`, Rule{Kind: KindBlocked, Probability: 2}, true},
 		{`{"kind":"blocked","chat":"x"}`, Rule{Kind: KindBlocked, Chat: "x"}, true},
 		{`{"kind":"latency","latency":"soon"}`, Rule{}, true},
+		{`{"kind":"not_editable","method":"editMessageCaption"}`, Rule{Kind: KindNotEditable, Method: "editMessageCaption"}, false},
+		{`{"kind":"blocked","method":"sendphoto"}`, Rule{Kind: KindBlocked, Method: "sendphoto"}, false},
+		{`{"kind":"blocked","method":"getMe"}`, Rule{Kind: KindBlocked, Method: "getMe"}, false},
+		{`{"kind":"blocked","method":"*"}`, Rule{Kind: KindBlocked, Method: "*"}, false},
+		{`{"kind":"blocked","method":"sendFoto"}`, Rule{Kind: KindBlocked, Method: "sendFoto"}, true},
 	}
 	for _, tt := range tests {
 		var r Rule

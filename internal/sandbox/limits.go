@@ -46,26 +46,35 @@ func newLimit(rate float64, per time.Duration) limit {
 	return limit{count: int(n), window: time.Duration(w)}
 }
 
-// wait returns how long after t a send would fit the limit given the scope's
-// deliveries h; 0 means it fits at t: fewer than count deliveries fall in
-// (t-window, t].
-func (l limit) wait(h *history, t time.Duration) time.Duration {
-	if l.count == 0 || h.n < l.count {
+// wait returns how long after t a send of n deliveries would fit the limit
+// given the scope's deliveries h; 0 means it fits at t: at most count-n
+// deliveries fall in (t-window, t]. n is capped at count, so that a call
+// worth more than count (an album of 10 under a 1/s chat limit) fits an
+// empty window.
+func (l limit) wait(h *history, t time.Duration, n int) time.Duration {
+	if l.count == 0 {
 		return 0
 	}
-	// The count-th most recent delivery leaves the window at w.
-	if w := h.at(h.n-l.count) + l.window - t; w > 0 {
+	n = min(n, l.count)
+	keep := l.count - n // deliveries that may remain in the window
+	if h.n <= keep {
+		return 0
+	}
+	// The (keep+1)-th most recent delivery leaves the window at w.
+	if w := h.at(h.n-keep-1) + l.window - t; w > 0 {
 		return w
 	}
 	return 0
 }
 
-// record adds a delivery at t to the scope's deliveries h.
-func (l limit) record(h *history, t time.Duration) {
+// record adds n deliveries at t to the scope's deliveries h.
+func (l limit) record(h *history, t time.Duration, n int) {
 	if l.count == 0 {
 		return
 	}
-	h.push(t, l.count, t-l.window)
+	for range min(n, l.count) {
+		h.push(t, l.count, t-l.window)
+	}
 }
 
 // history is one scope's recent deliveries for one limit: their times,
@@ -134,22 +143,26 @@ func retryAfter(wait time.Duration) int {
 	return max(n, 1)
 }
 
-// checkLimitsLocked judges a send at t against every limit that applies. If
-// it fits them all, it records the delivery in each and returns wait 0. If
-// not, it returns the limit needing the longest wait (ties go to the first of
-// global, paid, chat, group) and changes nothing.
-func (s *Sandbox) checkLimitsLocked(b *botState, c *chatState, paid, group bool, t time.Duration) (LimitKind, time.Duration) {
+// checkLimitsLocked judges a call worth n deliveries at t against every
+// limit that applies: Global or Paid when bot is set (sends), Chat, and
+// Group for group chats. If it fits them all, it records the deliveries in
+// each and returns wait 0. If not, it returns the limit needing the longest
+// wait (ties go to the first of global, paid, chat, group) and changes
+// nothing.
+func (s *Sandbox) checkLimitsLocked(b *botState, c *chatState, bot, paid, group bool, n int, t time.Duration) (LimitKind, time.Duration) {
 	lim := &s.lim
 	var kind LimitKind
 	var worst time.Duration
 	consider := func(k LimitKind, l limit, h *history) {
-		if w := l.wait(h, t); w > worst {
+		if w := l.wait(h, t, n); w > worst {
 			kind, worst = k, w
 		}
 	}
-	if paid {
+	switch {
+	case !bot:
+	case paid:
 		consider(LimitPaid, lim.paid, &b.paidSent)
-	} else {
+	default:
 		consider(LimitGlobal, lim.global, &b.globalSent)
 	}
 	consider(LimitChat, lim.chat, &c.chatSent)
@@ -159,14 +172,16 @@ func (s *Sandbox) checkLimitsLocked(b *botState, c *chatState, paid, group bool,
 	if worst > 0 {
 		return kind, worst
 	}
-	if paid {
-		lim.paid.record(&b.paidSent, t)
-	} else {
-		lim.global.record(&b.globalSent, t)
+	switch {
+	case !bot:
+	case paid:
+		lim.paid.record(&b.paidSent, t, n)
+	default:
+		lim.global.record(&b.globalSent, t, n)
 	}
-	lim.chat.record(&c.chatSent, t)
+	lim.chat.record(&c.chatSent, t, n)
 	if group {
-		lim.group.record(&c.groupSent, t)
+		lim.group.record(&c.groupSent, t, n)
 	}
 	return "", 0
 }

@@ -421,11 +421,11 @@ func TestLimitMatchesNaive(t *testing.T) {
 					// The count-th most recent delivery leaves (now-W, now] at:
 					want = max(0, all[len(all)-l.count]+l.window-now)
 				}
-				if got := l.wait(&h, now); got != want {
+				if got := l.wait(&h, now, 1); got != want {
 					t.Fatalf("%d per %v, phase %d attempt %d at %v: wait %v, want %v", l.count, l.window, phase, i, now, got, want)
 				}
 				if want == 0 {
-					l.record(&h, now)
+					l.record(&h, now, 1)
 					all = append(all, now)
 				}
 				if h.n > max(tt.counts[0], tt.counts[1]) || len(h.buf) > max(tt.counts[0], tt.counts[1]) {

@@ -49,9 +49,13 @@ type Sandbox struct {
 	bots       map[int64]*botState
 	chats      map[chatKey]*chatState
 	msgs       msgLog
+	sends      int // records of sends
 	seq        int64
 	waiters    []waiter
 	st         counters
+	files      map[string]*fileInfo // by file_id
+	fileSeq    int64
+	groupSeq   int64 // media_group_id counter
 }
 
 // botState is what the sandbox tracks per bot.
@@ -78,22 +82,39 @@ type chatState struct {
 	minGap              time.Duration // -1 until two deliveries
 	delivered           int
 	nextMessageID       int64
+	msgs                map[int64]*msgState // by message id
+	pins                []int64             // pinned message ids, oldest first
 }
 
 type counters struct {
 	requests, delivered, otherOK, violations, earlyRetry int
 	badRequests, unauthorized, notFound                  int
+	uploads                                              int
+	uploadBytes                                          int64
 	rejected                                             map[LimitKind]int
 	faults                                               map[FaultKind]int
+	methods                                              map[string]*MethodStats
 }
 
 func newCounters() counters {
-	return counters{rejected: make(map[LimitKind]int), faults: make(map[FaultKind]int)}
+	return counters{rejected: make(map[LimitKind]int), faults: make(map[FaultKind]int),
+		methods: make(map[string]*MethodStats)}
+}
+
+// methodStatsLocked returns the counters of a method, creating them.
+func (s *Sandbox) methodStatsLocked(name string) *MethodStats {
+	m := s.st.methods[name]
+	if m == nil {
+		m = &MethodStats{}
+		s.st.methods[name] = m
+	}
+	return m
 }
 
 type waiter struct {
-	n  int
-	ch chan struct{}
+	n     int
+	sends bool // counts sends, not records
+	ch    chan struct{}
 }
 
 // New returns a Sandbox configured by cfg, or an error if cfg is invalid.
@@ -114,6 +135,7 @@ func New(cfg Config) (*Sandbox, error) {
 		bots:     make(map[int64]*botState),
 		chats:    make(map[chatKey]*chatState),
 		st:       newCounters(),
+		files:    make(map[string]*fileInfo),
 	}
 	s.epoch = s.now()
 	if s.log == nil {
@@ -241,16 +263,19 @@ func (s *Sandbox) SetLimits(l Limits) error {
 	return nil
 }
 
-// Reset forgets every recorded message, all statistics, all limit and 429
-// state and the per-chat message ids. Rules and limits stay.
+// Reset forgets every recorded call, every message's state, every file_id
+// issued, all statistics, all limit and 429 state and the per-chat message
+// ids. Rules and limits stay.
 func (s *Sandbox) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgs = msgLog{}
-	s.seq = 0
+	s.seq, s.sends = 0, 0
 	s.bots = make(map[int64]*botState)
 	s.chats = make(map[chatKey]*chatState)
 	s.st = newCounters()
+	s.files = make(map[string]*fileInfo)
+	s.fileSeq, s.groupSeq = 0, 0
 }
 
 // botLocked returns the state of bot id, creating it.

@@ -13,9 +13,12 @@ import "time"
 //
 // Gaps are -1 when no chat got two messages.
 type Stats struct {
-	Requests  int `json:"requests"`
+	Requests int `json:"requests"`
+	// Delivered counts the successful sends (sendMessage, send*, copy*,
+	// forward*): an album is one.
 	Delivered int `json:"delivered"`
-	// OtherOK counts successful calls that deliver nothing (getMe).
+	// OtherOK counts the other successful calls: getMe, edits, deletes,
+	// pins, chat actions, callback answers.
 	OtherOK int `json:"other_ok"`
 	// Rejected429 counts the 429s given for limits, by the limit that needed
 	// the longest wait. Its sum equals Violations.
@@ -45,8 +48,23 @@ type Stats struct {
 	// one chat; MinGroupGap the same over group chats only.
 	MinChatGap  time.Duration `json:"min_chat_gap_ns"`
 	MinGroupGap time.Duration `json:"min_group_gap_ns"`
+	// Uploads counts the files received as multipart uploads by successful
+	// calls, and UploadBytes their sizes.
+	Uploads     int   `json:"uploads"`
+	UploadBytes int64 `json:"upload_bytes"`
+	// Methods has the figures per Bot API method (getMe excluded), keyed by
+	// its Bot API spelling ("sendPhoto").
+	Methods map[string]MethodStats `json:"methods,omitempty"`
 	// Bots has the figures per bot id.
 	Bots map[int64]BotStats `json:"bots"`
+}
+
+// MethodStats are one method's figures.
+type MethodStats struct {
+	// Requests counts the calls that reached the method (a valid token);
+	// OK those answered with success.
+	Requests int `json:"requests"`
+	OK       int `json:"ok"`
 }
 
 // BotStats are one bot's figures; see [Stats].
@@ -99,12 +117,18 @@ func (s *Sandbox) stats(perChat bool) Stats {
 		BadRequests:  s.st.badRequests,
 		Unauthorized: s.st.unauthorized,
 		NotFound:     s.st.notFound,
+		Uploads:      s.st.uploads,
+		UploadBytes:  s.st.uploadBytes,
+		Methods:      make(map[string]MethodStats, len(s.st.methods)),
 		MinChatGap:   -1,
 		MinGroupGap:  -1,
 		Bots:         make(map[int64]BotStats, len(s.bots)),
 	}
 	for k, v := range s.st.rejected {
 		st.Rejected429[k] = v
+	}
+	for k, v := range s.st.methods {
+		st.Methods[k] = *v
 	}
 	for k, v := range s.st.faults {
 		st.Faults[k] = v

@@ -9,6 +9,10 @@ import (
 // units, counted after entities parsing.
 const MaxMessageLength = 4096
 
+// MaxCaptionLength is the limit on a media caption in UTF-16 code units,
+// counted after entities parsing.
+const MaxCaptionLength = 1024
+
 // utf16Len returns the length of s in UTF-16 code units.
 func utf16Len(s string) int {
 	n := 0
