@@ -799,3 +799,45 @@ func BenchmarkReserve(b *testing.B) {
 		})
 	}
 }
+
+// TestCostAndChatOnly: a send that counts as n messages (an album) takes n
+// slots of every limit; a ChatOnly send (an edit) takes the chat's slot but
+// none of the bot's budget.
+func TestCostAndChatOnly(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t).Client(t)
+	// 10/s for the bot, 1/s per chat: intervals 100 ms and 1 s.
+	l := newLimiter(t, rdb, Config{Global: 10, Chat: 1, Margin: 0, MaxWait: 10 * time.Second})
+	ctx := testCtx(t, 10*time.Second)
+	wait := func(k Key) time.Duration {
+		t.Helper()
+		w, ok, err := l.Reserve(ctx, k)
+		if err != nil || !ok {
+			t.Fatalf("Reserve(%+v) = %v, %v, %v", k, w, ok, err)
+		}
+		return w
+	}
+	// An album of 5 to chat a: the next send to another chat waits for 5
+	// bot-wide slots (≈500 ms), not 1.
+	wait(Key{Bot: "b", Chat: "a", Cost: 5})
+	if w := wait(Key{Bot: "b", Chat: "c"}); w < 450*time.Millisecond || w > 550*time.Millisecond {
+		t.Errorf("after an album of 5 another chat waits %v, want about 500ms", w)
+	}
+	// And chat a waits for 5 of its own slots (≈5 s).
+	if w := wait(Key{Bot: "b", Chat: "a", ChatOnly: true}); w < 4500*time.Millisecond || w > 5100*time.Millisecond {
+		t.Errorf("after an album of 5 its chat waits %v, want about 5s", w)
+	}
+	// Edits of chats d..m take no bot-wide slot: none of them waits,
+	// although ten sends would have waited up to 1 s.
+	for i := range 10 {
+		k := Key{Bot: "b", Chat: fmt.Sprintf("e%d", i), ChatOnly: true}
+		if w := wait(k); w != 0 {
+			t.Errorf("edit %d waits %v; edits do not use the bot's budget", i, w)
+		}
+	}
+	// An edit still waits for its chat's slot.
+	wait(Key{Bot: "b", Chat: "z", ChatOnly: true})
+	if w := wait(Key{Bot: "b", Chat: "z", ChatOnly: true}); w < 900*time.Millisecond {
+		t.Errorf("a second edit of chat z waits %v, want about 1s", w)
+	}
+}
