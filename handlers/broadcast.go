@@ -41,6 +41,9 @@ const busyDelay = time.Second
 type BroadcastConfig struct {
 	// Bots maps bot names to senders (see [NewBots]). Required.
 	Bots map[string]Sender
+	// Uploads is the store of the files a broadcast of a call uploads (a
+	// photo to every recipient); nil if broadcasts carry no upload.
+	Uploads Uploads
 	// Redis holds the broadcasts' state; the handler also enqueues the next
 	// chunk tasks through it. Required.
 	Redis redis.UniversalClient
@@ -108,6 +111,7 @@ type BroadcastConfig struct {
 // chunk of its lane.
 type BroadcastHandler struct {
 	bots          map[string]Sender
+	uploads       Uploads
 	store         *broadcast.Store
 	enqueuer      *asynq.Client
 	limiter       Limiter
@@ -161,6 +165,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 	}
 	h := &BroadcastHandler{
 		bots:          cfg.Bots,
+		uploads:       cfg.Uploads,
 		store:         broadcast.NewStore(cfg.Redis),
 		enqueuer:      asynq.NewClientFromRedisClient(cfg.Redis),
 		limiter:       cfg.Limiter,
@@ -242,24 +247,44 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	case err != nil:
 		return fmt.Errorf("broadcast: read state: %w", err)
 	}
-	m, err := decode(raw, tasks.SendMessageVersion, tasks.ParseBroadcastMessage)
-	if err != nil {
-		return fmt.Errorf("broadcast %s: stored message: %w", p.Broadcast, err)
+	var (
+		m       *tasks.SendMessage
+		call    *tasks.Call
+		botName string
+	)
+	if tasks.IsBroadcastCall(raw) {
+		// Any send-type method: a photo, a document, a copy of a post.
+		if call, err = decode(raw, tasks.CallVersion, tasks.ParseBroadcastCall); err != nil {
+			return fmt.Errorf("broadcast %s: stored call: %w", p.Broadcast, err)
+		}
+		botName = call.BotName()
+	} else {
+		if m, err = decode(raw, tasks.SendMessageVersion, tasks.ParseBroadcastMessage); err != nil {
+			return fmt.Errorf("broadcast %s: stored message: %w", p.Broadcast, err)
+		}
+		botName = m.BotName()
 	}
-	botName := m.BotName()
 	bot, err := senderOf(h.bots, botName)
+	if err == nil && call != nil {
+		if _, ok := bot.(MethodCaller); !ok {
+			err = fmt.Errorf("handlers: bot %q: its sender cannot call %s (use NewBots)", botName, call.Method)
+		}
+	}
 	if err != nil {
 		h.lastError(ctx, p.Broadcast, err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	r := &chunkRun{
-		h: h, id: p.Broadcast, chunk: p.Chunk, info: info, msg: m, bot: bot, botName: botName,
+		h: h, id: p.Broadcast, chunk: p.Chunk, info: info, msg: m, call: call, bot: bot, botName: botName,
 		start: time.Now(), log: log, task: t,
 	}
 	err = r.run(ctx)
 	if errors.Is(err, errGone) {
 		log.WarnContext(ctx, "broadcast disappeared while sending (expired or deleted); stopping")
 		return nil
+	}
+	if err == nil {
+		r.releaseUploads(ctx)
 	}
 	return err
 }
@@ -274,7 +299,8 @@ type chunkRun struct {
 	id        string
 	chunk     int
 	info      *broadcast.Info
-	msg       *tasks.SendMessage
+	msg       *tasks.SendMessage // the message, or nil for a call
+	call      *tasks.Call        // the call of any send-type method, or nil
 	bot       Sender
 	botName   string
 	start     time.Time
@@ -501,15 +527,18 @@ func (r *chunkRun) gone(err error) error {
 func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, error) {
 	chat := telego.ChatID{ID: chatID}
 	for migrations := 0; ; migrations++ {
-		if err := r.h.waitForSlot(ctx, r.botName, r.msg, chat); err != nil {
+		k, err := r.key(chat)
+		if err != nil {
 			return "", err
 		}
-		params, err := r.msg.Params(chat)
-		if err != nil {
-			return "", fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
+		if err := r.h.waitForSlot(ctx, r.botName, k); err != nil {
+			return "", err
 		}
 		start := time.Now()
-		_, sendErr := r.bot.SendMessage(ctx, params)
+		sendErr, err := r.deliver(ctx, chat)
+		if err != nil {
+			return "", err
+		}
 		v := classify(sendErr, r.botName, migrations)
 		r.h.obs.Sent(r.botName, v.outcome, time.Since(start))
 		switch v.class {
@@ -520,7 +549,7 @@ func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, e
 			chat = telego.ChatID{ID: v.migrateTo}
 			continue
 		case classRateLimited:
-			throttled(ctx, r.h.limiter, r.log, limitKey(r.botName, r.msg, chat), v.retryAfter, "chat_id", chatID)
+			throttled(ctx, r.h.limiter, r.log, k, v.retryAfter, "chat_id", chatID)
 			return "", v.returned()
 		case classUnauthorized:
 			r.log.ErrorContext(ctx, "Telegram rejected the bot token: check the worker's configuration; run the archived chunk task again to resume", "bot", r.botName)
@@ -569,11 +598,10 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 // After sleeping until its slot, the chunk checks that no 429 pause began
 // meanwhile: a send into a pause draws another 429 and lengthens the pause
 // for every sender.
-func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, m *tasks.SendMessage, chat telego.ChatID) error {
+func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, k ratelimit.Key) error {
 	if h.limiter == nil {
 		return nil
 	}
-	k := limitKey(bot, m, chat)
 	for {
 		wait, err := h.reserveWithin(ctx, bot, k)
 		if err != nil {

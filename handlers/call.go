@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime/multipart"
 	"net/textproto"
 	"strings"
@@ -54,6 +55,14 @@ type Uploads interface {
 type CallHandler struct {
 	core    *SendMessageHandler
 	uploads Uploads
+	files   uploader
+}
+
+// uploader builds requests with files and learns their file_ids, for
+// calls and for broadcasts of calls.
+type uploader struct {
+	uploads Uploads // nil: no upload store
+	log     *slog.Logger
 }
 
 var _ asynq.Handler = (*CallHandler)(nil)
@@ -69,7 +78,7 @@ func NewCallHandler(send *SendMessageHandler, uploads Uploads) (*CallHandler, er
 			return nil, fmt.Errorf("handlers: bot %q: its sender cannot call any method (use NewBots)", name)
 		}
 	}
-	return &CallHandler{core: send, uploads: uploads}, nil
+	return &CallHandler{core: send, uploads: uploads, files: uploader{uploads: uploads, log: send.log}}, nil
 }
 
 // Handlers maps the task type of every table method but sendMessage to h,
@@ -189,19 +198,24 @@ func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller
 				return nil, err
 			}
 		}
-		body, err := h.request(ctx, botName, c, chat)
+		var claimed []tasks.Upload
+		body, err := h.files.request(ctx, botName, c, chat, &claimed)
 		if err != nil {
+			h.files.unclaim(ctx, botName, claimed)
 			return nil, err
 		}
 		start := time.Now()
 		raw, callErr := bot.CallMethod(ctx, m.Name, body)
 		v := classifyCall(m, callErr, botName, migrations)
 		h.core.obs.Sent(botName, v.outcome, time.Since(start))
+		if v.class == classSent {
+			h.files.rememberFileIDs(ctx, botName, c, raw)
+		}
+		h.files.unclaim(ctx, botName, claimed)
 		switch v.class {
 		case classSent:
 			res := callResult(m, raw, chat, migratedFrom)
 			res.NotModified, res.AlreadyGone = v.notModified, v.alreadyGone
-			h.rememberFileIDs(ctx, botName, c, raw)
 			return res, nil
 		case classMigrated:
 			h.core.log.InfoContext(ctx, "group migrated to a supergroup; calling again with the new chat",
@@ -246,7 +260,10 @@ func callLimitKey(bot string, c *tasks.Call, chat telego.ChatID) ratelimit.Key {
 // request builds the Bot API request of c to chat: JSON when every file is
 // a file_id or URL (an upload Telegram already has counts as its file_id),
 // multipart/form-data with the uploads' bytes otherwise.
-func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, chat telego.ChatID) (*ta.RequestData, error) {
+//
+// claimed collects the uploads this sender claimed to upload (see
+// uploader.fileID); the caller ends the claims after the call.
+func (up uploader) request(ctx context.Context, bot string, c *tasks.Call, chat telego.ChatID, claimed *[]tasks.Upload) (*ta.RequestData, error) {
 	var params map[string]json.RawMessage
 	if err := json.Unmarshal(c.Params, &params); err != nil {
 		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
@@ -262,10 +279,10 @@ func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, ch
 	send := map[string]tasks.Upload{}
 	for name, u := range c.Uploads {
 		id := ""
-		if h.uploads != nil {
+		if up.uploads != nil {
 			var err error
-			if id, err = h.uploads.FileID(ctx, bot, u); err != nil {
-				return nil, fmt.Errorf("read file_id of %s: %w", u, err)
+			if id, err = up.fileID(ctx, bot, u, claimed); err != nil {
+				return nil, err
 			}
 		}
 		if id == "" {
@@ -281,7 +298,7 @@ func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, ch
 		}
 		return &ta.RequestData{ContentType: ta.ContentTypeJSON, BodyRaw: b}, nil
 	}
-	if h.uploads == nil {
+	if up.uploads == nil {
 		return nil, fmt.Errorf("%w: this worker has no upload store: %w", ErrUploadMissing, asynq.SkipRetry)
 	}
 	var buf bytes.Buffer
@@ -297,7 +314,7 @@ func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, ch
 		}
 	}
 	for name, u := range send {
-		data, err := h.uploads.Open(ctx, u)
+		data, err := up.uploads.Open(ctx, u)
 		if err != nil {
 			if errors.Is(err, ErrUploadMissing) {
 				return nil, fmt.Errorf("%w: %s: %w", err, u, asynq.SkipRetry)
@@ -329,6 +346,65 @@ func (h *CallHandler) request(ctx context.Context, bot string, c *tasks.Call, ch
 	return &ta.RequestData{ContentType: w.FormDataContentType(), BodyRaw: buf.Bytes()}, nil
 }
 
+// uploadClaimer is implemented by an [Uploads] that lets one sender upload
+// a content while the others wait for its file_id (the store of
+// [NewUploadStore] does).
+type uploadClaimer interface {
+	ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (bool, error)
+	Unclaim(ctx context.Context, bot string, u tasks.Upload) error
+}
+
+// Upload claims: how long one sender may take to upload a content before
+// another may, and how often the others look for its file_id meanwhile.
+const (
+	uploadClaimTTL  = 20 * time.Second
+	uploadClaimPoll = 25 * time.Millisecond
+)
+
+// fileID returns the file_id bot has for u, or "" if this sender is to
+// upload it. When the store allows, only one sender uploads a content at a
+// time: the others wait (up to uploadClaimTTL) for its file_id, so that a
+// broadcast or a burst of tasks with one photo uploads it once. A claimed
+// upload is added to claimed.
+func (up uploader) fileID(ctx context.Context, bot string, u tasks.Upload, claimed *[]tasks.Upload) (string, error) {
+	cl, canClaim := up.uploads.(uploadClaimer)
+	for {
+		id, err := up.uploads.FileID(ctx, bot, u)
+		if err != nil {
+			return "", fmt.Errorf("read file_id of %s: %w", u, err)
+		}
+		if id != "" || !canClaim || claimed == nil {
+			return id, nil
+		}
+		ok, err := cl.ClaimUpload(ctx, bot, u, uploadClaimTTL)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			*claimed = append(*claimed, u)
+			return "", nil
+		}
+		// Another sender is uploading it: wait for its file_id, or for
+		// its claim to end without one (then claim it here).
+		if err := sleepCtx(ctx, uploadClaimPoll); err != nil {
+			return "", err
+		}
+	}
+}
+
+// unclaim ends this sender's upload claims.
+func (up uploader) unclaim(ctx context.Context, bot string, claimed []tasks.Upload) {
+	cl, ok := up.uploads.(uploadClaimer)
+	if !ok {
+		return
+	}
+	for _, u := range claimed {
+		if err := cl.Unclaim(context.WithoutCancel(ctx), bot, u); err != nil {
+			up.log.WarnContext(ctx, "could not end an upload claim; it ends by itself", "upload", u.String(), "error", err)
+		}
+	}
+}
+
 // replaceAttach replaces "attach://name" with fileID wherever params use it:
 // a top-level file parameter or the media of an album item or
 // editMessageMedia.
@@ -345,8 +421,8 @@ func replaceAttach(params map[string]json.RawMessage, name, fileID string) {
 // rememberFileIDs records the file_id Telegram gave each upload the call
 // sent, so that later calls (retries, other tasks of the same upload) send
 // the file_id instead. A failure only costs a second upload.
-func (h *CallHandler) rememberFileIDs(ctx context.Context, bot string, c *tasks.Call, raw json.RawMessage) {
-	if h.uploads == nil || len(c.Uploads) == 0 {
+func (up uploader) rememberFileIDs(ctx context.Context, bot string, c *tasks.Call, raw json.RawMessage) {
+	if up.uploads == nil || len(c.Uploads) == 0 {
 		return
 	}
 	for name, id := range uploadFileIDs(c, raw) {
@@ -354,8 +430,8 @@ func (h *CallHandler) rememberFileIDs(ctx context.Context, bot string, c *tasks.
 		if !ok || id == "" {
 			continue
 		}
-		if err := h.uploads.SetFileID(context.WithoutCancel(ctx), bot, u, id); err != nil {
-			h.core.log.WarnContext(ctx, "could not record an upload's file_id; the next send uploads it again", "bot", bot, "upload", u.String(), "error", err)
+		if err := up.uploads.SetFileID(context.WithoutCancel(ctx), bot, u, id); err != nil {
+			up.log.WarnContext(ctx, "could not record an upload's file_id; the next send uploads it again", "bot", bot, "upload", u.String(), "error", err)
 		}
 	}
 }
@@ -406,7 +482,7 @@ func uploadFileIDs(c *tasks.Call, raw json.RawMessage) map[string]string {
 		}
 	default:
 		for _, f := range m.FileFields() {
-			if f == "thumbnail" {
+			if f == "thumbnail" || f == "cover" {
 				continue
 			}
 			if name := attachOf(params[f]); name != "" {

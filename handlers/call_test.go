@@ -66,8 +66,15 @@ func setupCalls(t *testing.T) *callEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bh, err := handlers.NewBroadcastHandler(handlers.BroadcastConfig{
+		Bots: testBots(t, url, 2*time.Second), Uploads: e.uploads, Redis: e.rdb, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types[tasks.TypeBroadcastChunk] = bh
 	opt := asynq.RedisClientOpt{Addr: rs.Addr()}
-	startServer(t, server.Config{Redis: opt, Concurrency: 4, SendMessage: send, Handlers: types, Logger: log})
+	startServer(t, server.Config{Redis: opt, Concurrency: 8, SendMessage: send, Handlers: types, Logger: log})
 	e.client, e.inspector = asynqClients(t, opt)
 	return e
 }

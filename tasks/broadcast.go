@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -133,4 +134,84 @@ func ParseBroadcastMessage(data []byte) (*SendMessage, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// ValidateBroadcastCall checks the call a broadcast sends to each recipient
+// in place of a message: a send-type method of [Methods] (a photo, a
+// document, a copyMessage of a channel post, ...) whose parameters leave
+// chat_id out (each recipient's id takes its place) and are otherwise valid.
+func ValidateBroadcastCall(c *Call) error {
+	m := method(c.Method)
+	if m == nil {
+		return invalid("method", ErrUnknownMethod, "%q: see tasks.Methods", c.Method)
+	}
+	if m.Kind != KindSend || !m.ChatAddressed() {
+		return invalid("method", ErrUnknownMethod, "a broadcast sends messages; %s does not", m.Name)
+	}
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(c.Params, &params); err != nil || params == nil {
+		return invalid("params", ErrMalformedPayload, "want a JSON object")
+	}
+	if _, ok := params["chat_id"]; ok {
+		return invalid("chat_id", ErrInvalidChat, "a broadcast takes its chats from chat_ids; leave chat_id out")
+	}
+	params["chat_id"] = json.RawMessage("1")
+	withChat, err := json.Marshal(params)
+	if err != nil {
+		return invalid("params", ErrMalformedPayload, "%v", err)
+	}
+	probe := *c
+	probe.Params = withChat
+	if err := probe.Validate(); err != nil {
+		return err
+	}
+	c.m, c.cost = probe.m, probe.cost // the method and cost hold for every recipient
+	return nil
+}
+
+// ParseBroadcastCall decodes a broadcast's stored call strictly and
+// validates it with [ValidateBroadcastCall].
+func ParseBroadcastCall(data []byte) (*Call, error) {
+	var c Call
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, err
+	}
+	if err := ValidateBroadcastCall(&c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// IsBroadcastCall reports whether a broadcast's stored body is a [Call]
+// (it names a method) rather than a [SendMessage].
+func IsBroadcastCall(data []byte) bool {
+	var p struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(data, &p) == nil && p.Method != ""
+}
+
+// RecipientCall returns the call to one recipient of a broadcast call:
+// c's parameters with chat_id set.
+func (c *Call) RecipientCall(chat telego.ChatID) (*Call, error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(c.Params, &params); err != nil {
+		return nil, err
+	}
+	if params == nil {
+		params = map[string]json.RawMessage{}
+	}
+	b, err := json.Marshal(chat)
+	if err != nil {
+		return nil, err
+	}
+	params["chat_id"] = b
+	out := *c
+	if out.Params, err = json.Marshal(params); err != nil {
+		return nil, err
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

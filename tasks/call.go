@@ -299,8 +299,10 @@ func (p *params) checkField(name string, f field) error {
 		return nil
 	case name == "media":
 		return p.checkMedia(v)
-	case f.typ == inputFileType:
-		return p.checkFile(name, v, name == "photo")
+	case isFileType(f.typ):
+		// A thumbnail is a JPEG under 200 kB; Telegram's photo limit
+		// bounds it here.
+		return p.checkFile(name, v, name == "photo" || name == "thumbnail")
 	case f.typ.Kind() == reflect.Interface:
 		return nil // only reply_markup and media are interfaces; checked above
 	}
@@ -365,6 +367,7 @@ type mediaItem struct {
 	Type            string                 `json:"type"`
 	Media           json.RawMessage        `json:"media"`
 	Thumbnail       json.RawMessage        `json:"thumbnail"`
+	Cover           json.RawMessage        `json:"cover"`
 	Caption         string                 `json:"caption"`
 	ParseMode       string                 `json:"parse_mode"`
 	CaptionEntities []telego.MessageEntity `json:"caption_entities"`
@@ -419,6 +422,11 @@ func (p *params) checkMediaItem(field string, it mediaItem, types map[string]boo
 	}
 	if len(it.Thumbnail) > 0 && !isNull(it.Thumbnail) {
 		if err := p.checkFile(field+".thumbnail", it.Thumbnail, true); err != nil {
+			return err
+		}
+	}
+	if len(it.Cover) > 0 && !isNull(it.Cover) {
+		if err := p.checkFile(field+".cover", it.Cover, true); err != nil {
 			return err
 		}
 	}

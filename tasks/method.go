@@ -201,6 +201,12 @@ var methodsByName = func() methodIndex {
 
 var inputFileType = reflect.TypeOf(telego.InputFile{})
 
+// isFileType reports whether a parameter of type t takes a file: a
+// telego.InputFile, or a pointer to one (an optional thumbnail or cover).
+func isFileType(t reflect.Type) bool {
+	return t == inputFileType || (t.Kind() == reflect.Pointer && t.Elem() == inputFileType)
+}
+
 // newMethod reads a method's fields from its telego parameter struct p: a
 // field without omitempty or omitzero is required, one of type
 // telego.InputFile takes a file.
@@ -219,7 +225,7 @@ func newMethod(name string, kind Kind, p any, paid bool, check func(*params) err
 		}
 		required := !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
 		m.fields[jname] = field{typ: f.Type, required: required}
-		if f.Type == inputFileType {
+		if isFileType(f.Type) {
 			m.files = append(m.files, jname)
 		}
 	}

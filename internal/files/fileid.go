@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -113,6 +114,38 @@ func (s *Store) ForgetFileID(ctx context.Context, bot string, u tasks.Upload) er
 	}
 	if err := s.rdb.Del(ctx, keys.UploadOf(u.SHA256).FileID(bot)).Err(); err != nil {
 		return fmt.Errorf("files: forget file id of %s: %w", u, err)
+	}
+	return nil
+}
+
+// ClaimUpload makes the caller the one sender that uploads u's content for
+// bot while no file_id is known, for at most ttl; it reports false if
+// another sender holds the claim. The claim ends at ttl or with
+// [Store.Unclaim] after the upload (its file_id stored by then).
+func (s *Store) ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (bool, error) {
+	if !validBot.MatchString(bot) {
+		return false, errBot
+	}
+	if err := checkRef(u); err != nil {
+		return false, err
+	}
+	ok, err := s.rdb.SetNX(ctx, keys.UploadOf(u.SHA256).Uploading(bot), "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("files: claim upload: %w", err)
+	}
+	return ok, nil
+}
+
+// Unclaim ends the caller's claim of u's upload for bot.
+func (s *Store) Unclaim(ctx context.Context, bot string, u tasks.Upload) error {
+	if !validBot.MatchString(bot) {
+		return errBot
+	}
+	if err := checkRef(u); err != nil {
+		return err
+	}
+	if err := s.rdb.Del(ctx, keys.UploadOf(u.SHA256).Uploading(bot)).Err(); err != nil {
+		return fmt.Errorf("files: unclaim upload: %w", err)
 	}
 	return nil
 }

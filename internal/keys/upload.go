@@ -25,3 +25,10 @@ func (k Upload) Holders() string { return UploadPrefix + "{" + string(k) + "}:ho
 // FileID holds the file_id Telegram answered when bot uploaded the content.
 // A file_id belongs to one bot: every bot has its own key.
 func (k Upload) FileID(bot string) string { return Prefix + "fileid:{" + string(k) + "}:" + bot }
+
+// Uploading is held, for a few seconds, by the one sender that uploads the
+// content for bot while no file_id is known: others wait for its file_id
+// instead of uploading the same bytes again.
+func (k Upload) Uploading(bot string) string {
+	return UploadPrefix + "{" + string(k) + "}:uploading:" + bot
+}

@@ -17,9 +17,10 @@ import (
 // that on SIGTERM running chunks stop between two recipients before asynq
 // gives up on them and pushes their tasks back mid-send.
 func newBroadcastHandler(cfg *config.Config, bots map[string]handlers.Sender, rdb redis.UniversalClient,
-	limiter handlers.Limiter, obs handlers.Observer, outcomes handlers.Outcomes, log *slog.Logger) (*handlers.BroadcastHandler, error) {
+	limiter handlers.Limiter, obs handlers.Observer, outcomes handlers.Outcomes, uploads handlers.Uploads, log *slog.Logger) (*handlers.BroadcastHandler, error) {
 	return handlers.NewBroadcastHandler(handlers.BroadcastConfig{
 		Bots:      bots,
+		Uploads:   uploads,
 		Redis:     rdb,
 		Limiter:   limiter,
 		MaxWait:   cfg.RateMaxWait,

@@ -116,7 +116,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	bh, err := newBroadcastHandler(cfg, bots, rdb, limiter, sender, outcomes, log)
+	bh, err := newBroadcastHandler(cfg, bots, rdb, limiter, sender, outcomes, uploads, log)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
