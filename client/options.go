@@ -44,6 +44,9 @@ func (p Priority) apply(s *settings) error {
 	if !p.Valid() {
 		return &OptionError{Option: "Priority", Err: fmt.Errorf("%q: use critical, default or bulk", string(p))}
 	}
+	if s.method != nil && s.method.Kind == tasks.KindCallback {
+		return &OptionError{Option: "Priority", Err: errors.New("answerCallbackQuery always uses the callbacks queue")}
+	}
 	s.queue = string(p)
 	return nil
 }
@@ -138,6 +141,7 @@ const (
 	callMessage   call = iota // SendMessage, SendReply
 	callBatch                 // SendBatch
 	callBroadcast             // Broadcast
+	callMethod                // Call and the typed methods (SendPhoto, ...)
 )
 
 // settings is what the options of one call add up to.
@@ -151,6 +155,10 @@ type settings struct {
 	deadline  time.Time     // zero: none
 	maxRetry  int           // 0: the client's
 	ordered   bool          // see Ordered
+
+	// Calls only.
+	method *tasks.Method // the method called
+	bot    string        // see Bot
 
 	// Broadcasts only.
 	lanes     int
