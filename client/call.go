@@ -93,17 +93,9 @@ func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return nil, fmt.Errorf("client: call %s: want a non-nil *%T", m.Name, params)
 	}
-	now := time.Now()
-	s := c.newSettings(callMethod)
-	s.method = m
-	if m.Kind == tasks.KindCallback {
-		s.queue = tasks.QueueCallbacks
-	}
-	if err := s.apply(now, opts); err != nil {
+	s, err := c.callSettings(m, opts)
+	if err != nil {
 		return nil, err
-	}
-	if m.Deadline() > 0 && !s.processAt.IsZero() {
-		return nil, &OptionError{Option: s.when, Err: fmt.Errorf("%s is worthless %v after it is queued: it cannot be scheduled", m.Name, m.Deadline())}
 	}
 	data, attached, err := encodeParams(v.Elem())
 	if err != nil {
@@ -117,7 +109,23 @@ func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt
 		}
 		return c.SendMessage(ctx, msg, withoutBot(opts)...)
 	}
-	return c.enqueueCall(ctx, call, attached, &s)
+	return c.enqueueCall(ctx, call, attached, s)
+}
+
+// callSettings applies opts to a call of m.
+func (c *Client) callSettings(m *tasks.Method, opts []Option) (*settings, error) {
+	s := c.newSettings(callMethod)
+	s.method = m
+	if m.Kind == tasks.KindCallback {
+		s.queue = tasks.QueueCallbacks
+	}
+	if err := s.apply(time.Now(), opts); err != nil {
+		return nil, err
+	}
+	if m.Deadline() > 0 && !s.processAt.IsZero() {
+		return nil, &OptionError{Option: s.when, Err: fmt.Errorf("%s is worthless %v after it is queued: it cannot be scheduled", m.Name, m.Deadline())}
+	}
+	return &s, nil
 }
 
 // withoutBot returns opts without Bot options (applied already).
@@ -136,8 +144,13 @@ func withoutBot(opts []Option) []Option {
 type attachment struct {
 	field string // the parameter, e.g. "photo" or "media[1].thumbnail"
 	name  string // its attach name in Call.Uploads
-	file  telegoapi.NamedReader
+	file  File
 	limit int64 // Telegram's limit for the field
+}
+
+// attachmentOf is the attachment of a telego file.
+func attachmentOf(field, name string, r telegoapi.NamedReader, limit int64) attachment {
+	return attachment{field: field, name: name, file: File{Reader: r, Name: path.Base(r.Name())}, limit: limit}
 }
 
 // placeholder stands for an upload while the call is validated before
@@ -155,7 +168,7 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 		probe.Uploads = make(map[string]tasks.Upload, len(attached))
 		for _, a := range attached {
 			u := placeholder
-			u.Name = path.Base(a.file.Name())
+			u.Name = a.file.Name
 			probe.Uploads[a.name] = u
 		}
 	}
@@ -221,7 +234,7 @@ func uploadField(err error, attached []attachment) error {
 		return err
 	}
 	for _, a := range attached {
-		if a.name == name {
+		if a.name == name && a.field != ve.Field {
 			return &tasks.ValidationError{Field: a.field, Err: ve.Err, Detail: "telequeue does not upload a file here: pass a file_id or a URL"}
 		}
 	}
@@ -269,8 +282,11 @@ func (c *Client) putFiles(ctx context.Context, store *files.Store, id string, at
 	}
 	ups := make(map[string]tasks.Upload, len(attached))
 	for _, a := range attached {
-		name := path.Base(a.file.Name())
-		u, err := store.Put(ctx, id, a.file, name, mime.TypeByExtension(path.Ext(name)), a.limit)
+		ctype := a.file.ContentType
+		if ctype == "" {
+			ctype = mime.TypeByExtension(path.Ext(a.file.Name))
+		}
+		u, err := store.Put(ctx, id, a.file.Reader, a.file.Name, ctype, a.limit)
 		if err != nil {
 			c.releaseFiles(ctx, store, id, ups)
 			var tl *files.TooLargeError
@@ -429,7 +445,8 @@ func fileOf(fv reflect.Value, field, name string, photo, required bool) (*attach
 	if photo {
 		limit = tasks.MaxPhotoBytes
 	}
-	return &attachment{field: field, name: name, file: f.File, limit: limit}, nil
+	a := attachmentOf(field, name, f.File, limit)
+	return &a, nil
 }
 
 // mediaFiles returns the files of an InputMedia object (a pointer to a

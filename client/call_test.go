@@ -612,3 +612,129 @@ func TestTypedMethods(t *testing.T) {
 		t.Errorf("%d typed calls, want at least 18", n)
 	}
 }
+
+func TestCallJSON(t *testing.T) {
+	t.Parallel()
+	photo := []byte("jpeg bytes")
+	doc := []byte("pdf bytes")
+	f := func(content []byte, name string) client.File {
+		return client.File{Reader: bytes.NewReader(content), Name: name}
+	}
+	tests := []struct {
+		name      string
+		method    string
+		params    string
+		files     map[string]client.File
+		opts      []client.Option
+		wantType  string
+		wantQueue string
+		content   map[string][]byte // stored, by attach name
+		wantField string            // refused naming it
+		wantIs    error
+	}{
+		{
+			name: "photo upload", method: "sendPhoto", params: `{"chat_id":1,"photo":"attach://p1","caption":"hi"}`,
+			files:    map[string]client.File{"p1": f(photo, "p.jpg")},
+			wantType: "telegram:send_photo", wantQueue: tasks.QueueDefault, content: map[string][]byte{"p1": photo},
+		},
+		{
+			name: "album of two uploads", method: "sendMediaGroup",
+			params:   `{"chat_id":1,"media":[{"type":"photo","media":"attach://a"},{"type":"document","media":"attach://b"}]}`,
+			files:    map[string]client.File{"a": f(photo, "a.jpg"), "b": f(doc, "b.pdf")},
+			wantType: "telegram:send_media_group", wantQueue: tasks.QueueDefault, wantField: "media", wantIs: tasks.ErrInvalidField,
+		},
+		{
+			name: "album of two documents", method: "sendMediaGroup",
+			params:   `{"chat_id":1,"media":[{"type":"document","media":"attach://a"},{"type":"document","media":"attach://b"}]}`,
+			files:    map[string]client.File{"a": f(photo, "a.txt"), "b": f(doc, "b.pdf")},
+			wantType: "telegram:send_media_group", wantQueue: tasks.QueueDefault, content: map[string][]byte{"a": photo, "b": doc},
+		},
+		{
+			name: "callback answer", method: "answerCallbackQuery", params: `{"callback_query_id":"q1","text":"ok"}`,
+			wantType: "telegram:answer_callback_query", wantQueue: tasks.QueueCallbacks,
+		},
+		{
+			name: "sendMessage", method: "sendMessage", params: `{"chat_id":1,"text":"hi"}`, opts: []client.Option{client.Bot("alerts")},
+			wantType: tasks.TypeSendMessage, wantQueue: tasks.QueueDefault,
+		},
+		{name: "unknown method", method: "getMe", params: `{}`, wantField: "method", wantIs: tasks.ErrUnknownMethod},
+		{name: "unknown parameter", method: "deleteMessage", params: `{"chat_id":1,"message_id":2,"text":"x"}`, wantField: "text", wantIs: tasks.ErrUnknownField},
+		{
+			name: "file attached by nothing", method: "sendPhoto", params: `{"chat_id":1,"photo":"AgACAgIAAxkB"}`,
+			files: map[string]client.File{"p1": f(photo, "p.jpg")}, wantField: "uploads.p1", wantIs: tasks.ErrInvalidFile,
+		},
+		{
+			name: "attach names no file", method: "sendPhoto", params: `{"chat_id":1,"photo":"attach://p2"}`,
+			wantField: "photo", wantIs: tasks.ErrInvalidFile,
+		},
+		{
+			name: "sendMessage with a file", method: "sendMessage", params: `{"chat_id":1,"text":"hi"}`,
+			files: map[string]client.File{"p1": f(photo, "p.jpg")}, wantField: "uploads", wantIs: tasks.ErrInvalidFile,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, client.Config{})
+			r, err := b.c.CallJSON(testCtx(t), tt.method, json.RawMessage(tt.params), tt.files, tt.opts...)
+			if tt.wantField != "" {
+				var ve *tasks.ValidationError
+				if !errors.As(err, &ve) || ve.Field != tt.wantField || !errors.Is(err, tt.wantIs) {
+					t.Fatalf("error %v: want a ValidationError naming %s, wrapping %v", err, tt.wantField, tt.wantIs)
+				}
+				if th, ik := b.taskKeys(t); len(th)+len(ik) != 0 || len(b.uploadKeys(t)) != 0 {
+					t.Errorf("refused call left keys: %v %v %v", th, ik, b.uploadKeys(t))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Type != tt.wantType || r.Queue != tt.wantQueue {
+				t.Errorf("receipt %+v, want type %s in %s", r, tt.wantType, tt.wantQueue)
+			}
+			if r.Type == tasks.TypeSendMessage {
+				return
+			}
+			c, _ := b.queued(t, r)
+			for name, content := range tt.content {
+				want := b.stored(t, content, r.ID)
+				if u := c.Uploads[name]; u.SHA256 != want.SHA256 || u.Name != tt.files[name].Name {
+					t.Errorf("upload %s = %+v, want sha256 %s", name, u, want.SHA256)
+				}
+			}
+			if len(c.Uploads) != len(tt.content) {
+				t.Errorf("uploads %v, want %d", c.Uploads, len(tt.content))
+			}
+		})
+	}
+}
+
+func TestCallJSONLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, client.Config{})
+	tests := []struct {
+		name      string
+		method    string
+		params    string
+		wantField string
+		wantLimit int64
+	}{
+		{"photo", "sendPhoto", `{"chat_id":1,"photo":"attach://f"}`, "photo", tasks.MaxPhotoBytes},
+		{"album photo", "sendMediaGroup", `{"chat_id":1,"media":[{"type":"photo","media":"attach://f"},{"type":"photo","media":"x1"}]}`, "media[0].media", tasks.MaxPhotoBytes},
+		{"edit media thumbnail", "editMessageMedia", `{"chat_id":1,"message_id":2,"media":{"type":"video","media":"x1","thumbnail":"attach://f"}}`, "media.thumbnail", tasks.MaxPhotoBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			big := &zeros{n: tasks.MaxPhotoBytes + 1}
+			_, err := b.c.CallJSON(testCtx(t), tt.method, json.RawMessage(tt.params), map[string]client.File{"f": {Reader: big, Name: "big.jpg"}})
+			var tl *client.FileTooLargeError
+			if !errors.As(err, &tl) || tl.Field != tt.wantField || tl.Limit != tt.wantLimit {
+				t.Fatalf("error %v: want a FileTooLargeError naming %s with limit %d", err, tt.wantField, tt.wantLimit)
+			}
+			if got := b.uploadKeys(t); len(got) != 0 {
+				t.Errorf("uploads left: %v", got)
+			}
+		})
+	}
+}
