@@ -22,10 +22,10 @@ import (
 	"github.com/telequeue/telequeue/tasks"
 )
 
-// FileTooLargeError reports a file [Client.Call] would upload that is
-// larger than its field takes: Telegram's limit for the field (10 MB for a
-// photo or thumbnail, 50 MB otherwise) or [Config.UploadMaxBytes], whichever
-// is smaller. Nothing was stored or queued. errors.Is(err,
+// FileTooLargeError reports a file [Client.Call] or [Client.CallJSON] would
+// upload that is larger than its field takes: Telegram's limit for the field
+// (10 MB for a photo or thumbnail, 50 MB otherwise) or
+// [Config.UploadMaxBytes], whichever is smaller. Nothing was stored or queued. errors.Is(err,
 // [tasks.ErrFileTooLarge]) is true.
 type FileTooLargeError struct {
 	// Field is the parameter, e.g. "photo" or "media[2].media".

@@ -91,6 +91,9 @@ func TestNewConfig(t *testing.T) {
 		{"negative max retry", client.Config{Redis: opt, MaxRetry: -1}, "Config.MaxRetry -1"},
 		{"negative retention", client.Config{Redis: opt, Retention: -time.Hour}, "Retention"},
 		{"sub-second retention", client.Config{Redis: opt, Retention: time.Millisecond}, "Retention"},
+		{"negative upload limit", client.Config{Redis: opt, UploadMaxBytes: -1}, "Config.UploadMaxBytes -1"},
+		{"upload limit over Telegram's", client.Config{Redis: opt, UploadMaxBytes: tasks.MaxFileBytes + 1}, "Config.UploadMaxBytes"},
+		{"upload limit", client.Config{Redis: opt, UploadMaxBytes: 1 << 20}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

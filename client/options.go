@@ -77,7 +77,7 @@ var ErrInvalidOption = errors.New("client: invalid option")
 type OptionError struct {
 	// Option is the name of the option's constructor: "Priority",
 	// "IdempotencyKey", "SendAt", "SendIn", "Deadline", "MaxRetry",
-	// "Ordered", "BroadcastParallelism", "BroadcastChunkSize" or
+	// "Ordered", "Bot", "BroadcastParallelism", "BroadcastChunkSize" or
 	// "BroadcastTTL".
 	Option string
 	// Err says what is wrong with it.
@@ -107,11 +107,17 @@ var (
 // [Bulk], [IdempotencyKey] (not SendBatch), [SendAt], [SendIn], [Deadline],
 // [MaxRetry] and [Ordered]. [Broadcast] takes [IdempotencyKey], [SendAt],
 // [SendIn], [BroadcastParallelism], [BroadcastChunkSize] and [BroadcastTTL].
+// [Call], [CallJSON] and the typed calls (SendPhoto, ...) take the options of
+// SendMessage and [Bot]; [Ordered] applies to sendMessage only, and
+// answerCallbackQuery and sendChatAction take no [SendAt] or [SendIn] (nor
+// answerCallbackQuery a [Priority]).
 //
 // [SendMessage]: Client.SendMessage
 // [SendReply]: Client.SendReply
 // [SendBatch]: Client.SendBatch
 // [Broadcast]: Client.Broadcast
+// [Call]: Client.Call
+// [CallJSON]: Client.CallJSON
 type Option interface {
 	apply(*settings) error
 }
