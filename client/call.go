@@ -91,7 +91,7 @@ func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt
 	}
 	v := reflect.ValueOf(params)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil, fmt.Errorf("client: call %s: want a non-nil *%T", m.Name, params)
+		return nil, fmt.Errorf("client: call %s: want a non-nil pointer to its telego parameters, got %T", m.Name, params)
 	}
 	s, err := c.callSettings(m, opts)
 	if err != nil {
@@ -172,7 +172,7 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 			probe.Uploads[a.name] = u
 		}
 	}
-	if _, err := tasks.NewCallTask(&probe); err != nil {
+	if err := probe.Validate(); err != nil {
 		return nil, uploadField(err, attached)
 	}
 	if err := c.checkBot(ctx, call.BotName()); err != nil {

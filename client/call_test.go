@@ -370,6 +370,20 @@ func TestCallRefusesInvalid(t *testing.T) {
 	}
 }
 
+func TestCallNeedsPointer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, client.Config{})
+	for _, p := range []any{telego.DeleteMessageParams{ChatID: tu.ID(1), MessageID: 2}, (*telego.DeleteMessageParams)(nil), nil} {
+		r, err := b.c.Call(testCtx(t), p)
+		if err == nil {
+			t.Errorf("Call(%#v) queued %s, want an error", p, r.ID)
+		}
+	}
+	if th, _ := b.taskKeys(t); len(th) != 0 {
+		t.Errorf("tasks %v, want none", th)
+	}
+}
+
 func TestCallOptions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, client.Config{})
