@@ -752,3 +752,35 @@ func TestCallJSONLimits(t *testing.T) {
 		})
 	}
 }
+
+// An upload lives at least as long as its task may wait: a week, or a
+// scheduled call's delay plus the task retention.
+func TestCallUploadRetention(t *testing.T) {
+	t.Parallel()
+	b := setup(t, client.Config{Retention: time.Hour})
+	tests := []struct {
+		name    string
+		opts    []client.Option
+		wantMin time.Duration
+		wantMax time.Duration
+	}{
+		{"now", nil, 7*24*time.Hour - time.Minute, 7 * 24 * time.Hour},
+		{"in 30 days", []client.Option{client.SendIn(30 * 24 * time.Hour)}, 30*24*time.Hour + time.Hour - time.Minute, 30*24*time.Hour + time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			content := []byte("photo for " + tt.name)
+			if _, err := b.c.SendPhoto(testCtx(t), tu.Photo(tu.ID(1), file(content, "a.jpg")), tt.opts...); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(content)
+			k := keys.UploadOf(hex.EncodeToString(sum[:]))
+			for _, key := range []string{k.Data(), k.Holders()} {
+				ttl, err := b.rdb.PTTL(testCtx(t), key).Result()
+				if err != nil || ttl < tt.wantMin || ttl > tt.wantMax {
+					t.Errorf("TTL of %s: %v, %v; want %v to %v", key, ttl, err, tt.wantMin, tt.wantMax)
+				}
+			}
+		})
+	}
+}
