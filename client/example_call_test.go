@@ -2,9 +2,12 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -109,4 +112,44 @@ func ExampleClient_AnswerCallbackQuery() {
 	// Output:
 	// telegram:answer_callback_query callbacks
 	// deadline in 10s
+}
+
+// CallJSON takes a method's parameters as the Bot API's JSON, with files
+// attached by name, as an HTTP API or a command line has them.
+func ExampleClient_CallJSON() {
+	ctx := context.Background()
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	params := []byte(`{"chat_id":42,"media":[
+		{"type":"photo","media":"attach://front","caption":"Front"},
+		{"type":"photo","media":"attach://back"}]}`)
+	r, err := c.CallJSON(ctx, "sendMediaGroup", params, map[string]client.File{
+		"front": {Reader: strings.NewReader("front JPEG"), Name: "front.jpg"},
+		"back":  {Reader: strings.NewReader("back JPEG"), Name: "back.jpg"},
+	}, client.Bulk())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Type, r.Queue)
+
+	// A photo over 10 MB is refused, naming the field; nothing is stored.
+	_, err = c.CallJSON(ctx, "sendPhoto", []byte(`{"chat_id":42,"photo":"attach://p"}`), map[string]client.File{
+		"p": {Reader: io.LimitReader(zeroReader{}, 11<<20), Name: "huge.jpg"},
+	})
+	var tooLarge *client.FileTooLargeError
+	fmt.Println(errors.As(err, &tooLarge), tooLarge.Field, tooLarge.Limit == tasks.MaxPhotoBytes)
+	// Output:
+	// telegram:send_media_group bulk
+	// true photo true
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
