@@ -45,6 +45,11 @@ type Config struct {
 	// values are an error. Rate-limit waits (429) need a retry budget, so
 	// the value is never 0.
 	MaxRetry int
+	// UploadMaxBytes is the largest file [Client.Call] uploads, whatever
+	// the field (UPLOAD_MAX_BYTES); Telegram's own limits per field apply
+	// too (10 MB for a photo, [tasks.MaxPhotoBytes]). Default
+	// [tasks.MaxFileBytes] (50 MB), the most Telegram takes; at most that.
+	UploadMaxBytes int64
 	// Logger receives debug logs of each enqueue and warnings; default: none.
 	Logger *slog.Logger
 }
@@ -59,6 +64,9 @@ func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.UploadMaxBytes == 0 {
+		cfg.UploadMaxBytes = tasks.MaxFileBytes
+	}
 }
 
 func (cfg *Config) validate() error {
@@ -69,6 +77,9 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxRetry < 1 {
 		errs = append(errs, fmt.Errorf("invalid Config.MaxRetry %d: must be at least 1", cfg.MaxRetry))
+	}
+	if cfg.UploadMaxBytes < 1 || cfg.UploadMaxBytes > tasks.MaxFileBytes {
+		errs = append(errs, fmt.Errorf("invalid Config.UploadMaxBytes %d: must be 1 to %d", cfg.UploadMaxBytes, tasks.MaxFileBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -91,6 +91,9 @@ func TestNewConfig(t *testing.T) {
 		{"negative max retry", client.Config{Redis: opt, MaxRetry: -1}, "Config.MaxRetry -1"},
 		{"negative retention", client.Config{Redis: opt, Retention: -time.Hour}, "Retention"},
 		{"sub-second retention", client.Config{Redis: opt, Retention: time.Millisecond}, "Retention"},
+		{"negative upload limit", client.Config{Redis: opt, UploadMaxBytes: -1}, "Config.UploadMaxBytes -1"},
+		{"upload limit over Telegram's", client.Config{Redis: opt, UploadMaxBytes: tasks.MaxFileBytes + 1}, "Config.UploadMaxBytes"},
+		{"upload limit", client.Config{Redis: opt, UploadMaxBytes: 1 << 20}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -583,6 +586,19 @@ func TestUnavailable(t *testing.T) {
 		}},
 		{"Status", func() error { _, err := b.c.Status(ctx, r.ID); return err }},
 		{"Ping", func() error { return b.c.Ping(ctx) }},
+		{"Call", func() error {
+			_, err := b.c.Call(ctx, &telego.DeleteMessageParams{ChatID: telego.ChatID{ID: 1}, MessageID: 2})
+			return err
+		}},
+		{"Call with upload", func() error {
+			_, err := b.c.Call(ctx, &telego.SendDocumentParams{ChatID: telego.ChatID{ID: 1},
+				Document: telego.InputFile{File: namedReader{strings.NewReader("doc"), "a.txt"}}})
+			return err
+		}},
+		{"Call with key", func() error {
+			_, err := b.c.Call(ctx, &telego.DeleteMessageParams{ChatID: telego.ChatID{ID: 1}, MessageID: 2}, client.IdempotencyKey("k2"))
+			return err
+		}},
 		{"SendBatch", func() error {
 			_, errs := b.c.SendBatch(ctx, []*tasks.SendMessage{msg(1, "a"), msg(1, "b"), msg(1, "c")})
 			return errors.Join(errs...)
@@ -623,6 +639,13 @@ func TestUnavailable(t *testing.T) {
 		}
 	})
 }
+
+type namedReader struct {
+	*strings.Reader
+	name string
+}
+
+func (r namedReader) Name() string { return r.name }
 
 func TestSendBatch(t *testing.T) {
 	t.Parallel()

@@ -26,6 +26,25 @@
 //   - [Client.SendBatch]: many independent messages at once, one task each.
 //   - [Client.Broadcast]: one message for up to a million chats, in chunk
 //     tasks of type [tasks.TypeBroadcastChunk] on the bulk queue.
+//   - [Client.Call]: any Bot API method of [tasks.Methods] (photos,
+//     documents, albums, copies and forwards, edits, deletes, pins,
+//     callback answers, chat actions), from its telego parameters, one task
+//     of the method's type. [Client.SendPhoto], [Client.EditMessageText],
+//     [Client.AnswerCallbackQuery] and the other typed calls are Call for
+//     one method each; [Client.CallJSON] takes the Bot API's JSON instead.
+//
+// # Files
+//
+// A file given as a reader (tu.File(f), or a [File] for CallJSON) is read,
+// within its field's limit (10 MB for a photo, 50 MB otherwise, and
+// [Config.UploadMaxBytes]; a [*FileTooLargeError] names the field), and
+// stored in Redis once per content, shared by every task that sends it; the
+// task carries a reference ("attach://<name>" in its parameters). A worker
+// sends it, remembers the file_id Telegram gives for the bot, and sends that
+// file_id instead of the bytes the next time. A file_id or URL is passed as
+// is.
+//
+//	r, err := c.SendPhoto(ctx, tu.Photo(tu.ID(42), tu.File(f)).WithCaption("Tom"))
 //
 // # Validation
 //
@@ -42,7 +61,7 @@
 // weighted 6:3:1 by default (QUEUES). [SendAt] and [SendIn] schedule a
 // message or broadcast, at most [MaxScheduleAhead] ahead; [Deadline] stops a
 // message from being sent late, [MaxRetry] sets its retry budget, [Ordered]
-// keeps a chat's order; [BroadcastParallelism], [BroadcastChunkSize] and
+// keeps a chat's order, [Bot] names the bot of a call; [BroadcastParallelism], [BroadcastChunkSize] and
 // [BroadcastTTL] shape a broadcast. A bad option, or one that does not apply
 // to the call, is an [*OptionError] naming it.
 //
@@ -59,8 +78,9 @@
 // [Client.Status] reports a task's [State] (pending, active, scheduled,
 // retry, archived or completed) and type, its failed attempts and last
 // error, and once sent the [tasks.SendResult] holding Telegram's message_id
-// (MessageIDs for a reply). Sent tasks are kept for [Config.Retention] (24h
-// by default).
+// (MessageIDs for a reply), or for a call the [tasks.CallResult] (the
+// message ids it created or changed, the file_ids of their media). Sent
+// tasks are kept for [Config.Retention] (24h by default).
 //
 // # Broadcasts
 //

@@ -44,6 +44,9 @@ func (p Priority) apply(s *settings) error {
 	if !p.Valid() {
 		return &OptionError{Option: "Priority", Err: fmt.Errorf("%q: use critical, default or bulk", string(p))}
 	}
+	if s.method != nil && s.method.Kind == tasks.KindCallback {
+		return &OptionError{Option: "Priority", Err: errors.New("answerCallbackQuery always uses the callbacks queue")}
+	}
 	s.queue = string(p)
 	return nil
 }
@@ -74,7 +77,7 @@ var ErrInvalidOption = errors.New("client: invalid option")
 type OptionError struct {
 	// Option is the name of the option's constructor: "Priority",
 	// "IdempotencyKey", "SendAt", "SendIn", "Deadline", "MaxRetry",
-	// "Ordered", "BroadcastParallelism", "BroadcastChunkSize" or
+	// "Ordered", "Bot", "BroadcastParallelism", "BroadcastChunkSize" or
 	// "BroadcastTTL".
 	Option string
 	// Err says what is wrong with it.
@@ -104,11 +107,17 @@ var (
 // [Bulk], [IdempotencyKey] (not SendBatch), [SendAt], [SendIn], [Deadline],
 // [MaxRetry] and [Ordered]. [Broadcast] takes [IdempotencyKey], [SendAt],
 // [SendIn], [BroadcastParallelism], [BroadcastChunkSize] and [BroadcastTTL].
+// [Call], [CallJSON] and the typed calls (SendPhoto, ...) take the options of
+// SendMessage and [Bot]; [Ordered] applies to sendMessage only, and
+// answerCallbackQuery and sendChatAction take no [SendAt] or [SendIn] (nor
+// answerCallbackQuery a [Priority]).
 //
 // [SendMessage]: Client.SendMessage
 // [SendReply]: Client.SendReply
 // [SendBatch]: Client.SendBatch
 // [Broadcast]: Client.Broadcast
+// [Call]: Client.Call
+// [CallJSON]: Client.CallJSON
 type Option interface {
 	apply(*settings) error
 }
@@ -138,6 +147,7 @@ const (
 	callMessage   call = iota // SendMessage, SendReply
 	callBatch                 // SendBatch
 	callBroadcast             // Broadcast
+	callMethod                // Call and the typed methods (SendPhoto, ...)
 )
 
 // settings is what the options of one call add up to.
@@ -151,6 +161,10 @@ type settings struct {
 	deadline  time.Time     // zero: none
 	maxRetry  int           // 0: the client's
 	ordered   bool          // see Ordered
+
+	// Calls only.
+	method *tasks.Method // the method called
+	bot    string        // see Bot
 
 	// Broadcasts only.
 	lanes     int

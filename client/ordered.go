@@ -35,6 +35,9 @@ func Ordered() Option {
 		if err := messagesOnly(s); err != nil {
 			return err
 		}
+		if s.method != nil && s.method.Name != "sendMessage" {
+			return errors.New("applies to sendMessage only: other methods have no per-chat order")
+		}
 		s.ordered = true
 		return nil
 	}}

@@ -26,6 +26,9 @@ type Receipt struct {
 	Queue string `json:"queue"`
 	// ScheduledAt is when the message becomes due; zero if it is due now.
 	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
+	// Type is the task type, e.g. [tasks.TypeSendMessage] or
+	// "telegram:send_photo" (see [tasks.Method]).
+	Type string `json:"type,omitempty"`
 }
 
 // prepared is a validated message ready to be enqueued.
@@ -143,7 +146,7 @@ func (c *Client) enqueue(ctx context.Context, p *prepared) (*Receipt, error) {
 		}
 		c.log.DebugContext(ctx, "message queued", attrs...)
 	}
-	return &Receipt{ID: p.id, Queue: p.s.queue, ScheduledAt: p.s.processAt}, nil
+	return &Receipt{ID: p.id, Queue: p.s.queue, ScheduledAt: p.s.processAt, Type: p.task.Type()}, nil
 }
 
 // claimIdemScript sets the idempotency key unless it exists, and returns the
@@ -206,13 +209,20 @@ func (c *Client) enqueuedAnyway(ctx context.Context, p *prepared, enqErr error) 
 			return false
 		}
 	}
-	if p.s.key != "" {
-		err := releaseIdemScript.Run(ctx, c.rdb, []string{keys.Idempotency(p.s.key)}, p.id+"|"+p.s.queue).Err()
-		if err != nil {
-			c.log.WarnContext(ctx, "release idempotency key", "task_id", p.id, "error", err)
-		}
-	}
+	c.releaseKey(ctx, p)
 	return false
+}
+
+// releaseKey deletes p's idempotency key, if it has one and still holds it,
+// after a call that queued nothing.
+func (c *Client) releaseKey(ctx context.Context, p *prepared) {
+	if p.s.key == "" {
+		return
+	}
+	err := releaseIdemScript.Run(ctx, c.rdb, []string{keys.Idempotency(p.s.key)}, p.id+"|"+p.s.queue).Err()
+	if err != nil {
+		c.log.WarnContext(ctx, "release idempotency key", "task_id", p.id, "error", err)
+	}
 }
 
 // newID returns a random task id: 26 lowercase base32 characters, 130 bits.

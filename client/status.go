@@ -33,9 +33,11 @@ type Status struct {
 	ID    string `json:"id"`
 	Queue string `json:"queue,omitempty"` // empty when known only from the sent marker
 	// Type is the task type: [tasks.TypeSendMessage],
-	// [tasks.TypeSendMessages] (a multi-part reply) or their ordered
-	// variants. Known only from the sent marker, it is TypeSendMessages for
-	// a reply and TypeSendMessage otherwise.
+	// [tasks.TypeSendMessages] (a multi-part reply), their ordered
+	// variants, or the type of a method queued with [Client.Call] (e.g.
+	// "telegram:send_photo"). Known only from the sent marker, it is
+	// TypeSendMessages for a reply, the method's type for a call and
+	// TypeSendMessage otherwise.
 	Type  string `json:"type"`
 	State State  `json:"state"`
 	// Attempts counts failed attempts so far (asynq's Retried); rate-limit
@@ -60,13 +62,24 @@ type Status struct {
 	// Reply is the queued multi-part reply; nil for other tasks and when the
 	// task is known only from its sent marker.
 	Reply *tasks.SendMessages `json:"reply,omitempty"`
+	// CallResult is set once Telegram answered a call queued with
+	// [Client.Call] (any method but sendMessage): the method, the ids of the
+	// messages it created or changed, the file_ids of their media.
+	CallResult *tasks.CallResult `json:"call_result,omitempty"`
+	// Call is the queued call (method, bot, parameters, upload references);
+	// nil for messages and when the task is known only from its sent
+	// marker.
+	Call *tasks.Call `json:"call,omitempty"`
 }
 
-// Status reports on a message or reply. One pipelined round trip finds the
-// task's queue and its sent marker; a second reads the task. A sent task is
-// kept for [Config.Retention] and afterwards reported from its sent marker
-// (state "completed", with Result but without Message) for as long as the
-// worker keeps the marker. It returns an error wrapping [ErrNotFound] when
+// statusQueues are the queues a task can wait in.
+var statusQueues = append(tasks.Queues[:len(tasks.Queues):len(tasks.Queues)], tasks.QueueCallbacks)
+
+// Status reports on a message, reply or call. One pipelined round trip
+// finds the task's queue and its sent marker; a second reads the task. A
+// sent task is kept for [Config.Retention] and afterwards reported from its
+// sent marker (state "completed", with Result, or CallResult for a call,
+// but without Message or Call) for as long as the worker keeps the marker. It returns an error wrapping [ErrNotFound] when
 // Redis knows nothing of the id, and [ErrUnavailable] when Redis cannot be
 // reached.
 func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
@@ -86,9 +99,13 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 			return nil, fmt.Errorf("client: status %s: %w", id, unavailable(err))
 		default:
 			st := c.fromInfo(ctx, info)
-			if st.Result == nil && marker != nil {
+			if st.Result == nil && st.CallResult == nil && marker != nil {
 				// Sent, but the worker did not complete the task (yet).
-				st.Result, st.MessageIDs = decodeResult(marker)
+				if isCall(info.Type) {
+					st.CallResult = decodeCallResult(marker)
+				} else {
+					st.Result, st.MessageIDs = decodeResult(marker)
+				}
 			}
 			return st, nil
 		}
@@ -97,6 +114,12 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 		return nil, fmt.Errorf("client: status %s: %w", id, ErrNotFound)
 	}
 	st := &Status{ID: id, Type: tasks.TypeSendMessage, State: StateCompleted}
+	if r := decodeCallResult(marker); r != nil {
+		if m, ok := tasks.MethodByName(r.Method); ok {
+			st.Type, st.CallResult = m.Type, r
+			return st, nil
+		}
+	}
 	st.Result, st.MessageIDs = decodeResult(marker)
 	if st.Result == nil {
 		return nil, fmt.Errorf("client: status %s: unreadable sent marker", id)
@@ -110,10 +133,10 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 // locate finds, in one pipelined round trip, the queue that holds task id
 // (empty if none) and the task's sent marker (nil if none).
 func (c *Client) locate(ctx context.Context, id string) (queue string, marker []byte, err error) {
-	exists := make([]*redis.IntCmd, len(tasks.Queues))
+	exists := make([]*redis.IntCmd, len(statusQueues))
 	var sent *redis.StringCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, q := range tasks.Queues {
+		for i, q := range statusQueues {
 			exists[i] = p.Exists(ctx, keys.AsynqTask(q, id))
 		}
 		sent = p.Get(ctx, keys.Sent(id))
@@ -122,7 +145,7 @@ func (c *Client) locate(ctx context.Context, id string) (queue string, marker []
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", nil, unavailable(err)
 	}
-	for i, q := range tasks.Queues {
+	for i, q := range statusQueues {
 		if exists[i].Val() > 0 {
 			queue = q
 			break
@@ -148,6 +171,23 @@ func decodeResult(b []byte) (*tasks.SendResult, []int64) {
 	return &r.SendResult, r.MessageIDs
 }
 
+// decodeCallResult reads the result or sent marker of a call: a
+// tasks.CallResult, which names its method. nil if it is not one.
+func decodeCallResult(b []byte) *tasks.CallResult {
+	var r tasks.CallResult
+	if json.Unmarshal(b, &r) != nil || r.Method == "" {
+		return nil
+	}
+	return &r
+}
+
+// isCall reports whether typ is the task type of a method queued as a
+// tasks.Call (every method but sendMessage).
+func isCall(typ string) bool {
+	m, ok := tasks.MethodByType(typ)
+	return ok && m.Name != "sendMessage"
+}
+
 func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 	st := &Status{
 		ID:            info.ID,
@@ -161,7 +201,12 @@ func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 		NextProcessAt: info.NextProcessAt,
 		CompletedAt:   info.CompletedAt,
 	}
-	if len(info.Result) > 0 {
+	if len(info.Result) > 0 && isCall(info.Type) {
+		st.CallResult = decodeCallResult(info.Result)
+		if st.CallResult == nil {
+			c.log.WarnContext(ctx, "undecodable task result", "task_id", info.ID)
+		}
+	} else if len(info.Result) > 0 {
 		st.Result, st.MessageIDs = decodeResult(info.Result)
 		if st.Result == nil {
 			c.log.WarnContext(ctx, "undecodable task result", "task_id", info.ID)
@@ -184,6 +229,15 @@ func (c *Client) fromInfo(ctx context.Context, info *asynq.TaskInfo) *Status {
 		} else {
 			st.Reply = &r
 			st.Message = &tasks.SendMessage{Bot: r.Bot, ChatID: r.ChatID}
+		}
+	default:
+		if isCall(info.Type) {
+			var call tasks.Call
+			if err := json.Unmarshal(info.Payload, &call); err != nil {
+				c.log.WarnContext(ctx, "undecodable task payload", "task_id", info.ID, "error", err)
+			} else {
+				st.Call = &call
+			}
 		}
 	}
 	return st
