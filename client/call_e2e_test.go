@@ -102,8 +102,12 @@ func TestCallUploadEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	types, err := calls.Handlers(handlers.OrderedConfig{Redis: workerRedis})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := asynq.NewServeMux()
-	for typ, h := range calls.Handlers() {
+	for typ, h := range types {
 		mux.Handle(typ, h)
 	}
 	srv := asynq.NewServer(b.opt, asynq.Config{Concurrency: 2, Queues: map[string]int{tasks.QueueDefault: 1},

@@ -343,8 +343,6 @@ func TestCallRefusesInvalid(t *testing.T) {
 		{"album of one", tu.MediaGroup(tu.ID(1), tu.MediaPhoto(photo)), nil, "media", tasks.ErrInvalidField},
 		{"album item without type", tu.MediaGroup(tu.ID(1), tu.MediaPhoto(photo), &telego.InputMediaPhoto{Media: tu.FileFromID("x")}), nil, "media[1].type", tasks.ErrInvalidField},
 		{"empty album media", tu.MediaGroup(tu.ID(1), tu.MediaPhoto(photo), &telego.InputMediaPhoto{Type: "photo"}), nil, "media[1].media", tasks.ErrMissingField},
-		{"cover upload", &telego.EditMessageMediaParams{ChatID: tu.ID(1), MessageID: 3,
-			Media: tu.MediaVideo(tu.FileFromID("x")).WithCover(ptr(photo))}, nil, "media.cover", tasks.ErrInvalidFile},
 		{"edit without text", &telego.EditMessageTextParams{ChatID: tu.ID(1), MessageID: 3}, nil, "text", tasks.ErrEmptyText},
 		{"bad file_id", tu.Photo(tu.ID(1), tu.FileFromID("not a file id")), nil, "photo", tasks.ErrInvalidFile},
 		{"not a queued method", &telego.SetWebhookParams{URL: "https://example.com"}, nil, "method", tasks.ErrUnknownMethod},
