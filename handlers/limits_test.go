@@ -106,6 +106,13 @@ func (o *limitObserver) Retry(string) {}
 // servers asynq servers of 10 senders, each with its own limiter rl.
 func setupLimits(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Config) *limitEnv {
 	t.Helper()
+	return setupLimitsWith(t, servers, lim, rl, nil)
+}
+
+// setupLimitsWith is setupLimits with each handler's config changed by
+// change (if not nil).
+func setupLimitsWith(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Config, change func(*handlers.Config)) *limitEnv {
+	t.Helper()
 	e := &limitEnv{redis: redistest.Start(t)}
 	sb, err := sandbox.New(sandbox.Config{Limits: lim, NoRecordParams: true})
 	if err != nil {
@@ -128,7 +135,11 @@ func setupLimits(t *testing.T, servers int, lim sandbox.Limits, rl ratelimit.Con
 		bots := testBots(t, ts.URL, 5*time.Second)
 		obs := &limitObserver{}
 		e.obs = append(e.obs, obs)
-		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log})
+		cfg := handlers.Config{Bots: bots, Limiter: limiter, Redis: rdb, Observer: obs, Logger: log}
+		if change != nil {
+			change(&cfg)
+		}
+		h, err := handlers.NewSendMessageHandler(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -593,4 +604,45 @@ func TestBusyChatsDoNotStallOthers(t *testing.T) {
 	}
 	t.Logf("free chats done %s before the first second message; waits in handler %d, rescheduled %d",
 		firstSecond.Sub(free[len(free)-1]).Round(time.Millisecond), waits, rescheduled)
+}
+
+// TestRepliesOutsideTheGlobalBudget: with GlobalQueues = [default], replies
+// queued in critical are bounded per chat only, so a burst of them to many
+// users goes out at once, while notifications in default keep the bot's
+// global pace.
+func TestRepliesOutsideTheGlobalBudget(t *testing.T) {
+	t.Parallel()
+	const n, rate = 20, 5 // messages of each kind; global budget per second
+	e := setupLimitsWith(t, 2, sandbox.Limits{Chat: 1}, ratelimit.Config{Global: rate, Chat: 1, MaxWait: 10 * time.Second},
+		func(c *handlers.Config) { c.GlobalQueues = []string{tasks.QueueDefault, tasks.QueueBulk} })
+	var ids []string
+	enqueue := func(queue, tag string, firstChat int64) {
+		for i := range n {
+			task, err := tasks.NewSendMessageTask(limited(firstChat+int64(i), tag, false), asynq.Queue(queue), asynq.Retention(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := e.client.Enqueue(task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, info.ID)
+		}
+	}
+	start := time.Now()
+	enqueue(tasks.QueueCritical, "reply", 50_000)
+	enqueue(tasks.QueueDefault, "notification", 60_000)
+	got := e.waitDelivered(t, 2*n, 30*time.Second)
+	replies, notes := atOf(got, "reply"), atOf(got, "notification")
+	if len(replies) != n || len(notes) != n {
+		t.Fatalf("%d replies and %d notifications delivered, want %d each", len(replies), len(notes), n)
+	}
+	// 20 notifications at 5/s take about 4 s; 20 replies to 20 users go at
+	// once.
+	if d := replies[n-1].Sub(start); d > 2*time.Second {
+		t.Errorf("the last reply went out %v after the burst; want it outside the %d/s budget (under 2s)", d.Round(time.Millisecond), rate)
+	}
+	if d := notes[n-1].Sub(notes[0]); d < time.Duration(n-2)*time.Second/rate {
+		t.Errorf("notifications spread over %v; want the global pace of %d/s (at least %v)", d.Round(time.Millisecond), rate, time.Duration(n-2)*time.Second/rate)
+	}
 }

@@ -44,6 +44,13 @@ type Config struct {
 	// instead (not a failure), so that a busy chat never occupies every
 	// sender while other chats could be served.
 	ChatWaiters int
+	// GlobalQueues are the queues whose sends count against the bot's
+	// global budget; nil or empty: every queue. A send from any other queue
+	// (e.g. critical replies to users) is bounded only by its chat's and
+	// group's limits and by 429 pauses: Telegram's ~30/s applies to bulk
+	// notifications, not to answers (README, "Replies outside the
+	// broadcast budget"). Broadcasts always count against it.
+	GlobalQueues []string
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
 	// Outcomes receives a "sent" event per delivered message or reply, in
@@ -62,7 +69,8 @@ type SendMessageHandler struct {
 	rdb                redis.UniversalClient
 	markerTTL          time.Duration
 	markerWriteTimeout time.Duration
-	chatWaiters        chan struct{} // a token per send sleeping on a chat-bound wait
+	chatWaiters        chan struct{}   // a token per send sleeping on a chat-bound wait
+	globalQueues       map[string]bool // nil: every queue counts against the global budget
 	obs                Observer
 	outcomes           Outcomes
 	log                *slog.Logger
@@ -93,6 +101,12 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 		cfg.ChatWaiters = 5
 	}
 	h.chatWaiters = make(chan struct{}, cfg.ChatWaiters)
+	if len(cfg.GlobalQueues) > 0 {
+		h.globalQueues = map[string]bool{}
+		for _, q := range cfg.GlobalQueues {
+			h.globalQueues[q] = true
+		}
+	}
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
@@ -249,9 +263,14 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k rate
 	if h.limiter == nil {
 		return nil
 	}
+	queue, _ := asynq.GetQueueName(ctx)
+	if h.globalQueues != nil && !h.globalQueues[queue] {
+		// A reply outside the broadcast budget: its chat's and group's
+		// limits only (a 429 pause of the bot still holds it).
+		k.ChatOnly = true
+	}
 	// The task's fence rides in every limiter call, the sent marker in the
 	// first: no round trip of their own.
-	queue, _ := asynq.GetQueueName(ctx)
 	taskID, _ := asynq.GetTaskID(ctx)
 	fenced := recovery.ProcessOf(ctx) != ""
 	for {

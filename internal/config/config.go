@@ -111,6 +111,13 @@ type Config struct {
 
 	// TELEGRAM_RATE_GLOBAL: messages per second per bot, cluster-wide; 0 = off.
 	RateGlobal float64 `env:"TELEGRAM_RATE_GLOBAL" envDefault:"30"`
+	// TELEGRAM_RATE_GLOBAL_QUEUES: the queues whose messages count against
+	// the bot's global budget (comma-separated); empty: every queue. Telegram's
+	// ~30/s is a limit on bulk notifications: replies to users are bounded per
+	// chat and per group, so TELEGRAM_RATE_GLOBAL_QUEUES=default,bulk leaves
+	// critical replies outside the 30/s cap (README, "Replies outside the
+	// broadcast budget").
+	RateGlobalQueues []string `env:"TELEGRAM_RATE_GLOBAL_QUEUES" envSeparator:","`
 	// TELEGRAM_RATE_CHAT: messages per second to one chat; 0 = off.
 	RateChat float64 `env:"TELEGRAM_RATE_CHAT" envDefault:"1"`
 	// TELEGRAM_RATE_GROUP: messages per minute to one group chat; 0 = off.
@@ -215,6 +222,13 @@ func (c *Config) finish(requireRedis bool) error {
 		errs = append(errs, err)
 	}
 	c.Queues = queues
+	for i, q := range c.RateGlobalQueues {
+		q = strings.TrimSpace(q)
+		c.RateGlobalQueues[i] = q
+		if _, ok := queues[q]; !ok && q != tasks.QueueCallbacks && err == nil {
+			errs = append(errs, fmt.Errorf("TELEGRAM_RATE_GLOBAL_QUEUES: %q is not one of the queues (QUEUES)", q))
+		}
+	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL.Reveal())
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {

@@ -35,6 +35,9 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.Bots["default"].Reveal() != token {
 		t.Fatalf("bots: %v", cfg.BotNames())
 	}
+	if cfg.UploadMaxBytes != 20<<20 || len(cfg.RateGlobalQueues) != 0 {
+		t.Fatalf("upload max %d, global queues %v", cfg.UploadMaxBytes, cfg.RateGlobalQueues)
+	}
 	if cfg.TelegramAPIURL != handlers.DefaultAPIURL || cfg.RateGlobal != 30 || cfg.RateChat != 1 || cfg.RateGroup != 20 || cfg.RatePaid != 1000 {
 		t.Fatalf("telegram defaults: %+v", cfg)
 	}
@@ -68,6 +71,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"dead after under 10 beats", []string{"REDIS_URL", "redis://x:1", "RECOVERY_DEAD_AFTER", "10s", "RECOVERY_BEAT", "2s"}, "RECOVERY_DEAD_AFTER"},
 		{"negative dead after", []string{"REDIS_URL", "redis://x:1", "RECOVERY_DEAD_AFTER", "-1s"}, "RECOVERY_DEAD_AFTER"},
 		{"zero beat", []string{"REDIS_URL", "redis://x:1", "RECOVERY_BEAT", "0s"}, "RECOVERY_BEAT"},
+		{"unknown global queue", []string{"REDIS_URL", "redis://x:1", "TELEGRAM_RATE_GLOBAL_QUEUES", "default,news"}, `TELEGRAM_RATE_GLOBAL_QUEUES: "news"`},
+		{"zero upload max", []string{"REDIS_URL", "redis://x:1", "UPLOAD_MAX_BYTES", "0"}, "UPLOAD_MAX_BYTES"},
+		{"upload max over telegram's", []string{"REDIS_URL", "redis://x:1", "UPLOAD_MAX_BYTES", "52428801"}, "UPLOAD_MAX_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,5 +183,15 @@ func TestProducerBotNames(t *testing.T) {
 	_, err = Load(envOf("REDIS_URL", "redis://x:1", "TELEGRAM_BOT_NAMES", "promo,"+token), true)
 	if err == nil || !strings.Contains(err.Error(), "TELEGRAM_BOT_NAMES: entry 2") || strings.Contains(err.Error(), token) {
 		t.Errorf("a token in TELEGRAM_BOT_NAMES: %v", err)
+	}
+}
+
+func TestRateGlobalQueues(t *testing.T) {
+	cfg, err := Load(envOf("REDIS_URL", "redis://127.0.0.1:1/0", "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_RATE_GLOBAL_QUEUES", "default, bulk"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.RateGlobalQueues, []string{"default", "bulk"}) {
+		t.Fatalf("TELEGRAM_RATE_GLOBAL_QUEUES = %q", cfg.RateGlobalQueues)
 	}
 }

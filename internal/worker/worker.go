@@ -99,6 +99,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Bots:          bots,
 		Limiter:       limiter,
+		GlobalQueues:  cfg.RateGlobalQueues,
 		Redis:         markers,
 		SentMarkerTTL: cfg.SentMarkerTTL,
 		ChatWaiters:   max(cfg.Concurrency/2, 1),
