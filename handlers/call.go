@@ -131,6 +131,7 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
 	m := c.MethodInfo()
 	limited := h.core.limiter != nil && m.Kind != tasks.KindCallback
+	outcome := tasks.OutcomeSent
 
 	var check *sentCheck
 	if h.core.rdb != nil && taskID != "" {
@@ -141,7 +142,13 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
-	res, err := h.call(ctx, botName, bot, taskID, c, limited, check)
+	res, err := h.call(ctx, t, botName, bot, taskID, c, limited, check)
+	if errors.Is(err, errSuperseded) {
+		h.core.obs.Sent(botName, OutcomeSuperseded, 0)
+		res = &tasks.CallResult{Method: c.Method, ChatID: c.Chat().ID, Superseded: true}
+		err = nil
+		outcome = tasks.OutcomeSuperseded
+	}
 	if errors.Is(err, errAlreadySent) {
 		h.release(ctx, taskID, c)
 		return h.core.completeSent(ctx, t, taskID, check.marker)
@@ -161,7 +168,7 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if c.Chat() == (telego.ChatID{}) {
 		chat = ""
 	}
-	ev := newEvent(ctx, t, tasks.OutcomeSent, botName, chat)
+	ev := newEvent(ctx, t, outcome, botName, chat)
 	ev.ChatID, ev.MigratedFrom, ev.MessageIDs = res.ChatID, res.MigratedFrom, res.MessageIDs
 	if err := h.core.recordDelivery(ctx, t, taskID, data, ev); err != nil {
 		return err
@@ -187,14 +194,19 @@ func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call)
 
 // call makes c's call, following migrate_to_chat_id, and returns its
 // result. Errors are sorted into retry classes as for sendMessage.
-func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
+func (h *CallHandler) call(ctx context.Context, t *asynq.Task, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
 	m := c.MethodInfo()
 	chat := c.Chat()
+	stale := h.supersededCheck(t, taskID, c)
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
 		k := callLimitKey(botName, c, chat)
 		if limited {
-			if err := h.core.waitForSlot(ctx, botName, k, check); err != nil {
+			if err := h.core.waitForSlotUnless(ctx, botName, k, check, stale); err != nil {
+				return nil, err
+			}
+		} else if stale != nil {
+			if err := stale(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -236,6 +248,41 @@ func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller
 			h.core.obs.Retry(botName)
 		}
 		return nil, v.returned()
+	}
+}
+
+// errSuperseded: a newer call to the same coalescing target is queued; this
+// one completes as superseded without calling Telegram.
+var errSuperseded = errors.New("superseded by a newer call to the same target")
+
+// supersededCheck returns the check that tells a coalescing call (an edit,
+// a draft) that a newer call to its target was queued after it, or nil for
+// a call that does not coalesce (or opted out with
+// tasks.HeaderNoCoalesce). The producer records the newest call's task id
+// under the target's key (client does); a call finds its own id there, or
+// none (nothing recorded, or expired), and is delivered, or another id and
+// is superseded. The newest call is therefore always delivered.
+func (h *CallHandler) supersededCheck(t *asynq.Task, taskID string, c *tasks.Call) func(context.Context) error {
+	target := c.CoalesceKey()
+	if target == "" || taskID == "" || h.core.rdb == nil || t.Headers()[tasks.HeaderNoCoalesce] != "" {
+		return nil
+	}
+	key := keys.Coalesce(target)
+	return func(ctx context.Context) error {
+		newest, err := h.core.rdb.Get(ctx, key).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return nil
+		case err != nil:
+			// Unknown: deliver. An edit sent twice shows the newer
+			// content in the end; one dropped could leave the older.
+			h.core.log.WarnContext(ctx, "could not read the newest call of the target; delivering", "task_id", taskID, "error", err)
+			return nil
+		case newest != taskID:
+			h.core.log.DebugContext(ctx, "superseded by a newer call to the same target", "task_id", taskID, "newest", newest)
+			return errSuperseded
+		}
+		return nil
 	}
 }
 

@@ -50,6 +50,7 @@ const (
 	OutcomeMigrated     Outcome = "migrated"     // 400 with migrate_to_chat_id
 	OutcomeTransient    Outcome = "transient"    // 5xx, timeout, network
 	OutcomeDeduplicated Outcome = "deduplicated" // already sent, not sent again
+	OutcomeSuperseded   Outcome = "superseded"   // a newer edit of the same target is queued: not sent
 )
 
 // Observer receives the handler's events, e.g. to export metrics. Methods

@@ -260,6 +260,14 @@ const chatReserveWait = 5 * time.Millisecond
 // other sender met a 429 for its bot or chat meanwhile: if one did, the slot
 // is given up and the send waits behind the pause like any other.
 func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k ratelimit.Key, check *sentCheck) error {
+	return h.waitForSlotUnless(ctx, bot, k, check, nil)
+}
+
+// waitForSlotUnless is waitForSlot that, if stale is not nil, asks it
+// before every limiter call (first, and after each sleep) and returns its
+// error, if any, instead of taking a slot: a coalesced edit that a newer one
+// overtook while it waited gives up without spending its chat's slot.
+func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, k ratelimit.Key, check *sentCheck, stale func(context.Context) error) error {
 	if h.limiter == nil {
 		return nil
 	}
@@ -274,6 +282,11 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k rate
 	taskID, _ := asynq.GetTaskID(ctx)
 	fenced := recovery.ProcessOf(ctx) != ""
 	for {
+		if stale != nil {
+			if err := stale(ctx); err != nil {
+				return err
+			}
+		}
 		var pre func(redis.Pipeliner)
 		var fence *recovery.Fence
 		readMarker := check != nil && !check.done

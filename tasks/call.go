@@ -463,3 +463,33 @@ func (p *params) decodeInto(v any) {
 	b, _ := json.Marshal(obj)
 	_ = json.Unmarshal(b, v)
 }
+
+// HeaderNoCoalesce, set (to "1") on a task of a coalescing method, delivers
+// it even when a newer call to the same target is queued: for an app that
+// needs every intermediate edit.
+const HeaderNoCoalesce = "no-coalesce"
+
+// CoalesceKey names the target of a coalescing call (see
+// [Method.Coalesces]): its bot, chat and message (or inline message) and
+// the edited part, or its bot, chat and draft_id. Pending calls with the
+// same key collapse to the newest. It is "" for other calls.
+func (c *Call) CoalesceKey() string {
+	if c.m == nil || !c.m.Coalesces() {
+		return ""
+	}
+	var v struct {
+		MessageID int64 `json:"message_id"`
+		DraftID   int64 `json:"draft_id"`
+	}
+	_ = json.Unmarshal(c.Params, &v)
+	target := c.chat.String()
+	switch {
+	case c.inline != "":
+		target = "inline:" + c.inline
+	case c.m.Kind == KindDraft:
+		target += ":draft:" + strconv.FormatInt(v.DraftID, 10)
+	default:
+		target += ":" + strconv.FormatInt(v.MessageID, 10)
+	}
+	return c.BotName() + ":" + target + ":" + c.m.Name
+}

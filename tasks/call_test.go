@@ -131,6 +131,10 @@ func TestCallValidate(t *testing.T) {
 		{method: "answerCallbackQuery", params: `{"callback_query_id":"1","text":"` + strings.Repeat("t", 201) + `"}`, wantErr: tasks.ErrTextTooLong, field: "text"},
 		{method: "sendChatAction", params: `{"chat_id":1,"action":"typing"}`, cost: 1},
 		{method: "sendChatAction", params: `{"chat_id":1,"action":"dancing"}`, wantErr: tasks.ErrInvalidField, field: "action"},
+		{method: "sendMessageDraft", params: `{"chat_id":1,"draft_id":7,"text":"Thinking…"}`, cost: 1},
+		{method: "sendMessageDraft", params: `{"chat_id":-100,"draft_id":7,"text":"x"}`, wantErr: tasks.ErrInvalidChat, field: "chat_id"},
+		{method: "sendMessageDraft", params: `{"chat_id":1,"draft_id":0,"text":"x"}`, wantErr: tasks.ErrInvalidField, field: "draft_id"},
+		{method: "sendMessageDraft", params: `{"chat_id":1,"draft_id":7,"text":""}`, wantErr: tasks.ErrEmptyText, field: "text"},
 		// the payload itself
 		{method: "sendTelepathy", params: `{}`, wantErr: tasks.ErrUnknownMethod, field: "method"},
 		{method: "sendPhoto", params: `[1]`, wantErr: tasks.ErrMalformedPayload, field: "params"},
@@ -178,6 +182,7 @@ func TestEveryMethodInTable(t *testing.T) {
 		"editMessageReplyMarkup": tasks.KindChange, "deleteMessage": tasks.KindChange, "deleteMessages": tasks.KindChange,
 		"pinChatMessage": tasks.KindChange, "unpinChatMessage": tasks.KindChange,
 		"answerCallbackQuery": tasks.KindCallback, "sendChatAction": tasks.KindChatAction,
+		"sendMessageDraft": tasks.KindDraft,
 	}
 	types := map[string]bool{}
 	for _, m := range tasks.Methods() {
@@ -303,4 +308,48 @@ func TestParseCallStrict(t *testing.T) {
 		t.Errorf("parsed %+v", c)
 	}
 	_ = fmt.Sprint(c.Uploads)
+}
+
+func TestCoalesceKey(t *testing.T) {
+	t.Parallel()
+	key := func(method, params string) string {
+		t.Helper()
+		c := &tasks.Call{Bot: "b", Method: method, Params: json.RawMessage(params)}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return c.CoalesceKey()
+	}
+	text1 := key("editMessageText", `{"chat_id":1,"message_id":5,"text":"a"}`)
+	for _, tc := range []struct {
+		name string
+		got  string
+		same bool
+	}{
+		{"same message, newer text", key("editMessageText", `{"chat_id":1,"message_id":5,"text":"ab"}`), true},
+		{"another message", key("editMessageText", `{"chat_id":1,"message_id":6,"text":"a"}`), false},
+		{"another chat", key("editMessageText", `{"chat_id":2,"message_id":5,"text":"a"}`), false},
+		{"the caption, not the text", key("editMessageCaption", `{"chat_id":1,"message_id":5,"caption":"a"}`), false},
+		{"the keyboard", key("editMessageReplyMarkup", `{"chat_id":1,"message_id":5}`), false},
+	} {
+		if (tc.got == text1) != tc.same {
+			t.Errorf("%s: key %q vs %q, want same=%v", tc.name, tc.got, text1, tc.same)
+		}
+	}
+	if k := key("sendMessageDraft", `{"chat_id":1,"draft_id":3,"text":"a"}`); k == "" || k != key("sendMessageDraft", `{"chat_id":1,"draft_id":3,"text":"abc"}`) ||
+		k == key("sendMessageDraft", `{"chat_id":1,"draft_id":4,"text":"a"}`) {
+		t.Errorf("draft keys: %q", k)
+	}
+	if k := key("editMessageText", `{"inline_message_id":"AB","text":"a"}`); k == "" || k == text1 {
+		t.Errorf("inline edit key %q", k)
+	}
+	for _, m := range []string{"sendPhoto", "deleteMessage"} {
+		params := `{"chat_id":1,"photo":"x"}`
+		if m == "deleteMessage" {
+			params = `{"chat_id":1,"message_id":5}`
+		}
+		if k := key(m, params); k != "" {
+			t.Errorf("%s coalesces under %q; only edits and drafts do", m, k)
+		}
+	}
 }

@@ -297,3 +297,23 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// checkDraft: a draft goes to a private chat (a positive id), with a
+// non-zero draft_id and a text of 1 to 4096 characters.
+func checkDraft(p *params) error {
+	var v struct {
+		ChatID    int64                  `json:"chat_id"`
+		DraftID   int64                  `json:"draft_id"`
+		Text      string                 `json:"text"`
+		ParseMode string                 `json:"parse_mode"`
+		Entities  []telego.MessageEntity `json:"entities"`
+	}
+	p.decodeInto(&v)
+	if v.ChatID <= 0 {
+		return invalid("chat_id", ErrInvalidChat, "a draft goes to a private chat (a user's id)")
+	}
+	if v.DraftID == 0 {
+		return invalid("draft_id", ErrInvalidField, "must not be 0")
+	}
+	return validateText(textFields, v.Text, v.ParseMode, v.Entities, MaxTextLength)
+}

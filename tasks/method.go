@@ -25,6 +25,11 @@ const (
 	// KindChatAction is sendChatAction: limited like a change, and dropped,
 	// not retried, once older than its deadline ([ChatActionDeadline]).
 	KindChatAction
+	// KindDraft is sendMessageDraft: a partial message streamed while an
+	// answer is generated. Limited like a change, coalesced (only the
+	// newest draft of a draft_id is sent) and dropped once older than
+	// [DraftDeadline].
+	KindDraft
 	// KindCallback is answerCallbackQuery: never limited, served first on
 	// its own queue ([QueueCallbacks]), dropped once older than its deadline
 	// ([CallbackDeadline]).
@@ -39,6 +44,8 @@ func (k Kind) String() string {
 		return "change"
 	case KindChatAction:
 		return "chat_action"
+	case KindDraft:
+		return "draft"
 	case KindCallback:
 		return "callback"
 	}
@@ -59,6 +66,9 @@ const (
 	CallbackDeadline = 10 * time.Second
 	// ChatActionDeadline: a late "typing…" is worse than none.
 	ChatActionDeadline = 5 * time.Second
+	// DraftDeadline: a draft is overtaken by the next one or the final
+	// message within seconds.
+	DraftDeadline = 10 * time.Second
 )
 
 // Method describes one Bot API method telequeue queues. The table of them
@@ -129,6 +139,7 @@ func methodTable() []*Method {
 		change("unpinChatMessage", telego.UnpinChatMessageParams{}, checkOptionalMessageID),
 		newMethod("answerCallbackQuery", KindCallback, telego.AnswerCallbackQueryParams{}, false, checkCallback),
 		newMethod("sendChatAction", KindChatAction, telego.SendChatActionParams{}, false, checkChatAction),
+		newMethod("sendMessageDraft", KindDraft, telego.SendMessageDraftParams{}, false, checkDraft),
 	}
 }
 
@@ -289,6 +300,19 @@ func (m *Method) Deadline() time.Duration {
 		return CallbackDeadline
 	case KindChatAction:
 		return ChatActionDeadline
+	case KindDraft:
+		return DraftDeadline
 	}
 	return 0
+}
+
+// Coalesces reports whether pending calls of the method to the same target
+// collapse to the newest (see [Call.CoalesceKey]): the edits of a
+// message's text, caption, media or keyboard, and drafts.
+func (m *Method) Coalesces() bool {
+	switch m.Name {
+	case "editMessageText", "editMessageCaption", "editMessageMedia", "editMessageReplyMarkup", "sendMessageDraft":
+		return true
+	}
+	return false
 }

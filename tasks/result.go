@@ -45,4 +45,8 @@ type CallResult struct {
 	NotModified bool `json:"not_modified,omitempty"`
 	// AlreadyGone: a delete found the message already deleted.
 	AlreadyGone bool `json:"already_gone,omitempty"`
+	// Superseded: a newer edit of the same message (or draft) was queued
+	// before this one's turn came, so this one was not sent; the newest is
+	// always sent (see Call.CoalesceKey).
+	Superseded bool `json:"superseded,omitempty"`
 }

@@ -47,6 +47,8 @@ func DefaultOptions(typ string, parts int) []asynq.Option {
 			queue, timeout = QueueCallbacks, CallbackDeadline
 		case KindChatAction:
 			timeout = ChatActionDeadline
+		case KindDraft:
+			timeout = DraftDeadline
 		}
 	}
 	return []asynq.Option{asynq.Queue(queue), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout)}

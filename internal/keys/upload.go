@@ -32,3 +32,8 @@ func (k Upload) FileID(bot string) string { return Prefix + "fileid:{" + string(
 func (k Upload) Uploading(bot string) string {
 	return UploadPrefix + "{" + string(k) + "}:uploading:" + bot
 }
+
+// Coalesce holds the id of the newest queued call to a coalescing target
+// (tasks.Call.CoalesceKey: a bot, a chat, a message and the edited part):
+// an older call to it completes as superseded.
+func Coalesce(target string) string { return Prefix + "coalesce:" + target }

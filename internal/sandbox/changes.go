@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -403,6 +404,35 @@ func parseChatAction(_ *Sandbox, a *args) (*call, *apiErr) {
 	}
 	c := &call{chat: &chat, apply: trueResult}
 	c.rec.Action = action
+	return c, nil
+}
+
+// parseDraft reads sendMessageDraft: a partial message streamed to a
+// private chat while an answer is generated. It changes no message (the
+// final text comes with sendMessage); the record keeps the draft's text and
+// id (in Action, as "draft:<id>").
+func parseDraft(_ *Sandbox, a *args) (*call, *apiErr) {
+	chat, e := a.chat("chat_id")
+	if e != nil {
+		return nil, e
+	}
+	if chat.num <= 0 {
+		return nil, badRequest("draft can be sent only to private chats")
+	}
+	id, ok, e := a.int("draft_id")
+	if e != nil {
+		return nil, e
+	}
+	if !ok || id == 0 {
+		return nil, badRequest("draft_id must be non-zero")
+	}
+	text := a.v["text"]
+	if n := utf16Len(text); n == 0 || n > 4096 {
+		return nil, badRequest("text must be 1-4096 characters")
+	}
+	c := &call{chat: &chat, apply: trueResult}
+	c.rec.Text = text
+	c.rec.Action = "draft:" + strconv.FormatInt(id, 10)
 	return c, nil
 }
 

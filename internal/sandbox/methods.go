@@ -96,6 +96,7 @@ var methods = func() map[string]*method {
 		{name: "pinChatMessage", lane: laneChange, parse: parsePin(true)},
 		{name: "unpinChatMessage", lane: laneChange, parse: parsePin(false)},
 		{name: "sendChatAction", lane: laneChange, parse: parseChatAction},
+		{name: "sendMessageDraft", lane: laneChange, parse: parseDraft},
 		{name: "answerCallbackQuery", lane: laneFree, parse: parseAnswerCallback},
 	}
 	m := make(map[string]*method, len(list))
