@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,6 +44,31 @@ type Uploads interface {
 	// Release says that holder (a task id) no longer needs the uploads.
 	Release(ctx context.Context, holder string, ups ...tasks.Upload) error
 }
+
+// UploadClaims is implemented by upload stores that let one sender upload a
+// file while the others sending the same file wait for the file_id it gets
+// (the store of [NewUploadStore] does). Without it, first sends of one file
+// that run at once each upload it: a photo broadcast to thousands of chats
+// would reach Telegram as many times as senders started on it before the
+// first file_id was stored.
+type UploadClaims interface {
+	// ClaimUpload claims the upload of u by bot for ttl unless another
+	// sender holds the claim (ok false). release frees it.
+	ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+var _ UploadClaims = (*files.Store)(nil)
+
+// How a sender waits for another's upload of the same file.
+const (
+	// uploadClaimTTL bounds a claim whose holder died before releasing it.
+	uploadClaimTTL = 30 * time.Second
+	// uploadWait is the longest a sender waits for another's upload; then
+	// it uploads the file itself.
+	uploadWait = 10 * time.Second
+	// uploadPoll is how often a waiting sender looks for the file_id.
+	uploadPoll = 20 * time.Millisecond
+)
 
 // CallHandler handles the task type of every method in [tasks.Methods] but
 // sendMessage: one pipeline for all of them. It decodes and validates the
@@ -181,6 +207,13 @@ func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call)
 func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
 	m := c.MethodInfo()
 	chat := c.Chat()
+	// Before the slot: waiting for another sender's upload must not hold
+	// a slot of Telegram's limits and send later than it.
+	release, err := h.awaitUploads(ctx, botName, c)
+	if err != nil {
+		return nil, err
+	}
+	defer release() // after rememberFileIDs: waiting senders find the file_id
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
 		k := callLimitKey(botName, c, chat)
@@ -223,6 +256,84 @@ func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller
 		}
 		return nil, v.returned()
 	}
+}
+
+// awaitUploads returns once every upload of c is either known to Telegram
+// (a file_id for bot) or claimed by this sender, which then uploads it and
+// must call release once its file_id is stored. Uploads another sender is
+// uploading are waited for, up to uploadWait, after which this sender
+// uploads them too. Claims are taken per content in hash order and all
+// given back when one is refused, so two tasks sharing files never wait on
+// each other.
+func (h *CallHandler) awaitUploads(ctx context.Context, bot string, c *tasks.Call) (release func(), err error) {
+	noop := func() {}
+	claims, ok := h.uploads.(UploadClaims)
+	if !ok || len(c.Uploads) == 0 {
+		return noop, nil
+	}
+	deadline := time.Now().Add(uploadWait)
+	for {
+		pending, err := h.unsent(ctx, bot, c)
+		if err != nil {
+			return nil, err
+		}
+		var held []func()
+		releaseAll := func() {
+			for _, r := range held {
+				r()
+			}
+		}
+		all := true
+		for _, u := range pending {
+			r, ok, err := claims.ClaimUpload(ctx, bot, u, uploadClaimTTL)
+			if err != nil {
+				// Claims only save uploads: upload without one.
+				releaseAll()
+				h.core.log.WarnContext(ctx, "could not claim an upload; uploading it without waiting for other senders", "bot", bot, "upload", u.String(), "error", err)
+				return noop, nil
+			}
+			if !ok {
+				all = false
+				break
+			}
+			held = append(held, r)
+		}
+		if all {
+			return releaseAll, nil
+		}
+		releaseAll()
+		if time.Now().After(deadline) {
+			h.core.log.WarnContext(ctx, "another sender's upload of the same file took too long; uploading it again", "bot", bot, "waited", uploadWait)
+			return noop, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(uploadPoll):
+		}
+	}
+}
+
+// unsent returns c's uploads for which bot has no file_id, once per content,
+// sorted by hash.
+func (h *CallHandler) unsent(ctx context.Context, bot string, c *tasks.Call) ([]tasks.Upload, error) {
+	seen := map[string]bool{}
+	var out []tasks.Upload
+	for _, u := range c.Uploads {
+		if seen[u.SHA256] {
+			continue
+		}
+		seen[u.SHA256] = true
+		id, err := h.uploads.FileID(ctx, bot, u)
+		if err != nil {
+			return nil, fmt.Errorf("read file_id of %s: %w", u, err)
+		}
+		if id == "" {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SHA256 < out[j].SHA256 })
+	return out, nil
 }
 
 // callLimitKey is the limiter key of c sent to chat: sends count against

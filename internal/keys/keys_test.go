@@ -43,6 +43,7 @@ func TestKeysDoNotChange(t *testing.T) {
 		{up.Data(), "telequeue:upload:{ab12}"},
 		{up.Holders(), "telequeue:upload:{ab12}:holders"},
 		{up.FileID("promo"), "telequeue:fileid:{ab12}:promo"},
+		{up.Claim("promo"), "telequeue:uploading:{ab12}:promo"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -25,3 +25,7 @@ func (k Upload) Holders() string { return UploadPrefix + "{" + string(k) + "}:ho
 // FileID holds the file_id Telegram answered when bot uploaded the content.
 // A file_id belongs to one bot: every bot has its own key.
 func (k Upload) FileID(bot string) string { return Prefix + "fileid:{" + string(k) + "}:" + bot }
+
+// Claim marks that one of bot's senders is uploading the content, so that
+// the others sending it wait for its file_id instead of uploading it too.
+func (k Upload) Claim(bot string) string { return Prefix + "uploading:{" + string(k) + "}:" + bot }
