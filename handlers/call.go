@@ -207,8 +207,9 @@ func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call)
 func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
 	m := c.MethodInfo()
 	chat := c.Chat()
-	// Before the slot: waiting for another sender's upload must not hold
-	// a slot of Telegram's limits and send later than it.
+	// Before the slot: a sender waiting for another's upload must not
+	// hold a slot of Telegram's limits, or its call would reach Telegram
+	// later than the slot allows.
 	release, err := h.awaitUploads(ctx, botName, c)
 	if err != nil {
 		return nil, err
