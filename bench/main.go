@@ -32,7 +32,12 @@
 //   - Redis memory per pending 150-character message;
 //   - limit compliance: six workers with the limits on against the
 //     sandbox enforcing the same limits (global 300/s, chat 1/s, group
-//     20/min, paid 1000/s).
+//     20/min, paid 1000/s);
+//   - every Bot API method (issue 11, section "methods"): Redis memory per
+//     pending sendPhoto by file_id and per pending sendPhoto sharing one
+//     uploaded 1 MB file, and the end-to-end rate of a mixed workload
+//     (sends of several kinds, edits, deletes, callback answers) beside
+//     sendMessage alone, 6 × 10, limits off.
 //
 // Throughput runs pause the queue, enqueue every task, then unpause it, and
 // count asynq's processed counter between 10% and 90% of the tasks, so that
@@ -124,6 +129,7 @@ type sizes struct {
 	enqueueOne  int
 	enqueueMany int
 	jsonl       int
+	mixed       int // tasks of each run of the methods section
 	compliance  complianceShape
 }
 
@@ -131,13 +137,13 @@ func (o options) sizes() sizes {
 	if o.quick {
 		return sizes{
 			ceiling: 8000, oneProcess: 3000, idleSamples: 60, loadFor: 3 * time.Second, idleFor: 4 * time.Second,
-			memory: 20000, enqueueOne: 1000, enqueueMany: 5000, jsonl: 20000,
+			memory: 20000, enqueueOne: 1000, enqueueMany: 5000, jsonl: 20000, mixed: 6000,
 			compliance: complianceShape{broadcastFor: 3 * time.Second, burstChats: 10, burstEach: 3, groupMsgs: 2, paidFor: 600 * time.Millisecond},
 		}
 	}
 	return sizes{
 		ceiling: 40000, oneProcess: 10000, idleSamples: 200, loadFor: 10 * time.Second, idleFor: 10 * time.Second,
-		memory: 100000, enqueueOne: 5000, enqueueMany: 20000, jsonl: 20000,
+		memory: 100000, enqueueOne: 5000, enqueueMany: 20000, jsonl: 20000, mixed: 20000,
 		compliance: complianceShape{broadcastFor: 15 * time.Second, burstChats: 30, burstEach: 5, groupMsgs: 6, paidFor: 3 * time.Second},
 	}
 }
@@ -150,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	o := options{args: args}
 	fs.BoolVar(&o.quick, "quick", false, "short run with fewer tasks (CI)")
 	fs.BoolVar(&o.sweep, "sweep", false, "also measure idle Redis load and idle latency for candidate TASK_CHECK_INTERVAL values")
-	fs.StringVar(&o.only, "only", "", "run only these sections, comma-separated: enqueue,memory,throughput,latency,idle,compliance,sweep")
+	fs.StringVar(&o.only, "only", "", "run only these sections, comma-separated: enqueue,memory,throughput,latency,idle,compliance,methods,sweep")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the 6×10 telequeue workers to this directory")
 	fs.IntVar(&o.repeat, "repeat", 0, "throughput runs of each kind; the median is reported (default 3, 1 with -quick)")
 	fs.DurationVar(&o.taskCheck, "task-check", 0, "TASK_CHECK_INTERVAL for every worker (default: the configuration default)")

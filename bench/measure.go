@@ -65,6 +65,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"throughput", b.measureThroughput},
 		{"latency", b.measureLatencyAndIdle},
 		{"compliance", b.measureCompliance},
+		{"methods", b.measureMethods},
 		{"sweep", b.measureSweep},
 	}
 	for _, s := range steps {

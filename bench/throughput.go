@@ -173,18 +173,37 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 // drain unpauses the queue and returns the processed rate between 10% and
 // 90% of n tasks.
 func (b *bench) drain(ctx context.Context, g group, n int) (float64, error) {
-	p0, err := b.processed(ctx, queue)
+	return b.drainQueues(ctx, g, n, queue)
+}
+
+// drainQueues unpauses queues and returns the rate of tasks processed in
+// them all between 10% and 90% of n tasks.
+func (b *bench) drainQueues(ctx context.Context, g group, n int, queues ...string) (float64, error) {
+	processed := func() (int64, error) {
+		var sum int64
+		for _, q := range queues {
+			p, err := b.processed(ctx, q)
+			if err != nil {
+				return 0, err
+			}
+			sum += p
+		}
+		return sum, nil
+	}
+	p0, err := processed()
 	if err != nil {
 		return 0, err
 	}
-	if err := b.insp.UnpauseQueue(queue); err != nil {
-		return 0, err
+	for _, q := range queues {
+		if err := b.insp.UnpauseQueue(q); err != nil {
+			return 0, err
+		}
 	}
 	lo, hi := p0+int64(n/10), p0+int64(n*9/10)
 	var t10, t90 time.Time
 	deadline := time.Now().Add(60*time.Second + time.Duration(n)*time.Millisecond)
 	for {
-		p, err := b.processed(ctx, queue)
+		p, err := processed()
 		if err != nil {
 			return 0, err
 		}
@@ -210,9 +229,11 @@ func (b *bench) drain(ctx context.Context, g group, n int) (float64, error) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	failed, err := b.rdb.Get(ctx, "asynq:{"+queue+"}:failed").Int64()
-	if err == nil && failed > 0 {
-		return 0, fmt.Errorf("%d tasks failed", failed)
+	for _, q := range queues {
+		failed, err := b.rdb.Get(ctx, "asynq:{"+q+"}:failed").Int64()
+		if err == nil && failed > 0 {
+			return 0, fmt.Errorf("%d tasks failed in queue %s", failed, q)
+		}
 	}
 	return float64(hi-lo) / t90.Sub(t10).Seconds(), nil
 }

@@ -526,6 +526,11 @@ func (r *chunkRun) gone(err error) error {
 // token, an outage).
 func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, error) {
 	chat := telego.ChatID{ID: chatID}
+	release, err := r.awaitUploads(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	for migrations := 0; ; migrations++ {
 		k, err := r.key(chat)
 		if err != nil {

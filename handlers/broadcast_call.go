@@ -43,9 +43,7 @@ func (r *chunkRun) deliver(ctx context.Context, chat telego.ChatID) (sendErr, er
 	// The request is built as for a single call: an upload goes once, and
 	// by the file_id Telegram gave it to every later recipient.
 	calls := uploader{uploads: r.h.uploads, log: r.log}
-	var claimed []tasks.Upload
-	defer func() { calls.unclaim(ctx, r.botName, claimed) }()
-	body, err := calls.request(ctx, r.botName, c, chat, &claimed)
+	body, err := calls.request(ctx, r.botName, c, chat)
 	if err != nil {
 		return nil, err
 	}
@@ -75,4 +73,15 @@ func (r *chunkRun) releaseUploads(ctx context.Context) {
 	if err := r.h.uploads.Release(context.WithoutCancel(ctx), r.id, ups...); err != nil {
 		r.log.WarnContext(ctx, "could not release the broadcast's uploads; they expire with their retention", "error", err)
 	}
+}
+
+// awaitUploads waits, before the recipient's limiter slot, until the
+// broadcast's uploads have a file_id or this sender holds the claim to
+// upload them (see uploader.awaitUploads); release ends the claim once
+// the file_id is stored.
+func (r *chunkRun) awaitUploads(ctx context.Context) (release func(), err error) {
+	if r.call == nil {
+		return func() {}, nil
+	}
+	return uploader{uploads: r.h.uploads, log: r.log}.awaitUploads(ctx, r.botName, r.call)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/textproto"
+	"sort"
 	"strings"
 	"time"
 
@@ -44,6 +45,31 @@ type Uploads interface {
 	// Release says that holder (a task id) no longer needs the uploads.
 	Release(ctx context.Context, holder string, ups ...tasks.Upload) error
 }
+
+// UploadClaims is implemented by upload stores that let one sender upload a
+// file while the others sending the same file wait for the file_id it gets
+// (the store of [NewUploadStore] does). Without it, first sends of one file
+// that run at once each upload it: a photo broadcast to thousands of chats
+// would reach Telegram as many times as senders started on it before the
+// first file_id was stored.
+type UploadClaims interface {
+	// ClaimUpload claims the upload of u by bot for ttl unless another
+	// sender holds the claim (ok false). release frees it.
+	ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (release func(), ok bool, err error)
+}
+
+var _ UploadClaims = (*files.Store)(nil)
+
+// How a sender waits for another's upload of the same file.
+const (
+	// uploadClaimTTL bounds a claim whose holder died before releasing it.
+	uploadClaimTTL = 30 * time.Second
+	// uploadWait is the longest a sender waits for another's upload; then
+	// it uploads the file itself.
+	uploadWait = 10 * time.Second
+	// uploadPoll is how often a waiting sender looks for the file_id.
+	uploadPoll = 20 * time.Millisecond
+)
 
 // CallHandler handles the task type of every method in [tasks.Methods] but
 // sendMessage: one pipeline for all of them. It decodes and validates the
@@ -198,6 +224,14 @@ func (h *CallHandler) call(ctx context.Context, t *asynq.Task, botName string, b
 	m := c.MethodInfo()
 	chat := c.Chat()
 	stale := h.supersededCheck(t, taskID, c)
+	// Before the slot: a sender waiting for another's upload must not
+	// hold a slot of Telegram's limits, or its call would reach Telegram
+	// later than the slot allows.
+	release, err := h.files.awaitUploads(ctx, botName, c)
+	if err != nil {
+		return nil, err
+	}
+	defer release() // after rememberFileIDs: waiting senders find the file_id
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
 		k := callLimitKey(botName, c, chat)
@@ -210,22 +244,17 @@ func (h *CallHandler) call(ctx context.Context, t *asynq.Task, botName string, b
 				return nil, err
 			}
 		}
-		var claimed []tasks.Upload
-		body, err := h.files.request(ctx, botName, c, chat, &claimed)
+		body, err := h.files.request(ctx, botName, c, chat)
 		if err != nil {
-			h.files.unclaim(ctx, botName, claimed)
 			return nil, err
 		}
 		start := time.Now()
 		raw, callErr := bot.CallMethod(ctx, m.Name, body)
 		v := classifyCall(m, callErr, botName, migrations)
 		h.core.obs.Sent(botName, v.outcome, time.Since(start))
-		if v.class == classSent {
-			h.files.rememberFileIDs(ctx, botName, c, raw)
-		}
-		h.files.unclaim(ctx, botName, claimed)
 		switch v.class {
 		case classSent:
+			h.files.rememberFileIDs(ctx, botName, c, raw)
 			res := callResult(m, raw, chat, migratedFrom)
 			res.NotModified, res.AlreadyGone = v.notModified, v.alreadyGone
 			return res, nil
@@ -286,6 +315,84 @@ func (h *CallHandler) supersededCheck(t *asynq.Task, taskID string, c *tasks.Cal
 	}
 }
 
+// awaitUploads returns once every upload of c is either known to Telegram
+// (a file_id for bot) or claimed by this sender, which then uploads it and
+// must call release once its file_id is stored. Uploads another sender is
+// uploading are waited for, up to uploadWait, after which this sender
+// uploads them too. Claims are taken per content in hash order and all
+// given back when one is refused, so two tasks sharing files never wait on
+// each other.
+func (up uploader) awaitUploads(ctx context.Context, bot string, c *tasks.Call) (release func(), err error) {
+	noop := func() {}
+	claims, ok := up.uploads.(UploadClaims)
+	if !ok || len(c.Uploads) == 0 {
+		return noop, nil
+	}
+	deadline := time.Now().Add(uploadWait)
+	for {
+		pending, err := up.unsent(ctx, bot, c)
+		if err != nil {
+			return nil, err
+		}
+		var held []func()
+		releaseAll := func() {
+			for _, r := range held {
+				r()
+			}
+		}
+		all := true
+		for _, u := range pending {
+			r, ok, err := claims.ClaimUpload(ctx, bot, u, uploadClaimTTL)
+			if err != nil {
+				// Claims only save uploads: upload without one.
+				releaseAll()
+				up.log.WarnContext(ctx, "could not claim an upload; uploading it without waiting for other senders", "bot", bot, "upload", u.String(), "error", err)
+				return noop, nil
+			}
+			if !ok {
+				all = false
+				break
+			}
+			held = append(held, r)
+		}
+		if all {
+			return releaseAll, nil
+		}
+		releaseAll()
+		if time.Now().After(deadline) {
+			up.log.WarnContext(ctx, "another sender's upload of the same file took too long; uploading it again", "bot", bot, "waited", uploadWait)
+			return noop, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(uploadPoll):
+		}
+	}
+}
+
+// unsent returns c's uploads for which bot has no file_id, once per content,
+// sorted by hash.
+func (up uploader) unsent(ctx context.Context, bot string, c *tasks.Call) ([]tasks.Upload, error) {
+	seen := map[string]bool{}
+	var out []tasks.Upload
+	for _, u := range c.Uploads {
+		if seen[u.SHA256] {
+			continue
+		}
+		seen[u.SHA256] = true
+		id, err := up.uploads.FileID(ctx, bot, u)
+		if err != nil {
+			return nil, fmt.Errorf("read file_id of %s: %w", u, err)
+		}
+		if id == "" {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SHA256 < out[j].SHA256 })
+	return out, nil
+}
+
 // callLimitKey is the limiter key of c sent to chat: sends count against
 // every limit, as many times as the messages they create; changes and chat
 // actions against the chat's and the group's only. An edit of an inline
@@ -307,10 +414,7 @@ func callLimitKey(bot string, c *tasks.Call, chat telego.ChatID) ratelimit.Key {
 // request builds the Bot API request of c to chat: JSON when every file is
 // a file_id or URL (an upload Telegram already has counts as its file_id),
 // multipart/form-data with the uploads' bytes otherwise.
-//
-// claimed collects the uploads this sender claimed to upload (see
-// uploader.fileID); the caller ends the claims after the call.
-func (up uploader) request(ctx context.Context, bot string, c *tasks.Call, chat telego.ChatID, claimed *[]tasks.Upload) (*ta.RequestData, error) {
+func (up uploader) request(ctx context.Context, bot string, c *tasks.Call, chat telego.ChatID) (*ta.RequestData, error) {
 	var params map[string]json.RawMessage
 	if err := json.Unmarshal(c.Params, &params); err != nil {
 		return nil, fmt.Errorf("%w: %w: %w", ErrInvalidPayload, err, asynq.SkipRetry)
@@ -328,8 +432,8 @@ func (up uploader) request(ctx context.Context, bot string, c *tasks.Call, chat 
 		id := ""
 		if up.uploads != nil {
 			var err error
-			if id, err = up.fileID(ctx, bot, u, claimed); err != nil {
-				return nil, err
+			if id, err = up.uploads.FileID(ctx, bot, u); err != nil {
+				return nil, fmt.Errorf("read file_id of %s: %w", u, err)
 			}
 		}
 		if id == "" {
@@ -391,65 +495,6 @@ func (up uploader) request(ctx context.Context, bot string, c *tasks.Call, chat 
 		return nil, err
 	}
 	return &ta.RequestData{ContentType: w.FormDataContentType(), BodyRaw: buf.Bytes()}, nil
-}
-
-// uploadClaimer is implemented by an [Uploads] that lets one sender upload
-// a content while the others wait for its file_id (the store of
-// [NewUploadStore] does).
-type uploadClaimer interface {
-	ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (bool, error)
-	Unclaim(ctx context.Context, bot string, u tasks.Upload) error
-}
-
-// Upload claims: how long one sender may take to upload a content before
-// another may, and how often the others look for its file_id meanwhile.
-const (
-	uploadClaimTTL  = 20 * time.Second
-	uploadClaimPoll = 25 * time.Millisecond
-)
-
-// fileID returns the file_id bot has for u, or "" if this sender is to
-// upload it. When the store allows, only one sender uploads a content at a
-// time: the others wait (up to uploadClaimTTL) for its file_id, so that a
-// broadcast or a burst of tasks with one photo uploads it once. A claimed
-// upload is added to claimed.
-func (up uploader) fileID(ctx context.Context, bot string, u tasks.Upload, claimed *[]tasks.Upload) (string, error) {
-	cl, canClaim := up.uploads.(uploadClaimer)
-	for {
-		id, err := up.uploads.FileID(ctx, bot, u)
-		if err != nil {
-			return "", fmt.Errorf("read file_id of %s: %w", u, err)
-		}
-		if id != "" || !canClaim || claimed == nil {
-			return id, nil
-		}
-		ok, err := cl.ClaimUpload(ctx, bot, u, uploadClaimTTL)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			*claimed = append(*claimed, u)
-			return "", nil
-		}
-		// Another sender is uploading it: wait for its file_id, or for
-		// its claim to end without one (then claim it here).
-		if err := sleepCtx(ctx, uploadClaimPoll); err != nil {
-			return "", err
-		}
-	}
-}
-
-// unclaim ends this sender's upload claims.
-func (up uploader) unclaim(ctx context.Context, bot string, claimed []tasks.Upload) {
-	cl, ok := up.uploads.(uploadClaimer)
-	if !ok {
-		return
-	}
-	for _, u := range claimed {
-		if err := cl.Unclaim(context.WithoutCancel(ctx), bot, u); err != nil {
-			up.log.WarnContext(ctx, "could not end an upload claim; it ends by itself", "upload", u.String(), "error", err)
-		}
-	}
 }
 
 // replaceAttach replaces "attach://name" with fileID wherever params use it:

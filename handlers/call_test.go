@@ -35,9 +35,16 @@ type callEnv struct {
 
 func setupCalls(t *testing.T) *callEnv {
 	t.Helper()
+	return setupCallsWith(t, sandbox.Config{}, 4)
+}
+
+// setupCallsWith is setupCalls with the sandbox's cfg and concurrency
+// senders.
+func setupCallsWith(t *testing.T, cfg sandbox.Config, concurrency int) *callEnv {
+	t.Helper()
 	rs := redistest.Start(t)
 	e := &callEnv{rdb: rs.Client(t)}
-	sb, err := sandbox.New(sandbox.Config{})
+	sb, err := sandbox.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +81,7 @@ func setupCalls(t *testing.T) *callEnv {
 	}
 	types[tasks.TypeBroadcastChunk] = bh
 	opt := asynq.RedisClientOpt{Addr: rs.Addr()}
-	startServer(t, server.Config{Redis: opt, Concurrency: 8, SendMessage: send, Handlers: types, Logger: log})
+	startServer(t, server.Config{Redis: opt, Concurrency: concurrency, SendMessage: send, Handlers: types, Logger: log})
 	e.client, e.inspector = asynqClients(t, opt)
 	return e
 }
@@ -243,6 +250,7 @@ func TestEveryMethodRoundTrip(t *testing.T) {
 	}
 	result(t, cb)
 	result(t, e.call(t, "sendChatAction", `{"chat_id":1001,"action":"typing"}`, nil))
+	result(t, e.call(t, "sendMessageDraft", `{"chat_id":1001,"draft_id":5,"text":"Thinking…"}`, nil))
 
 	st := e.sandbox.Stats()
 	for _, m := range tasks.Methods() {
@@ -302,4 +310,104 @@ func TestCallErrorClasses(t *testing.T) {
 	if n := e.sandbox.Stats().Methods["answerCallbackQuery"].Requests; n != 0 {
 		t.Errorf("the sandbox got %d callback answers; want none past the deadline", n)
 	}
+}
+
+// TestConcurrentSendsOfOneUploadUploadOnce: 40 sendPhoto tasks of one
+// stored file, started together by 20 senders, reach Telegram with the
+// bytes once: the first sender claims the upload, the others wait for the
+// file_id it stores and send that.
+func TestConcurrentSendsOfOneUploadUploadOnce(t *testing.T) {
+	t.Parallel()
+	e := setupCallsWith(t, sandbox.Config{Latency: 30 * time.Millisecond}, 20)
+	if err := e.inspector.PauseQueue(tasks.QueueDefault); err != nil {
+		t.Fatal(err)
+	}
+	png := bytes.Repeat([]byte{0x89, 'P', 'N', 'G', 1}, 2000)
+	var ids []string
+	for i := range 40 {
+		id := fmt.Sprintf("fan-%d", i)
+		up := e.put(t, id, png, "cat.png")
+		task, err := tasks.NewCallTask(&tasks.Call{Method: "sendPhoto", Params: json.RawMessage(fmt.Sprintf(`{"chat_id":%d,"photo":"attach://p"}`, 3000+i)), Uploads: map[string]tasks.Upload{"p": up}},
+			asynq.TaskID(id), asynq.Retention(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.Enqueue(task); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := e.inspector.UnpauseQueue(tasks.QueueDefault); err != nil {
+		t.Fatal(err)
+	}
+	fileIDs := map[string]bool{}
+	for _, id := range ids {
+		r := result(t, e.final(t, tasks.QueueDefault, id))
+		if len(r.FileIDs) != 1 {
+			t.Fatalf("%s: result %+v", id, r)
+		}
+		fileIDs[r.FileIDs[0]] = true
+	}
+	if st := e.sandbox.Stats(); st.Uploads != 1 || st.Methods["sendPhoto"].OK != len(ids) {
+		t.Errorf("%d sends of one file: %d uploads, %d successful sendPhoto; want 1 upload", len(ids), st.Uploads, st.Methods["sendPhoto"].OK)
+	}
+	if len(fileIDs) != 1 {
+		t.Errorf("%d distinct file_ids in the results, want 1", len(fileIDs))
+	}
+}
+
+// TestUploadClaimWaits: a sender finding another's claim on its upload
+// waits: for the file_id the claimant stores (and sends that, uploading
+// nothing), or, when the claimant dies and its claim expires, until it can
+// claim the upload itself and upload it.
+func TestUploadClaimWaits(t *testing.T) {
+	t.Parallel()
+	e := setupCalls(t)
+	ctx := context.Background()
+	store := e.uploads.(*files.Store)
+	// A file_id the sandbox issued, for the claimant to "get".
+	first := result(t, e.call(t, "sendPhoto", `{"chat_id":4000,"photo":"https://example.com/x.png"}`, nil))
+
+	t.Run("claimant stores the file_id", func(t *testing.T) {
+		before := e.sandbox.Stats().Uploads
+		up := e.put(t, "wait-1", []byte("a file another sender is uploading"), "x.png")
+		release, ok, err := store.ClaimUpload(ctx, "default", up, time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			_ = store.SetFileID(ctx, "default", up, first.FileIDs[0])
+			release()
+		}()
+		start := time.Now()
+		r := result(t, e.call(t, "sendPhoto", `{"chat_id":4001,"photo":"attach://x"}`, map[string]tasks.Upload{"x": up}, asynq.TaskID("wait-1")))
+		if took := time.Since(start); took < 250*time.Millisecond {
+			t.Errorf("sent %s after enqueue: did not wait for the claimant", took)
+		}
+		if len(r.FileIDs) != 1 || r.FileIDs[0] != first.FileIDs[0] {
+			t.Errorf("result %+v: want the claimant's file_id %s", r, first.FileIDs[0])
+		}
+		if n := e.sandbox.Stats().Uploads - before; n != 0 {
+			t.Errorf("%d uploads; want none (sent by the claimant's file_id)", n)
+		}
+	})
+	t.Run("claimant dies", func(t *testing.T) {
+		up := e.put(t, "wait-2", []byte("a file whose uploader died"), "y.png")
+		if _, ok, err := store.ClaimUpload(ctx, "default", up, 400*time.Millisecond); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		before := e.sandbox.Stats().Uploads
+		start := time.Now()
+		r := result(t, e.call(t, "sendPhoto", `{"chat_id":4002,"photo":"attach://y"}`, map[string]tasks.Upload{"y": up}, asynq.TaskID("wait-2")))
+		if took := time.Since(start); took < 350*time.Millisecond {
+			t.Errorf("sent %s after enqueue: did not wait for the claim to expire", took)
+		}
+		if n := e.sandbox.Stats().Uploads - before; n != 1 || len(r.FileIDs) != 1 {
+			t.Errorf("%d uploads, result %+v; want the file uploaded once", n, r)
+		}
+		if id, _ := store.FileID(ctx, "default", up); id != r.FileIDs[0] {
+			t.Errorf("stored file_id %q, want %q", id, r.FileIDs[0])
+		}
+	})
 }

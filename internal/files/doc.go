@@ -18,7 +18,11 @@
 //     the others are read with [Store.Open] and uploaded, and the file_ids
 //     Telegram answers are stored with [Store.SetFileIDs]. A file_id
 //     belongs to one bot and is never used for another; Telegram refusing
-//     one calls for [Store.ForgetFileID] and an upload.
+//     one calls for [Store.ForgetFileID] and an upload. Before uploading,
+//     a sender takes the upload's claim ([Store.ClaimUpload], per content
+//     and bot); senders of the same content that find it taken wait for
+//     the file_id the claimant stores, so that tasks started together
+//     upload a file once, not once per sender.
 //  4. Release: when a task is final (sent, failed for good, cancelled) or
 //     a broadcast ends, its id is removed from the holders; the last
 //     release deletes the bytes. The file_ids stay for Config.FileIDTTL

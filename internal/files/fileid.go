@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"regexp"
@@ -118,34 +119,44 @@ func (s *Store) ForgetFileID(ctx context.Context, bot string, u tasks.Upload) er
 	return nil
 }
 
-// ClaimUpload makes the caller the one sender that uploads u's content for
-// bot while no file_id is known, for at most ttl; it reports false if
-// another sender holds the claim. The claim ends at ttl or with
-// [Store.Unclaim] after the upload (its file_id stored by then).
-func (s *Store) ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (bool, error) {
+// ClaimUpload claims, for ttl, the upload of u's content by bot, unless
+// another sender holds the claim: ok reports whether this call got it. The
+// holder uploads the file and stores the file_id Telegram answers
+// ([Store.SetFileID]) before calling release; the others wait for that
+// file_id instead of uploading the same bytes too (see handlers'
+// CallHandler). release deletes the claim only if it is still this call's
+// (it may have expired and been taken by another); a claim that is never
+// released expires after ttl.
+func (s *Store) ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (release func(), ok bool, err error) {
 	if !validBot.MatchString(bot) {
-		return false, errBot
+		return nil, false, errBot
 	}
 	if err := checkRef(u); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	ok, err := s.rdb.SetNX(ctx, keys.UploadOf(u.SHA256).Uploading(bot), "1", ttl).Result()
+	if ttl < time.Millisecond {
+		return nil, false, fmt.Errorf("files: claim ttl %v: want at least 1ms", ttl)
+	}
+	key := keys.UploadOf(u.SHA256).Claim(bot)
+	token := rand.Text()
+	ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
-		return false, fmt.Errorf("files: claim upload: %w", err)
+		return nil, false, fmt.Errorf("files: claim %s: %w", u, err)
 	}
-	return ok, nil
+	if !ok {
+		return func() {}, false, nil
+	}
+	return func() {
+		// A failed release only makes the others wait until the claim
+		// expires or they stop waiting.
+		_ = unclaimScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token).Err()
+	}, true, nil
 }
 
-// Unclaim ends the caller's claim of u's upload for bot.
-func (s *Store) Unclaim(ctx context.Context, bot string, u tasks.Upload) error {
-	if !validBot.MatchString(bot) {
-		return errBot
-	}
-	if err := checkRef(u); err != nil {
-		return err
-	}
-	if err := s.rdb.Del(ctx, keys.UploadOf(u.SHA256).Uploading(bot)).Err(); err != nil {
-		return fmt.Errorf("files: unclaim upload: %w", err)
-	}
-	return nil
-}
+// unclaimScript deletes the claim KEYS[1] if it still holds ARGV[1].
+var unclaimScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)

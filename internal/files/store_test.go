@@ -649,3 +649,67 @@ func TestCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestClaimUpload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rdb := newStore(t, Config{})
+	u, err := s.Put(ctx, "t1", bytes.NewReader([]byte("claimed content")), "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := keys.UploadOf(u.SHA256).Claim("default")
+
+	release, ok, err := s.ClaimUpload(ctx, "default", u, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("first claim: ok %v, %v; want the claim", ok, err)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("claim TTL %v, want up to 1m", ttl)
+	}
+	// Another sender of the same bot waits; another bot has its own claim.
+	release2, ok, err := s.ClaimUpload(ctx, "default", u, time.Minute)
+	if err != nil || ok {
+		t.Fatalf("second claim: ok %v, %v; want refused", ok, err)
+	}
+	release2() // not its claim: changes nothing
+	if _, ok, _ := s.ClaimUpload(ctx, "default", u, time.Minute); ok {
+		t.Fatal("a refused claimer's release freed the holder's claim")
+	}
+	if _, ok, err := s.ClaimUpload(ctx, "other", u, time.Minute); err != nil || !ok {
+		t.Fatalf("another bot's claim: ok %v, %v; want its own", ok, err)
+	}
+	release()
+	if n := rdb.Exists(ctx, key).Val(); n != 0 {
+		t.Fatal("release left the claim")
+	}
+	// A claim taken again after expiry is not freed by the old holder.
+	old, ok, _ := s.ClaimUpload(ctx, "default", u, 20*time.Millisecond)
+	if !ok {
+		t.Fatal("claim after release refused")
+	}
+	time.Sleep(60 * time.Millisecond)
+	_, ok, _ = s.ClaimUpload(ctx, "default", u, time.Minute)
+	if !ok {
+		t.Fatal("claim after expiry refused")
+	}
+	old()
+	if n := rdb.Exists(ctx, key).Val(); n != 1 {
+		t.Fatal("an expired holder's release freed the new holder's claim")
+	}
+
+	for _, tc := range []struct {
+		name string
+		bot  string
+		u    tasks.Upload
+		ttl  time.Duration
+	}{
+		{"bad bot", "123:token", u, time.Minute},
+		{"bad ref", "default", tasks.Upload{SHA256: "x"}, time.Minute},
+		{"zero ttl", "default", u, 0},
+	} {
+		if _, _, err := s.ClaimUpload(ctx, tc.bot, tc.u, tc.ttl); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func TestKeysDoNotChange(t *testing.T) {
 		{up.Data(), "telequeue:upload:{ab12}"},
 		{up.Holders(), "telequeue:upload:{ab12}:holders"},
 		{up.FileID("promo"), "telequeue:fileid:{ab12}:promo"},
-		{up.Uploading("promo"), "telequeue:upload:{ab12}:uploading:promo"},
+		{up.Claim("promo"), "telequeue:uploading:{ab12}:promo"},
 		{Coalesce("b:1:5:editMessageText"), "telequeue:coalesce:b:1:5:editMessageText"},
 	}
 	for _, tt := range tests {

@@ -26,12 +26,9 @@ func (k Upload) Holders() string { return UploadPrefix + "{" + string(k) + "}:ho
 // A file_id belongs to one bot: every bot has its own key.
 func (k Upload) FileID(bot string) string { return Prefix + "fileid:{" + string(k) + "}:" + bot }
 
-// Uploading is held, for a few seconds, by the one sender that uploads the
-// content for bot while no file_id is known: others wait for its file_id
-// instead of uploading the same bytes again.
-func (k Upload) Uploading(bot string) string {
-	return UploadPrefix + "{" + string(k) + "}:uploading:" + bot
-}
+// Claim marks that one of bot's senders is uploading the content, so that
+// the others sending it wait for its file_id instead of uploading it too.
+func (k Upload) Claim(bot string) string { return Prefix + "uploading:{" + string(k) + "}:" + bot }
 
 // Coalesce holds the id of the newest queued call to a coalescing target
 // (tasks.Call.CoalesceKey: a bot, a chat, a message and the edited part):
