@@ -1,7 +1,7 @@
 // Package keys names every Redis key telequeue writes: sent markers,
-// idempotency keys, multi-part reply progress, chat orders, broadcasts and
-// the rate limiter's keys. asynq's keys start with "asynq:"; ours start with
-// [Prefix] so the two never collide.
+// idempotency keys, multi-part reply progress, chat orders, broadcasts,
+// uploads and their file ids, and the rate limiter's keys. asynq's keys
+// start with "asynq:"; ours start with [Prefix] so the two never collide.
 //
 // The key strings must never change: running deployments hold them (a
 // changed sent marker key, for one, would send every message of a rolling

@@ -9,6 +9,7 @@ func TestKeysDoNotChange(t *testing.T) {
 	seq, meta := Order("main", "-100123")
 	rl := RateLimitOf(RateLimitPrefix, "main")
 	bc := BroadcastOf("b1")
+	up := UploadOf("ab12")
 	tests := []struct{ got, want string }{
 		{Sent("t1"), "telequeue:sent:t1"},
 		{Idempotency("k1"), "telequeue:idem:k1"},
@@ -38,6 +39,10 @@ func TestKeysDoNotChange(t *testing.T) {
 		{RecoveryLock, "telequeue:{recovery}:lock"},
 		{RecoveryInflight("h:1:ab"), "telequeue:{recovery}:inflight:h:1:ab"},
 		{Fence("default", "t1"), "telequeue:fence:{default}:t1"},
+		{UploadPrefix, "telequeue:upload:"},
+		{up.Data(), "telequeue:upload:{ab12}"},
+		{up.Holders(), "telequeue:upload:{ab12}:holders"},
+		{up.FileID("promo"), "telequeue:fileid:{ab12}:promo"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
