@@ -87,6 +87,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	for path, method := range map[string]string{
 		"/v1/messages": "post", "/v1/messages/{id}": "get", "/v1/stats": "get", "/v1/openapi.json": "get",
+		"/v1/methods/{method}": "post",
 	} {
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("document lacks %s %s", method, path)
