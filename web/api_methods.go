@@ -228,7 +228,7 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 		values[name] = string(data)
 	}
-	for _, f := range m.FileFields() {
+	for _, f := range calls.FileParams(m) {
 		if _, ok := uploads[f]; ok {
 			values[f] = "attach://" + f
 		}

@@ -409,6 +409,13 @@ func TestRedisDown(t *testing.T) {
 		{"metrics still served", request{method: http.MethodGet, path: "/metrics"}, http.StatusOK},
 		{"invalid input is still a 400", request{method: http.MethodPost, path: "/v1/messages", body: strings.NewReader(`{"chat_id": 42}`),
 			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusBadRequest},
+		{"POST call", request{method: http.MethodPost, path: "/v1/methods/sendDice", body: strings.NewReader(`{"chat_id": 42}`),
+			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusServiceUnavailable},
+		{"POST call with an upload", request{method: http.MethodPost, path: "/v1/methods/sendDocument",
+			body:   strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n42\r\n--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n\r\nhello\r\n--b--\r\n"),
+			header: map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, token: testToken}, http.StatusServiceUnavailable},
+		{"an invalid call is still a 400", request{method: http.MethodPost, path: "/v1/methods/sendPhoto", body: strings.NewReader(`{"chat_id": 42}`),
+			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

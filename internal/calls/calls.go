@@ -131,12 +131,23 @@ func (e *UploadError) Error() string { return e.Field + ": " + e.Err.Error() }
 // Unwrap returns Err.
 func (e *UploadError) Unwrap() error { return e.Err }
 
+// FileParams returns the top-level parameters of m that take a file:
+// m.FileFields(), and "thumbnail" when m has it (telego types it
+// *InputFile, which the table does not list as a file field yet).
+func FileParams(m *tasks.Method) []string {
+	out := m.FileFields()
+	if slices.Contains(m.Fields(), "thumbnail") && !slices.Contains(out, "thumbnail") {
+		out = append(out, "thumbnail")
+	}
+	return out
+}
+
 // FieldLimit is Telegram's limit for a file in field of method m:
 // tasks.MaxPhotoBytes for a photo (and a thumbnail), tasks.MaxFileBytes
 // otherwise, including a file attached under a name of its own (checked
 // against its field once the call names it).
 func FieldLimit(m *tasks.Method, field string) int64 {
-	if m != nil && slices.Contains(m.FileFields(), field) && (field == "photo" || field == "thumbnail") {
+	if m != nil && slices.Contains(FileParams(m), field) && (field == "photo" || field == "thumbnail") {
 		return tasks.MaxPhotoBytes
 	}
 	return tasks.MaxFileBytes

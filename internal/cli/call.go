@@ -255,7 +255,7 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 		return json.Marshal("attach://" + name)
 	}
 	var err error
-	for _, f := range m.FileFields() {
+	for _, f := range calls.FileParams(m) {
 		if raw, ok := params[f]; ok {
 			if params[f], err = upload(f, f, raw); err != nil {
 				return err
