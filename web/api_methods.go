@@ -145,8 +145,11 @@ func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
 		ue  *calls.UploadError
 		ve  *tasks.ValidationError
 		mbe *http.MaxBytesError
+		ae  *apiError
 	)
 	switch {
+	case errors.As(err, &ae) && ae.Code == CodeTooLarge:
+		writeError(w, http.StatusRequestEntityTooLarge, *ae)
 	case errors.As(err, &ue) && errors.Is(err, files.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: ue.Field,
 			Message: fmt.Sprintf("%s: the file exceeds %d bytes, the most this field takes here", ue.Field, ue.Limit)})

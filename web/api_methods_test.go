@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"strings"
 	"testing"
 	"time"
 
@@ -407,6 +408,9 @@ func TestPostMethodMultipartRefused(t *testing.T) {
 		{"a part twice", "sendDocument",
 			[]formPart{{name: "chat_id", value: "1"}, {name: "document", file: "a.bin", data: small}, {name: "document", file: "b.bin", data: small}},
 			400, web.CodeInvalidField, "document"},
+		{"text parts over 1 MiB together", "sendDocument",
+			[]formPart{{name: "chat_id", value: "1"}, {name: "document", file: "a.bin", data: small}, {name: "caption", value: strings.Repeat("x", web.MaxMethodBodyBytes)}},
+			413, web.CodeTooLarge, "caption"},
 		{"an empty file", "sendDocument",
 			[]formPart{{name: "chat_id", value: "1"}, {name: "document", file: "a.bin"}},
 			400, web.CodeInvalidField, "document"},

@@ -77,10 +77,10 @@ func (cfg *Config) setDefaults() {
 func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Retention < time.Second {
-		errs = append(errs, fmt.Errorf("Retention %v: must be at least 1s", cfg.Retention))
+		errs = append(errs, fmt.Errorf("field Retention %v: must be at least 1s", cfg.Retention))
 	}
 	if cfg.MaxRetry < 1 {
-		errs = append(errs, fmt.Errorf("MaxRetry %d: must be at least 1", cfg.MaxRetry))
+		errs = append(errs, fmt.Errorf("field MaxRetry %d: must be at least 1", cfg.MaxRetry))
 	}
 	return errors.Join(errs...)
 }
