@@ -490,6 +490,17 @@ func TestCallStatus(t *testing.T) {
 	if r.status != http.StatusOK || st["queue"] != tasks.QueueCallbacks || st["method"] != "answerCallbackQuery" || st["state"] != "pending" {
 		t.Errorf("callback status %d %v", r.status, st)
 	}
+	// Once the task is gone, the worker's sent marker tells.
+	gone, _ := json.Marshal(tasks.CallResult{Method: "deleteMessage", ChatID: 42, AlreadyGone: true})
+	if err := b.redis.Client(t).Set(context.Background(), keys.Sent("markeronly"), gone, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get(t, "/v1/messages/markeronly")
+	st = map[string]any{}
+	r.json(t, &st)
+	if r.status != http.StatusOK || st["state"] != "completed" || st["method"] != "deleteMessage" || st["already_gone"] != true {
+		t.Errorf("marker status %d %v", r.status, st)
+	}
 	if r := b.get(t, "/v1/messages/nosuchid"); r.status != http.StatusNotFound {
 		t.Errorf("unknown id: %d", r.status)
 	}

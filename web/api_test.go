@@ -505,6 +505,10 @@ func TestNewConfig(t *testing.T) {
 		{"no redis", web.Config{}, "Redis is required"},
 		{"token without client", web.Config{Redis: rc, APIToken: "x"}, "Client is required"},
 		{"negative text chars", web.Config{Redis: rc, DashboardTextChars: -1}, "DashboardTextChars"},
+		{"upload limit over Telegram's", web.Config{Redis: rc, UploadMaxBytes: 51 << 20}, "UploadMaxBytes"},
+		{"negative upload limit", web.Config{Redis: rc, UploadMaxBytes: -1}, "UploadMaxBytes"},
+		{"retention under a second", web.Config{Redis: rc, Retention: time.Millisecond}, "Retention"},
+		{"negative max retry", web.Config{Redis: rc, MaxRetry: -1}, "MaxRetry"},
 		{"minimal", web.Config{Redis: rc}, ""},
 	}
 	for _, tt := range tests {
