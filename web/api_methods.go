@@ -24,6 +24,11 @@ import (
 // accepts, and the most the non-file fields of a multipart body may hold.
 const MaxMethodBodyBytes = 1 << 20
 
+// UploadTimeout is how long a multipart/form-data request to POST
+// /v1/methods/{method} may take to arrive, instead of the server's read
+// timeout: 50 MB take 7 minutes at 1 Mbit/s.
+const UploadTimeout = 10 * time.Minute
+
 // maxFormFiles is how many files of the largest size a multipart body may
 // carry: an album's ten.
 const maxFormFiles = 10
@@ -180,6 +185,12 @@ func (s *Server) formBodyLimit() int64 {
 // the method takes that, else a string (see [formParams]). On error, the
 // uploads stored so far are returned for the caller to release.
 func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Request, m *tasks.Method, id string) (requestBody, map[string]tasks.Upload, error) {
+	// The server's read timeout fits JSON bodies, not 50 MB uploads over a
+	// slow link: a form gets longer (the server's own limits apply where
+	// the connection cannot change them).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(UploadTimeout + writeTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, s.formBodyLimit())
 	mr, err := r.MultipartReader()
 	if err != nil {
