@@ -91,9 +91,7 @@ func TestPostMethodUploadEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := asynq.NewServeMux()
-	for typ, h := range calls.Handlers() {
-		mux.Handle(typ, h)
-	}
+	mux.Handle("telegram:send_document", calls)
 	srv := asynq.NewServer(b.opt, asynq.Config{Concurrency: 1, Queues: map[string]int{tasks.QueueDefault: 1},
 		TaskCheckInterval: 20 * time.Millisecond, LogLevel: asynq.FatalLevel})
 	if err := srv.Start(mux); err != nil {
