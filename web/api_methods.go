@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -221,7 +222,16 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 			return nil, uploads, invalidField(name, "given twice")
 		}
 		if part.FileName() != "" {
-			u, err := s.calls.Put(ctx, id, m, name, part, part.FileName(), part.Header.Get("Content-Type"))
+			// The file's field is the part's name (e.g. "photo"), or the
+			// parameter read so far that attaches it (e.g.
+			// "media[1].media"): its limit applies, and errors name it.
+			field, limit := name, calls.FieldLimit(m, name)
+			if !slices.Contains(calls.FileParams(m), name) {
+				if a, ok := calls.Attachments(formJSON(values))[name]; ok {
+					field, limit = a.Field, a.Limit
+				}
+			}
+			u, err := s.calls.PutLimited(ctx, id, field, limit, part, part.FileName(), part.Header.Get("Content-Type"))
 			if err != nil {
 				return nil, uploads, err
 			}
@@ -249,6 +259,20 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	fields, err := formParams(m, values, uploads)
 	return fields, uploads, err
+}
+
+// formJSON reads the form's values as JSON where they parse (media,
+// reply_markup), else as strings, for finding attach:// references.
+func formJSON(values map[string]string) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(values))
+	for k, v := range values {
+		if readsAsJSON(v) {
+			out[k] = json.RawMessage(v)
+		} else {
+			out[k], _ = json.Marshal(v)
+		}
+	}
+	return out
 }
 
 // formParams turns a form's text values into JSON fields: telequeue's own

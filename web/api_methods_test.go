@@ -398,7 +398,7 @@ func TestPostMethodMultipartRefused(t *testing.T) {
 		{"the second file of an album over the limit, the first stored", "sendMediaGroup",
 			[]formPart{{name: "chat_id", value: "1"}, {name: "media", value: `[{"type": "document", "media": "attach://a"}, {"type": "document", "media": "attach://b"}]`},
 				{name: "a", file: "a.bin", data: small}, {name: "b", file: "b.bin", data: big}},
-			413, web.CodeTooLarge, "b"},
+			413, web.CodeTooLarge, "media[1].media"},
 		{"an invalid field after an upload", "sendDocument",
 			[]formPart{{name: "document", file: "a.bin", data: small}, {name: "chat_id", value: "1"}, {name: "caption_entities", value: "[{}]"}},
 			400, web.CodeInvalidField, "caption_entities"},

@@ -23,6 +23,7 @@ package calls
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,9 +162,17 @@ func (q *Queue) Limit(m *tasks.Method, field string) int64 {
 
 // Put stores r's content for field of a call of m, held by the task id,
 // and returns its reference for tasks.Call.Uploads. A file over its limit
-// is an [*UploadError] wrapping [files.ErrTooLarge], and nothing is stored.
+// ([Queue.Limit]) is an [*UploadError] wrapping [files.ErrTooLarge], and
+// nothing is stored.
 func (q *Queue) Put(ctx context.Context, id string, m *tasks.Method, field string, r io.Reader, name, contentType string) (tasks.Upload, error) {
-	limit := q.Limit(m, field)
+	return q.PutLimited(ctx, id, field, FieldLimit(m, field), r, name, contentType)
+}
+
+// PutLimited is Put for a file whose field's Telegram limit the caller
+// knows (e.g. tasks.MaxPhotoBytes for "media[0].media" of a photo item);
+// the store's UPLOAD_MAX_BYTES caps it.
+func (q *Queue) PutLimited(ctx context.Context, id, field string, limit int64, r io.Reader, name, contentType string) (tasks.Upload, error) {
+	limit = q.store.Limit(limit)
 	u, err := q.store.Put(ctx, id, r, name, contentType, limit)
 	switch {
 	case errors.Is(err, files.ErrTooLarge), errors.Is(err, files.ErrEmpty):
@@ -176,6 +185,66 @@ func (q *Queue) Put(ctx context.Context, id string, m *tasks.Method, field strin
 		return u, fmt.Errorf("calls: store %s: %w", field, unavailable(err))
 	}
 	return u, nil
+}
+
+// Attachment is the parameter that attaches a file by name.
+type Attachment struct {
+	// Field is the parameter, as validation names it: "photo",
+	// "media[1].media", "media.thumbnail".
+	Field string
+	// Limit is Telegram's limit for it: tasks.MaxPhotoBytes for a photo or
+	// thumbnail, tasks.MaxFileBytes otherwise.
+	Limit int64
+}
+
+// Attachments maps the attach names that params (a call's parameters, by
+// name, as JSON) give with "attach://<name>" to the parameters that give
+// them: top-level ones and those of the items of "media". What does not
+// parse maps nothing (validation names it later).
+func Attachments(params map[string]json.RawMessage) map[string]Attachment {
+	out := map[string]Attachment{}
+	limit := func(photo bool) int64 {
+		if photo {
+			return tasks.MaxPhotoBytes
+		}
+		return tasks.MaxFileBytes
+	}
+	for key, v := range params {
+		if name, ok := attachName(v); ok {
+			out[name] = Attachment{Field: key, Limit: limit(key == "photo" || key == "thumbnail")}
+		}
+	}
+	var items []map[string]json.RawMessage
+	var item map[string]json.RawMessage
+	single := false
+	switch {
+	case json.Unmarshal(params["media"], &items) == nil:
+	case json.Unmarshal(params["media"], &item) == nil:
+		items, single = []map[string]json.RawMessage{item}, true
+	}
+	for i, it := range items {
+		var typ string
+		_ = json.Unmarshal(it["type"], &typ)
+		prefix := fmt.Sprintf("media[%d]", i)
+		if single {
+			prefix = "media"
+		}
+		for _, key := range []string{"media", "thumbnail", "cover"} {
+			if name, ok := attachName(it[key]); ok {
+				out[name] = Attachment{Field: prefix + "." + key, Limit: limit(key != "media" || typ == "photo")}
+			}
+		}
+	}
+	return out
+}
+
+// attachName returns <name> of a JSON string "attach://<name>".
+func attachName(v json.RawMessage) (string, bool) {
+	var s string
+	if len(v) == 0 || json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return strings.CutPrefix(s, "attach://")
 }
 
 // Release frees the uploads that task id holds. Send does it when it fails;

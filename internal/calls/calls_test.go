@@ -2,7 +2,9 @@ package calls
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,36 @@ func TestFieldLimit(t *testing.T) {
 		if got := FieldLimit(tt.m, tt.field); got != tt.want {
 			t.Errorf("FieldLimit(%s, %s) = %d, want %d", tt.m.Name, tt.field, got, tt.want)
 		}
+	}
+}
+
+func TestAttachments(t *testing.T) {
+	t.Parallel()
+	params := map[string]json.RawMessage{
+		"chat_id":   json.RawMessage(`1`),
+		"photo":     json.RawMessage(`"attach://p"`),
+		"document":  json.RawMessage(`"attach://d"`),
+		"caption":   json.RawMessage(`"attach://not-a-file-but-still-a-name"`),
+		"thumbnail": json.RawMessage(`"BQAC"`),
+		"media": json.RawMessage(`[{"type": "video", "media": "attach://v", "thumbnail": "attach://vt"},
+			{"type": "photo", "media": "attach://m1"}, {"type": "photo", "media": "https://x/y.jpg"}]`),
+	}
+	want := map[string]Attachment{
+		"p":                           {"photo", tasks.MaxPhotoBytes},
+		"d":                           {"document", tasks.MaxFileBytes},
+		"not-a-file-but-still-a-name": {"caption", tasks.MaxFileBytes},
+		"v":                           {"media[0].media", tasks.MaxFileBytes},
+		"vt":                          {"media[0].thumbnail", tasks.MaxPhotoBytes},
+		"m1":                          {"media[1].media", tasks.MaxPhotoBytes},
+	}
+	if got := Attachments(params); !maps.Equal(got, want) {
+		t.Errorf("Attachments = %v, want %v", got, want)
+	}
+	single := map[string]json.RawMessage{"media": json.RawMessage(`{"type": "photo", "media": "attach://x"}`)}
+	if got := Attachments(single); got["x"] != (Attachment{"media.media", tasks.MaxPhotoBytes}) {
+		t.Errorf("editMessageMedia's media: %v", got)
+	}
+	if got := Attachments(map[string]json.RawMessage{"media": json.RawMessage(`"nope"`)}); len(got) != 0 {
+		t.Errorf("malformed media: %v", got)
 	}
 }

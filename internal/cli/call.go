@@ -234,7 +234,7 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 	if err := json.Unmarshal(c.Params, &params); err != nil {
 		return nil // Send names the problem
 	}
-	upload := func(field, name string, raw json.RawMessage) (json.RawMessage, error) {
+	upload := func(field, name string, limit int64, raw json.RawMessage) (json.RawMessage, error) {
 		var s string
 		if json.Unmarshal(raw, &s) != nil || !strings.HasPrefix(s, "@") {
 			return raw, nil
@@ -244,7 +244,7 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
 		defer f.Close()
-		u, err := cq.q.Put(ctx, id, m, field, f, filepath.Base(s[1:]), "")
+		u, err := cq.q.PutLimited(ctx, id, field, limit, f, filepath.Base(s[1:]), "")
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +257,7 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 	var err error
 	for _, f := range calls.FileParams(m) {
 		if raw, ok := params[f]; ok {
-			if params[f], err = upload(f, f, raw); err != nil {
+			if params[f], err = upload(f, f, calls.FieldLimit(m, f), raw); err != nil {
 				return err
 			}
 		}
@@ -274,7 +274,7 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 // attachMedia uploads the @PATH media and thumbnails of an InputMedia
 // object, or of an array of them (an album), as media<i> and
 // media<i>_thumbnail.
-func attachMedia(raw json.RawMessage, upload func(field, name string, raw json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
+func attachMedia(raw json.RawMessage, upload func(field, name string, limit int64, raw json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
 	var items []map[string]json.RawMessage
 	single := false
 	if json.Unmarshal(raw, &items) != nil {
@@ -289,6 +289,8 @@ func attachMedia(raw json.RawMessage, upload func(field, name string, raw json.R
 		if !single {
 			field = fmt.Sprintf("media[%d]", i)
 		}
+		var typ string
+		_ = json.Unmarshal(it["type"], &typ)
 		for _, k := range []string{"media", "thumbnail"} {
 			v, ok := it[k]
 			if !ok {
@@ -298,8 +300,12 @@ func attachMedia(raw json.RawMessage, upload func(field, name string, raw json.R
 			if k == "thumbnail" {
 				name += "_thumbnail"
 			}
+			limit := int64(tasks.MaxFileBytes)
+			if k == "thumbnail" || typ == "photo" {
+				limit = tasks.MaxPhotoBytes
+			}
 			var err error
-			if it[k], err = upload(field+"."+k, name, v); err != nil {
+			if it[k], err = upload(field+"."+k, name, limit, v); err != nil {
 				return nil, err
 			}
 		}
