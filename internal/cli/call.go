@@ -271,9 +271,9 @@ func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *
 	return err
 }
 
-// attachMedia uploads the @PATH media and thumbnails of an InputMedia
-// object, or of an array of them (an album), as media<i> and
-// media<i>_thumbnail.
+// attachMedia uploads the @PATH media, thumbnails and covers of an
+// InputMedia object, or of an array of them (an album), as media<i>,
+// media<i>_thumbnail and media<i>_cover.
 func attachMedia(raw json.RawMessage, upload func(field, name string, limit int64, raw json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
 	var items []map[string]json.RawMessage
 	single := false
@@ -291,17 +291,17 @@ func attachMedia(raw json.RawMessage, upload func(field, name string, limit int6
 		}
 		var typ string
 		_ = json.Unmarshal(it["type"], &typ)
-		for _, k := range []string{"media", "thumbnail"} {
+		for _, k := range []string{"media", "thumbnail", "cover"} {
 			v, ok := it[k]
 			if !ok {
 				continue
 			}
 			name := fmt.Sprintf("media%d", i)
-			if k == "thumbnail" {
-				name += "_thumbnail"
+			if k != "media" {
+				name += "_" + k
 			}
 			limit := int64(tasks.MaxFileBytes)
-			if k == "thumbnail" || typ == "photo" {
+			if k != "media" || typ == "photo" {
 				limit = tasks.MaxPhotoBytes
 			}
 			var err error
