@@ -8,10 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -109,6 +114,7 @@ func (s *Server) apiRoutes() http.Handler {
 	s.broadcastRoutes(mux)
 	s.replyRoutes(mux)
 	s.eventRoutes(mux)
+	s.methodRoutes(mux)
 	// JSON answers for wrong methods and unknown paths.
 	mux.Handle("/v1/messages", methodNotAllowed("POST"))
 	mux.Handle("/v1/messages/{id}", methodNotAllowed("GET"))
@@ -293,11 +299,26 @@ type messageStatus struct {
 	// SentChatID is the chat Telegram delivered to, when it differs from
 	// chat_id (a group migrated to a supergroup).
 	SentChatID int64 `json:"sent_chat_id,omitempty"`
+
+	// Method is the Bot API method of a call queued with POST
+	// /v1/methods/{method} (sendMessage tasks leave it out).
+	Method string `json:"method,omitempty"`
+	// FileIDs are the file_ids of a sent call's media, in order.
+	FileIDs []string `json:"file_ids,omitempty"`
+	// NotModified: an edit found the message already so; nothing changed.
+	NotModified bool `json:"not_modified,omitempty"`
+	// AlreadyGone: a delete found the message already deleted.
+	AlreadyGone bool `json:"already_gone,omitempty"`
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	st, err := s.cfg.Client.Status(r.Context(), id)
+	if errors.Is(err, client.ErrNotFound) {
+		// The client looks in the message queues; a callback answer waits
+		// in a queue of its own.
+		st, err = s.callbackStatus(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		writeError(w, http.StatusNotFound, apiError{Code: CodeNotFound, Message: fmt.Sprintf("no message with id %q", id)})
@@ -322,7 +343,82 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 			out.SentChatID = res.ChatID
 		}
 	}
+	if err := s.describeCall(r.Context(), st, &out); err != nil {
+		s.serverError(w, r, "message status", err)
+		return
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// callbackStatus reports on a task of the callbacks queue, as
+// client.Status does for the others.
+func (s *Server) callbackStatus(ctx context.Context, id string) (*client.Status, error) {
+	info, err := s.tasks.GetTaskInfo(tasks.QueueCallbacks, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return s.cfg.Client.Status(ctx, id) // the sent marker may tell, or ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", client.ErrUnavailable, err)
+	}
+	return &client.Status{
+		ID: info.ID, Queue: info.Queue, Type: info.Type, State: client.State(info.State.String()),
+		Attempts: info.Retried, MaxRetry: info.MaxRetry, LastError: info.LastErr, LastFailedAt: info.LastFailedAt,
+		NextProcessAt: info.NextProcessAt, CompletedAt: info.CompletedAt,
+	}, nil
+}
+
+// describeCall adds what a call's task says to out: its method, bot and
+// chat from the payload, and its tasks.CallResult (from the task, or from
+// the sent marker once the task is gone). Tasks of sendMessage are left
+// as the client reported them.
+func (s *Server) describeCall(ctx context.Context, st *client.Status, out *messageStatus) error {
+	var payload, result []byte
+	if m, ok := tasks.MethodByType(st.Type); ok && m.Type != tasks.TypeSendMessage && st.Queue != "" {
+		info, err := s.tasks.GetTaskInfo(st.Queue, st.ID)
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		case err != nil:
+			return err
+		default:
+			payload, result = info.Payload, info.Result
+		}
+	}
+	if len(result) == 0 && (payload != nil || st.Queue == "") {
+		b, err := s.rdb.Get(ctx, keys.Sent(st.ID)).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		result = b
+	}
+	if payload != nil {
+		// Decoded leniently: a payload that no longer validates is still
+		// worth showing.
+		var c tasks.Call
+		if json.Unmarshal(payload, &c) == nil {
+			out.Method, out.Bot = c.Method, c.BotName()
+			var p struct {
+				ChatID json.RawMessage `json:"chat_id"`
+			}
+			if json.Unmarshal(c.Params, &p) == nil && len(p.ChatID) > 0 {
+				out.ChatID = p.ChatID
+			}
+		}
+	}
+	var res tasks.CallResult
+	if len(result) == 0 || json.Unmarshal(result, &res) != nil || res.Method == "" {
+		return nil // not a call's result: a message's, or none yet
+	}
+	out.Method = res.Method
+	out.MessageIDs, out.FileIDs = res.MessageIDs, res.FileIDs
+	out.NotModified, out.AlreadyGone = res.NotModified, res.AlreadyGone
+	out.MessageID, out.SentChatID = 0, 0
+	if len(res.MessageIDs) == 1 {
+		out.MessageID = res.MessageIDs[0]
+	}
+	if raw, ok := out.ChatID.(json.RawMessage); res.ChatID != 0 && (!ok || string(raw) != strconv.FormatInt(res.ChatID, 10)) {
+		out.SentChatID = res.ChatID
+	}
+	return nil
 }
 
 // serverError answers 503 when err means Redis is unreachable (asking the

@@ -87,6 +87,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	for path, method := range map[string]string{
 		"/v1/messages": "post", "/v1/messages/{id}": "get", "/v1/stats": "get", "/v1/openapi.json": "get",
+		"/v1/methods/{method}": "post",
 	} {
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("document lacks %s %s", method, path)
@@ -408,6 +409,13 @@ func TestRedisDown(t *testing.T) {
 		{"metrics still served", request{method: http.MethodGet, path: "/metrics"}, http.StatusOK},
 		{"invalid input is still a 400", request{method: http.MethodPost, path: "/v1/messages", body: strings.NewReader(`{"chat_id": 42}`),
 			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusBadRequest},
+		{"POST call", request{method: http.MethodPost, path: "/v1/methods/sendDice", body: strings.NewReader(`{"chat_id": 42}`),
+			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusServiceUnavailable},
+		{"POST call with an upload", request{method: http.MethodPost, path: "/v1/methods/sendDocument",
+			body:   strings.NewReader("--b\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n42\r\n--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n\r\nhello\r\n--b--\r\n"),
+			header: map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, token: testToken}, http.StatusServiceUnavailable},
+		{"an invalid call is still a 400", request{method: http.MethodPost, path: "/v1/methods/sendPhoto", body: strings.NewReader(`{"chat_id": 42}`),
+			header: map[string]string{"Content-Type": "application/json"}, token: testToken}, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,6 +505,10 @@ func TestNewConfig(t *testing.T) {
 		{"no redis", web.Config{}, "Redis is required"},
 		{"token without client", web.Config{Redis: rc, APIToken: "x"}, "Client is required"},
 		{"negative text chars", web.Config{Redis: rc, DashboardTextChars: -1}, "DashboardTextChars"},
+		{"upload limit over Telegram's", web.Config{Redis: rc, UploadMaxBytes: 51 << 20}, "UploadMaxBytes"},
+		{"negative upload limit", web.Config{Redis: rc, UploadMaxBytes: -1}, "UploadMaxBytes"},
+		{"retention under a second", web.Config{Redis: rc, Retention: time.Millisecond}, "Retention"},
+		{"negative max retry", web.Config{Redis: rc, MaxRetry: -1}, "MaxRetry"},
 		{"minimal", web.Config{Redis: rc}, ""},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynqmon"
+	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/httpguard"
@@ -138,13 +139,14 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // dashboardPayload is everything the dashboard may show of a payload.
 type dashboardPayload struct {
-	Type  string  `json:"type"`
-	Bot   string  `json:"bot,omitempty"`
-	Chat  string  `json:"chat,omitempty"`
-	Text  *string `json:"text,omitempty"`
-	Parts int     `json:"parts,omitempty"` // multi-part replies: Text is the first part's
-	Bytes int     `json:"bytes,omitempty"` // payloads of other types: size only
-	Error string  `json:"error,omitempty"`
+	Type   string  `json:"type"`
+	Bot    string  `json:"bot,omitempty"`
+	Method string  `json:"method,omitempty"` // calls of other methods
+	Chat   string  `json:"chat,omitempty"`
+	Text   *string `json:"text,omitempty"`
+	Parts  int     `json:"parts,omitempty"` // multi-part replies: Text is the first part's
+	Bytes  int     `json:"bytes,omitempty"` // payloads of other types: size only
+	Error  string  `json:"error,omitempty"`
 }
 
 // DashboardFieldChars bounds every field the dashboard shows of a payload
@@ -157,10 +159,16 @@ const DashboardFieldChars = 64
 // object: the task type, and for messages the bot, the chat and the first
 // textChars characters of the text ("…" marks a cut; 0 hides the text).
 // Type, bot and chat are cut at [DashboardFieldChars]. Nothing else of the
-// payload is shown; payloads of other types show their size only.
+// payload is shown; payloads of other types show their size only. A call
+// of another Bot API method (POST /v1/methods) shows its method, bot, chat
+// and the first textChars characters of its text, caption or question;
+// never its files, URLs or markup.
 func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
 		out := dashboardPayload{Type: truncate(taskType, DashboardFieldChars)}
+		if m, ok := tasks.MethodByType(taskType); ok && m.Type != tasks.TypeSendMessage {
+			return formatCall(out, payload, textChars)
+		}
 		var m tasks.SendMessage
 		switch taskType {
 		case tasks.TypeSendMessage, tasks.TypeSendMessageOrdered:
@@ -190,12 +198,52 @@ func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	})
 }
 
+// formatCall fills out from a tasks.Call payload, decoded leniently.
+func formatCall(out dashboardPayload, payload []byte, textChars int) string {
+	var c tasks.Call
+	var p struct {
+		ChatID   *telego.ChatID `json:"chat_id"`
+		Text     *string        `json:"text"`
+		Caption  *string        `json:"caption"`
+		Question *string        `json:"question"`
+	}
+	if json.Unmarshal(payload, &c) != nil || json.Unmarshal(c.Params, &p) != nil {
+		out.Bytes, out.Error = len(payload), "undecodable payload"
+		return encodeCompact(out)
+	}
+	out.Method = truncate(c.Method, DashboardFieldChars)
+	out.Bot = truncate(c.BotName(), DashboardFieldChars)
+	if p.ChatID != nil {
+		out.Chat = truncate(p.ChatID.String(), DashboardFieldChars)
+	}
+	for _, text := range []*string{p.Text, p.Caption, p.Question} {
+		if text != nil && textChars > 0 {
+			t := truncate(*text, textChars)
+			out.Text = &t
+			break
+		}
+	}
+	return encodeCompact(out)
+}
+
 // ResultFormatter shows a completed send's result in the dashboard: its
-// Telegram message_id. Results of other task types show their size only.
+// Telegram message_id; a call's shows its method and message_ids. Results
+// of other task types show their size only.
 // Asynqmon's task detail page passes no task type; a result there shows its
 // message_id if it has one.
 func ResultFormatter() asynqmon.ResultFormatter {
 	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
+		if m, ok := tasks.MethodByType(taskType); (ok && m.Type != tasks.TypeSendMessage) || taskType == "" {
+			// A call's tasks.CallResult: the message ids it created or
+			// changed.
+			var cr tasks.CallResult
+			if json.Unmarshal(result, &cr) == nil && cr.Method != "" {
+				return encodeCompact(struct {
+					Method     string  `json:"method"`
+					MessageIDs []int64 `json:"message_ids,omitempty"`
+				}{truncate(cr.Method, DashboardFieldChars), cr.MessageIDs})
+			}
+		}
 		var r tasks.SendResult
 		ok := (taskType == "" || isSendType(taskType)) && json.Unmarshal(result, &r) == nil
 		if ok && taskType == "" {

@@ -219,6 +219,16 @@ func TestPayloadFormatter(t *testing.T) {
 		{"long bot and chat are cut", tasks.TypeSendMessage,
 			`{"bot":"` + strings.Repeat("b", 200) + `","chat_id":"@` + strings.Repeat("c", 200) + `","text":"hi"}`, 64,
 			`{"type":"telegram:send_message","bot":"` + strings.Repeat("b", 64) + `…","chat":"@` + strings.Repeat("c", 63) + `…","text":"hi"}`},
+		{"a call: method, bot, chat, caption", "telegram:send_photo",
+			`{"v":1,"bot":"alerts","method":"sendPhoto","params":{"chat_id":"@news","photo":"https://private.example/cat.jpg","caption":"Secret caption",` +
+				`"reply_markup":{"inline_keyboard":[[{"text":"open","url":"https://private.example/token"}]]}},` +
+				`"uploads":{"x":{"sha256":"` + strings.Repeat("a", 64) + `","size":3}}}`, 6,
+			`{"type":"telegram:send_photo","bot":"alerts","method":"sendPhoto","chat":"@news","text":"Secret…"}`},
+		{"a callback answer, text hidden", "telegram:answer_callback_query",
+			`{"method":"answerCallbackQuery","params":{"callback_query_id":"q","text":"Saved"}}`, 0,
+			`{"type":"telegram:answer_callback_query","bot":"default","method":"answerCallbackQuery"}`},
+		{"an undecodable call", "telegram:send_photo", `{"params":`, 64,
+			`{"type":"telegram:send_photo","bytes":10,"error":"undecodable payload"}`},
 		{"long type is cut", "x:" + strings.Repeat("t", 200), `{}`, 64,
 			`{"type":"x:` + strings.Repeat("t", 62) + `…","bytes":2}`},
 	}
@@ -249,6 +259,11 @@ func TestResultFormatter(t *testing.T) {
 		{"task detail, sent", "", `{"message_id":4711,"chat_id":42,"date":1700000000}`, `{"message_id":4711}`},
 		{"task detail, reply", "", `{"message_id":7,"message_ids":[7,8],"parts":[]}`, `{"message_id":7}`},
 		{"task detail, no message id", "", `{"sent":3}`, `{"bytes":10}`},
+		{"a call", "telegram:send_media_group", `{"method":"sendMediaGroup","message_ids":[5,6],"chat_id":42,"file_ids":["AgAC"]}`,
+			`{"method":"sendMediaGroup","message_ids":[5,6]}`},
+		{"a delete", "telegram:delete_message", `{"method":"deleteMessage","chat_id":42,"already_gone":true}`, `{"method":"deleteMessage"}`},
+		{"task detail, a call", "", `{"method":"editMessageText","message_ids":[9]}`, `{"method":"editMessageText","message_ids":[9]}`},
+		{"a call, undecodable", "telegram:send_photo", `nope`, `{"bytes":4}`},
 		{"task detail, undecodable", "", `nope`, `{"bytes":4}`},
 	}
 	for _, tt := range tests {

@@ -7,7 +7,8 @@
 //
 //	/monitoring/              Asynqmon (DASHBOARD_USER / DASHBOARD_PASSWORD, Basic auth)
 //	POST /v1/messages         queue a message (Bearer API_TOKEN)
-//	GET  /v1/messages/{id}    state, attempts, last error, Telegram message_id
+//	GET  /v1/messages/{id}    state, attempts, last error, Telegram message_id(s), a call's method and file_ids
+//	POST /v1/methods/{method} queue a call of any Bot API method of tasks.Methods (JSON or multipart uploads)
 //	POST /v1/replies          queue a multi-part reply as one task (parts, or one long text to split)
 //	GET  /v1/stats            queue depths, processed/failed totals, servers and workers
 //	POST /v1/broadcasts       queue one message for up to 1,000,000 chats

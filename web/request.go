@@ -93,39 +93,48 @@ func (b requestBody) takeString(name string) (string, *apiError) {
 // returns the client option they ask for (none when neither is set). The
 // client bounds how far ahead they may be.
 func (b requestBody) takeSchedule() ([]client.Option, *apiError) {
-	sendAt, e := b.takeString("send_at")
-	if e != nil {
-		return nil, e
-	}
-	var at time.Time
-	if sendAt != "" {
-		t, err := time.Parse(time.RFC3339, sendAt)
-		if err != nil {
-			return nil, invalidField("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
-		}
-		at = t
-	}
-	sendIn, e := b.takeString("send_in")
-	if e != nil {
-		return nil, e
-	}
-	var in time.Duration
-	if sendIn != "" {
-		d, err := time.ParseDuration(sendIn)
-		if err != nil || d < 0 {
-			return nil, invalidField("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
-		}
-		in = d
-	}
+	at, in, e := b.takeScheduleTimes()
 	switch {
-	case sendAt != "" && sendIn != "":
-		return nil, invalidField("send_in", "set either send_at or send_in, not both")
-	case sendAt != "":
+	case e != nil:
+		return nil, e
+	case !at.IsZero():
 		return []client.Option{client.SendAt(at)}, nil
 	case in > 0:
 		return []client.Option{client.SendIn(in)}, nil
 	}
 	return nil, nil
+}
+
+// takeScheduleTimes takes send_at and send_in, of which a body may set one.
+func (b requestBody) takeScheduleTimes() (time.Time, time.Duration, *apiError) {
+	sendAt, e := b.takeString("send_at")
+	if e != nil {
+		return time.Time{}, 0, e
+	}
+	var at time.Time
+	if sendAt != "" {
+		t, err := time.Parse(time.RFC3339, sendAt)
+		if err != nil {
+			return time.Time{}, 0, invalidField("send_at", "%q is not an RFC 3339 time such as 2026-05-01T09:00:00Z", sendAt)
+		}
+		at = t
+	}
+	sendIn, e := b.takeString("send_in")
+	if e != nil {
+		return time.Time{}, 0, e
+	}
+	var in time.Duration
+	if sendIn != "" {
+		d, err := time.ParseDuration(sendIn)
+		if err != nil || d < 0 {
+			return time.Time{}, 0, invalidField("send_in", "%q is not a non-negative duration such as 90s or 1h30m", sendIn)
+		}
+		in = d
+	}
+	if sendAt != "" && sendIn != "" {
+		return time.Time{}, 0, invalidField("send_in", "set either send_at or send_in, not both")
+	}
+	return at, in, nil
 }
 
 // marshal encodes the fields left in the body: the message.

@@ -43,6 +43,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"send", "[flags] TEXT | --jsonl FILE|-", "queue a message, or one message per JSON line", runSend},
+		{"call", "[flags] METHOD JSON|-", "queue a call of any Bot API method (sendPhoto, editMessageText, ...)", runCall},
 		{"status", "[--json] ID", "show a task's state, attempts, last error and message_id", runStatus},
 		{"broadcast", "--chats FILE TEXT | status ID | --cancel ID | --blocked ID", "send one message to many chats; progress, cancel, blocked chats", runBroadcast},
 		{"dev", "", "run telequeue on this machine for development", runDev},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/calls"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -37,9 +38,11 @@ type job struct {
 	line    int // 1-based line number
 	msg     *tasks.SendMessage
 	opts    []client.Option
-	key     string // the line's idempotency key, if any
-	after   *job   // an earlier line with the same key, enqueued first
-	prev    *job   // the previous ordered line to the same chat, enqueued first
+	call    *tasks.Call   // a line of another method than sendMessage
+	copts   calls.Options // call's options
+	key     string        // the line's idempotency key, if any
+	after   *job          // an earlier line with the same key, enqueued first
+	prev    *job          // the previous ordered line to the same chat, enqueued first
 	receipt *client.Receipt
 	err     error
 	done    chan struct{} // closed once receipt or err is set
@@ -60,10 +63,16 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 		return err
 	}
 	defer c.Close()
+	cq, err := newCallQueue(e)
+	if err != nil {
+		return err
+	}
+	defer cq.Close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	defaults := lineDefaults{bot: f.bot, parseMode: f.parseMode, opts: f.options(), ordered: f.ordered}
+	defaults := lineDefaults{bot: f.bot, parseMode: f.parseMode, opts: f.options(), ordered: f.ordered,
+		call: callDefaults{bot: f.bot, opts: calls.Options{Priority: client.Priority(f.priority), SendIn: f.in}}}
 	order := make(chan *job, jsonlWindow)
 	work := make(chan *job, jsonlWorkers)
 
@@ -80,7 +89,7 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 	for range jsonlWorkers {
 		wg.Go(func() {
 			for j := range work {
-				enqueue(ctx, c, j, cancel)
+				enqueue(ctx, c, cq, j, cancel)
 			}
 		})
 	}
@@ -109,7 +118,7 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 
 // enqueue sends one parsed line; the first Redis outage stops the run, as
 // every further line would wait for Redis and fail.
-func enqueue(ctx context.Context, c *client.Client, j *job, stop context.CancelCauseFunc) {
+func enqueue(ctx context.Context, c *client.Client, cq *callQueue, j *job, stop context.CancelCauseFunc) {
 	defer close(j.done)
 	if j.after != nil {
 		// The earlier line with this key goes first, so that it, not this
@@ -125,7 +134,11 @@ func enqueue(ctx context.Context, c *client.Client, j *job, stop context.CancelC
 		j.err = fmt.Errorf("%w: %w", errNotTried, cause)
 		return
 	}
-	j.receipt, j.err = c.SendMessage(ctx, j.msg, j.opts...)
+	if j.call != nil {
+		j.receipt, j.err = cq.send(ctx, j.call, j.copts)
+	} else {
+		j.receipt, j.err = c.SendMessage(ctx, j.msg, j.opts...)
+	}
 	switch {
 	case errors.Is(j.err, client.ErrUnavailable):
 		stop(j.err)
@@ -201,9 +214,16 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 		}
 		if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 || tooLong {
 			j := &job{line: n, done: make(chan struct{})}
-			if tooLong {
+			m, isCall, err := isCallLine(trimmed)
+			switch {
+			case tooLong:
 				j.err = fmt.Errorf("line is longer than %d bytes", maxLineBytes)
-			} else {
+			case err != nil:
+				j.err = err
+			case isCall && m.Name != "sendMessage":
+				j.call, j.copts, j.err = d.parseCall(m, trimmed)
+				j.key = j.copts.Key
+			default:
 				j.msg, j.opts, j.key, j.err = d.parse(trimmed)
 			}
 			if j.key != "" && j.err == nil {
@@ -213,7 +233,7 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 					forgetDone(keyed)
 				}
 			}
-			if j.err == nil && d.isOrdered(trimmed) {
+			if j.err == nil && j.msg != nil && d.isOrdered(trimmed) {
 				k := tasks.OrderKeyOf(j.msg.BotName(), j.msg.ChatID.String())
 				j.prev = ordered[k]
 				ordered[k] = j
@@ -266,11 +286,12 @@ func readLine(br *bufio.Reader, buf []byte) (line []byte, tooLong bool, err erro
 type lineDefaults struct {
 	bot, parseMode string
 	opts           []client.Option
-	ordered        bool // --ordered
+	ordered        bool         // --ordered
+	call           callDefaults // for lines of other methods
 }
 
 // lineOptionKeys are the per-line keys that are not payload fields.
-var lineOptionKeys = [...]string{"priority", "idempotency_key", "send_in", "send_at", "ordered"}
+var lineOptionKeys = [...]string{"priority", "idempotency_key", "send_in", "send_at", "ordered", "method"}
 
 // parse decodes one line: the payload, strictly (unknown fields are errors),
 // and the per-line options, which are removed from the object first. key is
@@ -353,6 +374,12 @@ func takeLineOptions(fields map[string]json.RawMessage) (opts []client.Option, i
 			if err = json.Unmarshal(raw, &ordered); err == nil && ordered {
 				opts = append(opts, client.Ordered())
 			}
+		case "method":
+			// Lines of other methods are calls (see isCallLine).
+			var m string
+			if err = json.Unmarshal(raw, &m); err == nil && m != "sendMessage" {
+				err = errors.New("not sendMessage")
+			}
 		}
 		if err != nil {
 			return nil, "", &tasks.ValidationError{Field: k, Err: tasks.ErrInvalidField, Detail: lineOptionHelp(k)}
@@ -371,6 +398,8 @@ func lineOptionHelp(key string) string {
 		return `want an RFC 3339 time such as "2030-01-02T15:04:05Z"`
 	case "ordered":
 		return "want true or false"
+	case "method":
+		return "want the name of a Bot API method telequeue queues, e.g. sendPhoto"
 	}
 	return "want a string"
 }

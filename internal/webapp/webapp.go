@@ -73,6 +73,9 @@ func WebConfig(cfg *config.Config, rc *config.RedisConn, cl web.Messages, logger
 		DashboardTextChars:     cfg.DashboardTextChars,
 		DashboardPrometheusURL: cfg.PrometheusURL,
 		APIToken:               cfg.APIToken.Reveal(),
+		Bots:                   cfg.ProducerBotNames(),
+		Retention:              cfg.ResultRetention,
+		MaxRetry:               cfg.MaxRetry,
 		Logger:                 logger,
 	}
 }

@@ -1,0 +1,346 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/calls"
+	"github.com/telequeue/telequeue/internal/files"
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// MaxMethodBodyBytes is the largest JSON body POST /v1/methods/{method}
+// accepts, and the most the non-file fields of a multipart body may hold.
+const MaxMethodBodyBytes = 1 << 20
+
+// UploadTimeout is how long a multipart/form-data request to POST
+// /v1/methods/{method} may take to arrive, instead of the server's read
+// timeout: 50 MB take 7 minutes at 1 Mbit/s.
+const UploadTimeout = 10 * time.Minute
+
+// maxFormFiles is how many files of the largest size a multipart body may
+// carry: an album's ten.
+const maxFormFiles = 10
+
+// callFields are telequeue's own fields of a call's body, taken out before
+// the rest goes to Telegram.
+var callFields = []string{"bot", "priority", "send_at", "send_in"}
+
+// callReceipt is the 202 body of POST /v1/methods/{method}.
+type callReceipt struct {
+	ID          string    `json:"id"`
+	Queue       string    `json:"queue"`
+	Method      string    `json:"method"`
+	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
+}
+
+func (s *Server) methodRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/methods/{method}", s.postMethod)
+	mux.Handle("/v1/methods/{method}", methodNotAllowed("POST"))
+}
+
+// postMethod queues one Bot API call. The body is the method's parameters
+// as Telegram takes them, in JSON or multipart/form-data (files as parts
+// named by their parameter, or by the name an attach://<name> value gives),
+// plus telequeue's bot, priority and send_at or send_in; the Idempotency-Key
+// header works as for POST /v1/messages.
+func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("method")
+	m, ok := tasks.MethodByName(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, apiError{Code: CodeNotFound, Field: "method",
+			Message: fmt.Sprintf("method %q: telequeue queues %s", name, methodNames())})
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	multipart := mt == "multipart/form-data"
+	if !multipart && !isJSON(ct) {
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
+			Message: fmt.Sprintf("Content-Type %q: send application/json or multipart/form-data", ct)})
+		return
+	}
+	key, hasKey, apiErr := idempotencyKey(r)
+	if apiErr != nil {
+		writeError(w, http.StatusBadRequest, *apiErr)
+		return
+	}
+	if hasKey && key == "" {
+		writeError(w, http.StatusBadRequest, *invalidField(IdempotencyKeyHeader, "must not be empty"))
+		return
+	}
+	id := s.calls.NewID()
+	var (
+		fields  requestBody
+		uploads map[string]tasks.Upload
+		err     error
+	)
+	if multipart {
+		fields, uploads, err = s.readForm(r.Context(), w, r, m, id)
+	} else {
+		body, ok := readJSONBody(w, r, MaxMethodBodyBytes)
+		if !ok {
+			return
+		}
+		var apiErr *apiError
+		if fields, apiErr = decodeRequestBody(body); apiErr != nil {
+			err = apiErr
+		}
+	}
+	var (
+		call *tasks.Call
+		opts calls.Options
+	)
+	if err == nil {
+		call, opts, err = buildCall(m, fields, uploads)
+	}
+	if err != nil {
+		s.calls.Release(r.Context(), id, uploads)
+		s.callError(w, r, err)
+		return
+	}
+	opts.Key = key
+	receipt, err := s.calls.Send(r.Context(), id, call, opts)
+	if err != nil {
+		s.callError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
+	writeJSON(w, http.StatusAccepted, callReceipt{ID: receipt.ID, Queue: receipt.Queue, Method: m.Name, ScheduledAt: receipt.ScheduledAt})
+}
+
+// buildCall takes telequeue's fields out of the body and makes the rest the
+// call's parameters.
+func buildCall(m *tasks.Method, fields requestBody, uploads map[string]tasks.Upload) (*tasks.Call, calls.Options, error) {
+	var opts calls.Options
+	bot, apiErr := fields.takeString("bot")
+	if apiErr != nil {
+		return nil, opts, apiErr
+	}
+	priority, apiErr := fields.takeString("priority")
+	if apiErr != nil {
+		return nil, opts, apiErr
+	}
+	opts.Priority = client.Priority(priority)
+	if opts.SendAt, opts.SendIn, apiErr = fields.takeScheduleTimes(); apiErr != nil {
+		return nil, opts, apiErr
+	}
+	params, apiErr := fields.marshal()
+	if apiErr != nil {
+		return nil, opts, apiErr
+	}
+	return &tasks.Call{Bot: bot, Method: m.Name, Params: params, Uploads: uploads}, opts, nil
+}
+
+// callError answers the error that kept a call from being queued: a file
+// over its limit is 413 naming the field, the rest as for messages.
+func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ue  *calls.UploadError
+		ve  *tasks.ValidationError
+		mbe *http.MaxBytesError
+		ae  *apiError
+	)
+	switch {
+	case errors.As(err, &ae) && ae.Code == CodeTooLarge:
+		writeError(w, http.StatusRequestEntityTooLarge, *ae)
+	case errors.As(err, &ue) && errors.Is(err, files.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: ue.Field,
+			Message: fmt.Sprintf("%s: the file exceeds %d bytes, the most this field takes here", ue.Field, ue.Limit)})
+	case errors.As(err, &ue):
+		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ue.Field, Message: ue.Error()})
+	case errors.As(err, &ve) && errors.Is(err, tasks.ErrFileTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: ve.Field, Message: ve.Error()})
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
+			Message: fmt.Sprintf("the body exceeds %d bytes", mbe.Limit)})
+	default:
+		s.queueError(w, r, "call", err)
+	}
+}
+
+// formBodyLimit is the largest multipart body: the non-file fields and an
+// album's worth of files of the largest size.
+func (s *Server) formBodyLimit() int64 {
+	return MaxMethodBodyBytes + maxFormFiles*s.cfg.UploadMaxBytes
+}
+
+// readForm reads a multipart/form-data body as the Bot API takes it. A part
+// with a file name is a file: stored at once (held by task id) as the
+// upload of its part's name; a part named by one of the method's file
+// parameters (e.g. "photo") becomes "attach://photo" in that parameter.
+// The other parts are the parameters' values, as text: each becomes the
+// JSON value it reads as (a number, true/false, an object or array) when
+// the method takes that, else a string (see [formParams]). On error, the
+// uploads stored so far are returned for the caller to release.
+func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Request, m *tasks.Method, id string) (requestBody, map[string]tasks.Upload, error) {
+	// The server's read timeout fits JSON bodies, not 50 MB uploads over a
+	// slow link: a form gets longer (the server's own limits apply where
+	// the connection cannot change them).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(UploadTimeout + writeTimeout))
+	r.Body = http.MaxBytesReader(w, r.Body, s.formBodyLimit())
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "cannot read the multipart body: " + err.Error()}
+	}
+	values := map[string]string{}
+	uploads := map[string]tasks.Upload{}
+	room := int64(MaxMethodBodyBytes)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, uploads, err
+			}
+			return nil, uploads, &apiError{Code: CodeMalformedJSON, Message: "cannot read the multipart body: " + err.Error()}
+		}
+		name := part.FormName()
+		_, isValue := values[name]
+		_, isFile := uploads[name]
+		switch {
+		case name == "":
+			return nil, uploads, &apiError{Code: CodeMalformedJSON, Message: "a multipart part has no name"}
+		case isValue || isFile:
+			return nil, uploads, invalidField(name, "given twice")
+		}
+		if part.FileName() != "" {
+			// The file's field is the part's name (e.g. "photo"), or the
+			// parameter read so far that attaches it (e.g.
+			// "media[1].media"): its limit applies, and errors name it.
+			field, limit := name, calls.FieldLimit(m, name)
+			if !slices.Contains(calls.FileParams(m), name) {
+				if a, ok := calls.Attachments(formJSON(values))[name]; ok {
+					field, limit = a.Field, a.Limit
+				}
+			}
+			u, err := s.calls.PutLimited(ctx, id, field, limit, part, part.FileName(), part.Header.Get("Content-Type"))
+			if err != nil {
+				return nil, uploads, err
+			}
+			uploads[name] = u
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, room+1))
+		if err != nil {
+			return nil, uploads, err
+		}
+		room -= int64(len(data))
+		if room < 0 {
+			return nil, uploads, &apiError{Code: CodeTooLarge, Field: name,
+				Message: fmt.Sprintf("the form's fields exceed %d bytes (files aside)", MaxMethodBodyBytes)}
+		}
+		if !utf8.Valid(data) {
+			return nil, uploads, invalidField(name, "not valid UTF-8")
+		}
+		values[name] = string(data)
+	}
+	for _, f := range calls.FileParams(m) {
+		if _, ok := uploads[f]; ok {
+			values[f] = "attach://" + f
+		}
+	}
+	fields, err := formParams(m, values, uploads)
+	return fields, uploads, err
+}
+
+// formJSON reads the form's values as JSON where they parse (media,
+// reply_markup), else as strings, for finding attach:// references.
+func formJSON(values map[string]string) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(values))
+	for k, v := range values {
+		if readsAsJSON(v) {
+			out[k] = json.RawMessage(v)
+		} else {
+			out[k], _ = json.Marshal(v)
+		}
+	}
+	return out
+}
+
+// formParams turns a form's text values into JSON fields: telequeue's own
+// fields and file parameters are strings; any other value that reads as a
+// JSON number, true, false, object or array is taken as that, unless the
+// method refuses it there, in which case it is the string it was sent as
+// (a caption "42" stays text).
+func formParams(m *tasks.Method, values map[string]string, uploads map[string]tasks.Upload) (requestBody, error) {
+	fields := requestBody{}
+	guessed := map[string]bool{}
+	for name, v := range values {
+		q, _ := json.Marshal(v)
+		fields[name] = q
+		if !isCallField(name) && readsAsJSON(v) {
+			fields[name], guessed[name] = json.RawMessage(v), true
+		}
+	}
+	for range len(guessed) + 1 {
+		params := requestBody{}
+		for k, v := range fields {
+			if !isCallField(k) {
+				params[k] = v
+			}
+		}
+		raw, apiErr := params.marshal()
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		var bot string
+		_ = json.Unmarshal(fields["bot"], &bot)
+		c := &tasks.Call{Bot: bot, Method: m.Name, Params: raw, Uploads: uploads}
+		err := c.Validate()
+		var ve *tasks.ValidationError
+		if err == nil || !errors.As(err, &ve) || !guessed[ve.Field] {
+			// Valid, or an error a string would not cure: Send reports it.
+			return fields, nil
+		}
+		q, _ := json.Marshal(values[ve.Field])
+		fields[ve.Field], guessed[ve.Field] = q, false
+	}
+	return fields, nil
+}
+
+func isCallField(name string) bool {
+	for _, f := range callFields {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// readsAsJSON reports whether a form value is a JSON number, true, false,
+// object or array (a JSON string or null is taken as text).
+func readsAsJSON(v string) bool {
+	t := bytes.TrimSpace([]byte(v))
+	if len(t) == 0 || t[0] == '"' || string(t) == "null" {
+		return false
+	}
+	return json.Valid(t)
+}
+
+// methodNames lists the methods for error messages.
+func methodNames() string {
+	var names []string
+	for _, m := range tasks.Methods() {
+		names = append(names, m.Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
