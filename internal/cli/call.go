@@ -191,7 +191,7 @@ func newCallQueue(e *env) (*callQueue, error) {
 	if !ok {
 		return nil, fmt.Errorf("config: unsupported Redis connection %T", rc)
 	}
-	store, err := files.NewStore(rdb, files.Config{})
+	store, err := files.NewStore(rdb, files.Config{MaxBytes: cfg.UploadMaxBytes})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err

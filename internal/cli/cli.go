@@ -240,11 +240,12 @@ func newClient(e *env) (*client.Client, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return client.New(client.Config{
-		Redis:     rc,
-		Bots:      cfg.ProducerBotNames(),
-		Retention: cfg.ResultRetention,
-		MaxRetry:  cfg.MaxRetry,
-		Logger:    slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		Redis:          rc,
+		Bots:           cfg.ProducerBotNames(),
+		Retention:      cfg.ResultRetention,
+		MaxRetry:       cfg.MaxRetry,
+		UploadMaxBytes: cfg.UploadMaxBytes,
+		Logger:         slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	})
 }
 

@@ -58,7 +58,7 @@ func RunListener(ctx context.Context, cfg *config.Config, ln net.Listener, logge
 func ClientConfig(cfg *config.Config, rc *config.RedisConn, logger *slog.Logger) client.Config {
 	return client.Config{
 		Redis: rc, Bots: cfg.ProducerBotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: logger,
+		UploadMaxBytes: cfg.UploadMaxBytes, Logger: logger,
 	}
 }
 
@@ -75,6 +75,7 @@ func WebConfig(cfg *config.Config, rc *config.RedisConn, cl web.Messages, logger
 		APIToken:               cfg.APIToken.Reveal(),
 		Bots:                   cfg.ProducerBotNames(),
 		Retention:              cfg.ResultRetention,
+		UploadMaxBytes:         cfg.UploadMaxBytes,
 		MaxRetry:               cfg.MaxRetry,
 		Logger:                 logger,
 	}
