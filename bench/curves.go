@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -97,6 +99,10 @@ type (
 		cpu   cpuSnap // per message
 		runs  []float64
 		load  string // 1-minute load average after the run
+		// machine is the cores every process of the machine kept busy
+		// during the whole run (start-up, enqueue, drain, stop), from
+		// /proc/stat: ours and other sessions' alike.
+		machine float64
 	}
 	pendingPoint struct {
 		n        int
@@ -105,6 +111,7 @@ type (
 		max      time.Duration
 		fill     time.Duration // time to bring the queue to n from the previous size
 		viaFill  int           // messages of n added by the pipelined fill
+		del      time.Duration // median Inspector.DeleteTask of a pending task
 	}
 	limiterSample struct {
 		at   time.Duration // since the first Reserve
@@ -117,8 +124,10 @@ type (
 		keysAfter     int64 // right after the last Reserve
 		usedAfter     int64 // used_memory above the empty server's, then
 		zeroAfter     time.Duration
-		usedZero      int64 // used_memory above the empty server's once no key is left
-		expired       int64 // expired_keys during the run
+		chatTTL       time.Duration // PTTL of a chat's key right after its Reserve
+		groupTTL      time.Duration // PTTL of a group's key right after its Reserve
+		usedZero      int64         // used_memory above the empty server's once no key is left
+		expired       int64         // expired_keys during the run
 		timeline      []limiterSample
 	}
 	idlePoint struct {
@@ -266,13 +275,22 @@ func (b *bench) curveWorkers(ctx context.Context, o curvesOptions, res *curveRes
 	for r := range o.repeat {
 		for i, n := range o.workers {
 			b.progress(fmt.Sprintf("workers %d/%d: %d processes × 10, %d tasks", r+1, o.repeat, n, o.tasks))
+			m0, err := readMachineCPU()
+			if err != nil {
+				return err
+			}
 			rate, cpu, err := b.throughputRun(ctx, "telequeue", n, o.tasks, 0, nil)
 			if err != nil {
 				return err
 			}
+			m1, err := readMachineCPU()
+			if err != nil {
+				return err
+			}
 			la := loadavg()
-			p := workersPoint{procs: n, rate: rate, cpu: cpu, load: strings.Fields(la)[0]}
-			b.progress(fmt.Sprintf("  %.0f msgs/s; CPU per message: %s; %.2f cores busy; load average %s", rate, cpu, p.cores(), la))
+			p := workersPoint{procs: n, rate: rate, cpu: cpu, load: strings.Fields(la)[0], machine: m0.coresBusy(m1)}
+			b.progress(fmt.Sprintf("  %.0f msgs/s; CPU per message: %s; %.2f cores busy by the run, %.2f by the machine; load average %s",
+				rate, cpu, p.cores(), p.machine, la))
 			runs[i] = append(runs[i], p)
 		}
 	}
@@ -342,13 +360,13 @@ func (b *bench) curvePending(ctx context.Context, o curvesOptions, res *curveRes
 			return err
 		}
 		b.progress(fmt.Sprintf("pending: %d queued in %v; timing %d client.SendMessage calls", n, fill.Round(time.Millisecond), o.samples))
-		d, err := b.timeEnqueues(ctx, c, o.samples)
+		d, dd, err := b.timeEnqueues(ctx, c, o.samples)
 		if err != nil {
 			return err
 		}
-		p := pendingPoint{n: n, used: used - base, p50: d.q(0.5), p99: d.q(0.99), max: d.q(1), fill: fill, viaFill: viaFill}
-		b.progress(fmt.Sprintf("  used_memory +%.1f MB (%.0f B/message); enqueue p50 %s, p99 %s, max %s",
-			float64(p.used)/1e6, float64(p.used)/float64(n), ms2(p.p50), ms2(p.p99), ms2(p.max)))
+		p := pendingPoint{n: n, used: used - base, p50: d.q(0.5), p99: d.q(0.99), max: d.q(1), fill: fill, viaFill: viaFill, del: dd.q(0.5)}
+		b.progress(fmt.Sprintf("  used_memory +%.1f MB (%.0f B/message); enqueue p50 %s, p99 %s, max %s; DeleteTask p50 %s",
+			float64(p.used)/1e6, float64(p.used)/float64(n), ms2(p.p50), ms2(p.p99), ms2(p.max), ms2(p.del)))
 		res.pending = append(res.pending, p)
 	}
 	return b.flush(ctx)
@@ -447,9 +465,20 @@ func (b *bench) fillPending(ctx context.Context, t *taskTemplate, first, n int) 
 	return nil
 }
 
-// timeEnqueues times n client.SendMessage calls, one at a time, and deletes
-// the tasks again so that the queue keeps its size.
-func (b *bench) timeEnqueues(ctx context.Context, c *client.Client, n int) (dist, error) {
+// timedDeletes is how many of the timed tasks timeEnqueues deletes with
+// asynq's Inspector.DeleteTask (as Asynqmon's delete button does), timing
+// each; the rest it removes with one LPOP.
+const timedDeletes = 20
+
+// timeEnqueues times n client.SendMessage calls, one at a time, then
+// removes the tasks again so that the queue keeps its size. It returns the
+// enqueue times and the times of timedDeletes Inspector.DeleteTask calls.
+//
+// asynq's DeleteTask of a pending task runs LREM over the whole pending
+// list, so its cost grows with the list; the other tasks are the newest of
+// the list (LPUSH, no worker) and go with one LPOP and a DEL of their
+// hashes, the same layout fillPending writes.
+func (b *bench) timeEnqueues(ctx context.Context, c *client.Client, n int) (enq, del dist, err error) {
 	d := make([]time.Duration, 0, n)
 	ids := make([]string, 0, n)
 	for i := range n {
@@ -457,17 +486,43 @@ func (b *bench) timeEnqueues(ctx context.Context, c *client.Client, n int) (dist
 		start := time.Now()
 		r, err := c.SendMessage(ctx, m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d = append(d, time.Since(start))
 		ids = append(ids, r.ID)
 	}
-	for _, id := range ids {
+	// The newest timedDeletes go with DeleteTask (LREM finds them first,
+	// but LREM with count 0 scans the whole list anyway).
+	k := min(timedDeletes, n)
+	var dd []time.Duration
+	for _, id := range ids[n-k:] {
+		start := time.Now()
 		if err := b.insp.DeleteTask(queue, id); err != nil {
-			return nil, fmt.Errorf("delete timed task %s: %w", id, err)
+			return nil, nil, fmt.Errorf("delete timed task %s: %w", id, err)
+		}
+		dd = append(dd, time.Since(start))
+	}
+	rest := ids[:n-k]
+	if len(rest) > 0 {
+		pendingKey := "asynq:{" + queue + "}:pending"
+		popped, err := b.rdb.LPopCount(ctx, pendingKey, len(rest)).Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("remove timed tasks: %w", err)
+		}
+		slices.Sort(popped)
+		want := slices.Sorted(slices.Values(rest))
+		if !slices.Equal(popped, want) {
+			return nil, nil, fmt.Errorf("remove timed tasks: the list's head is not the %d timed tasks", len(rest))
+		}
+		hashes := make([]string, len(rest))
+		for i, id := range rest {
+			hashes[i] = "asynq:{" + queue + "}:t:" + id
+		}
+		if err := b.rdb.Del(ctx, hashes...).Err(); err != nil {
+			return nil, nil, fmt.Errorf("remove timed tasks: %w", err)
 		}
 	}
-	return newDist(d), nil
+	return newDist(d), newDist(dd), nil
 }
 
 // curveLimiter drives a ratelimit.Limiter with o.chats distinct chats (no
@@ -558,6 +613,9 @@ func (b *bench) curveLimiter(ctx context.Context, o curvesOptions, res *curveRes
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if r.chatTTL, r.groupTTL, err = b.limiterTTLs(ctx, l); err != nil {
+		return err
+	}
 	if err := sample(); err != nil {
 		return err
 	}
@@ -602,8 +660,71 @@ func (b *bench) curveLimiter(ctx context.Context, o curvesOptions, res *curveRes
 	return b.flush(ctx)
 }
 
+// machineCPU is the first line of /proc/stat: jiffies of all CPUs.
+type machineCPU struct{ busy, total int64 }
+
+func readMachineCPU() (machineCPU, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	return parseProcStat(string(data))
+}
+
+// parseProcStat reads the "cpu" line of /proc/stat: user nice system idle
+// iowait irq softirq steal ...; idle and iowait are not busy.
+func parseProcStat(s string) (machineCPU, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return machineCPU{}, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var m machineCPU
+	for i, v := range f[1:min(len(f), 9)] { // guest times are inside user
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return machineCPU{}, fmt.Errorf("/proc/stat: %q: %w", line, err)
+		}
+		m.total += n
+		if i != 3 && i != 4 {
+			m.busy += n
+		}
+	}
+	return m, nil
+}
+
+// coresBusy is how many cores were busy on average from m to z.
+func (m machineCPU) coresBusy(z machineCPU) float64 {
+	if z.total <= m.total {
+		return 0
+	}
+	return float64(z.busy-m.busy) / float64(z.total-m.total) * float64(runtime.NumCPU())
+}
+
 // ms2 formats d in milliseconds with two decimals.
 func ms2(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// limiterTTLs reserves for one more private chat and one more group and
+// reads the PTTL of the chat's and the group's key right after.
+func (b *bench) limiterTTLs(ctx context.Context, l *ratelimit.Limiter) (chat, group time.Duration, err error) {
+	kk := keys.RateLimitOf(ratelimit.DefaultPrefix, tasks.DefaultBot)
+	for _, k := range []ratelimit.Key{
+		{Bot: tasks.DefaultBot, Chat: "999999999"},
+		{Bot: tasks.DefaultBot, Chat: "-100999999999", Group: true},
+	} {
+		if _, _, err := l.Reserve(ctx, k); err != nil {
+			return 0, 0, err
+		}
+	}
+	chat, err = b.rdb.PTTL(ctx, kk.Chat("999999999")).Result()
+	if err == nil {
+		group, err = b.rdb.PTTL(ctx, kk.Group("-100999999999")).Result()
+	}
+	if err == nil && (chat <= 0 || group <= 0) {
+		err = fmt.Errorf("PTTL %v and %v: want keys with an expiry", chat, group)
+	}
+	return chat, group, err
+}
 
 // expiredKeys reads INFO stats expired_keys.
 func (b *bench) expiredKeys(ctx context.Context) (int64, error) {
@@ -649,8 +770,8 @@ func (r *curveResults) markdown(w io.Writer) {
 	fmt.Fprintln(w, "```")
 	us := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond)) }
 	if len(r.workers) > 0 {
-		fmt.Fprintln(w, "\n| worker processes × 10 | msgs/s | CPU µs/msg: workers | Redis | sandbox + bench | cores busy | load average after |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintf(w, "\n| worker processes × 10 | msgs/s | CPU µs/msg: workers | Redis | sandbox + bench | cores busy by the run | by the whole machine (of %d) | load average after |\n", runtime.NumCPU())
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, p := range r.workers {
 			rate := fmt.Sprintf("%.0f", p.rate)
 			if len(p.runs) > 1 {
@@ -660,17 +781,17 @@ func (r *curveResults) markdown(w io.Writer) {
 				}
 				rate += " (runs " + strings.Join(rs, ", ") + ")"
 			}
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.2f | %s |\n", p.procs, rate, us(p.cpu.workers), us(p.cpu.redis), us(p.cpu.bench), p.cores(), p.load)
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.2f | %.2f | %s |\n", p.procs, rate, us(p.cpu.workers), us(p.cpu.redis), us(p.cpu.bench), p.cores(), p.machine, p.load)
 		}
 	}
 	if len(r.pending) > 0 {
-		fmt.Fprintln(w, "\n| pending messages | used_memory | per message | per message added since the size before | enqueue p50 | p99 | max | queued in (of them pipelined copies) |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "\n| pending messages | used_memory | per message | per message added since the size before | enqueue p50 | p99 | max | Inspector.DeleteTask p50 | queued in (of them pipelined copies) |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		var prev pendingPoint
 		for _, p := range r.pending {
-			fmt.Fprintf(w, "| %d | %.1f MB | %.0f B | %.0f B | %s | %s | %s | %v (%d) |\n", p.n, float64(p.used)/1e6,
+			fmt.Fprintf(w, "| %d | %.1f MB | %.0f B | %.0f B | %s | %s | %s | %s | %v (%d) |\n", p.n, float64(p.used)/1e6,
 				float64(p.used)/float64(p.n), float64(p.used-prev.used)/float64(p.n-prev.n),
-				ms2(p.p50), ms2(p.p99), ms2(p.max), p.fill.Round(time.Millisecond), p.viaFill)
+				ms2(p.p50), ms2(p.p99), ms2(p.max), ms2(p.del), p.fill.Round(time.Millisecond), p.viaFill)
 			prev = p
 		}
 	}
@@ -686,6 +807,7 @@ func (r *curveResults) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| keys right after the last call | %d |\n", l.keysAfter)
 		fmt.Fprintf(w, "| most keys at once (sampled every 0.5 s) | %d |\n", l.peakKeys)
 		fmt.Fprintf(w, "| used_memory right after | %.1f MB |\n", float64(l.usedAfter)/1e6)
+		fmt.Fprintf(w, "| expiry of a chat's key / a group's key, right after its Reserve (PTTL) | %v / %v |\n", l.chatTTL, l.groupTTL)
 		fmt.Fprintf(w, "| no key left | %s |\n", zero)
 		fmt.Fprintf(w, "| used_memory then | %.2f MB |\n", float64(l.usedZero)/1e6)
 		fmt.Fprintf(w, "| keys expired (INFO expired_keys) | %d |\n", l.expired)
@@ -719,16 +841,16 @@ func (r *curveResults) charts() []chart {
 	}
 	if len(r.pending) > 0 {
 		p50, p99 := series{name: "p50"}, series{name: "p99"}
-		mem := series{name: "used_memory"}
+		mem := series{name: "used_memory ÷ pending messages"}
 		for _, p := range r.pending {
 			x := float64(p.n)
 			p50.points = append(p50.points, point{x, float64(p.p50) / 1e6})
 			p99.points = append(p99.points, point{x, float64(p.p99) / 1e6})
-			mem.points = append(mem.points, point{x, float64(p.used) / 1e6})
+			mem.points = append(mem.points, point{x, float64(p.used) / x})
 		}
 		out = append(out,
 			chart{title: "Enqueue latency (client.SendMessage)", xLabel: "pending messages", yLabel: "ms", logX: true, series: []series{p50, p99}},
-			chart{title: "Redis memory", xLabel: "pending messages", yLabel: "MB", logX: true, series: []series{mem}})
+			chart{title: "Redis memory per pending message", xLabel: "pending messages", yLabel: "bytes", logX: true, series: []series{mem}})
 	}
 	if l := r.limiter; l != nil {
 		keys := series{name: fmt.Sprintf("limiter keys; %d chats, last Reserve at %.0f s", l.chats, l.drive.Seconds())}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -220,3 +221,33 @@ func TestWriteSVG(t *testing.T) {
 }
 
 func fmtPoint(x, y float64) string { return fmt.Sprintf("%.1f,%.1f", x, y) }
+
+func TestParseProcStat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    machineCPU
+		wantErr bool
+	}{
+		// user nice system idle iowait irq softirq steal guest guest_nice
+		{in: "cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 1 2 3 4 5\n", want: machineCPU{busy: 160, total: 1000}},
+		{in: "cpu 10 0 10 80 0\n", want: machineCPU{busy: 20, total: 100}},
+		{in: "cpu0 1 2 3 4 5\n", wantErr: true},
+		{in: "cpu 1 2\n", wantErr: true},
+		{in: "cpu 1 2 x 4 5\n", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseProcStat(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseProcStat(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	a, z := machineCPU{busy: 100, total: 1000}, machineCPU{busy: 600, total: 2000}
+	if got, want := a.coresBusy(z), 0.5*float64(runtime.NumCPU()); got != want {
+		t.Errorf("coresBusy = %v, want %v (half of every core)", got, want)
+	}
+	if got := z.coresBusy(a); got != 0 {
+		t.Errorf("coresBusy backwards = %v, want 0", got)
+	}
+}
