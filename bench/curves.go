@@ -133,6 +133,9 @@ type (
 	idlePoint struct {
 		procs int
 		r     commandRates
+		// Cores busy while idle: the workers' and redis-server's CPU
+		// time over idleFor/2 before the commands are counted.
+		workers, redis float64
 	}
 	curveResults struct {
 		header  []string
@@ -747,7 +750,20 @@ func (b *bench) curveIdle(ctx context.Context, o curvesOptions, res *curveResult
 			return err
 		}
 		time.Sleep(2 * time.Second) // start-up queries done
-		r, err := b.idleCommands(ctx, o.idleFor)
+		// CPU first, for half the time, without MONITOR (which costs Redis
+		// CPU of its own); then the commands.
+		c0, err := b.cpu(ctx, g)
+		start := time.Now()
+		var c1 cpuSnap
+		if err == nil {
+			time.Sleep(o.idleFor / 2)
+			c1, err = b.cpu(ctx, g)
+		}
+		took := time.Since(start)
+		var r commandRates
+		if err == nil {
+			r, err = b.idleCommands(ctx, o.idleFor)
+		}
 		if err == nil {
 			err = g.alive()
 		}
@@ -755,8 +771,11 @@ func (b *bench) curveIdle(ctx context.Context, o curvesOptions, res *curveResult
 		if err != nil {
 			return err
 		}
-		b.progress(fmt.Sprintf("  %.0f commands/s from clients (%.1f per process), %.0f incl. scripts", r.client, r.client/float64(n), r.all))
-		res.idle = append(res.idle, idlePoint{procs: n, r: r})
+		p := idlePoint{procs: n, r: r,
+			workers: (c1.workers - c0.workers).Seconds() / took.Seconds(), redis: (c1.redis - c0.redis).Seconds() / took.Seconds()}
+		b.progress(fmt.Sprintf("  %.0f commands/s from clients (%.1f per process), %.0f incl. scripts; cores busy: workers %.3f, redis %.3f",
+			r.client, r.client/float64(n), r.all, p.workers, p.redis))
+		res.idle = append(res.idle, p)
 	}
 	return nil
 }
@@ -813,10 +832,10 @@ func (r *curveResults) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| keys expired (INFO expired_keys) | %d |\n", l.expired)
 	}
 	if len(r.idle) > 0 {
-		fmt.Fprintln(w, "\n| idle worker processes | commands/s from clients (MONITOR) | per process | incl. commands inside scripts | busiest, incl. scripts |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "\n| idle worker processes | commands/s from clients (MONITOR) | per process | incl. commands inside scripts | CPU, cores: workers | redis-server | busiest, incl. scripts |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---|")
 		for _, p := range r.idle {
-			fmt.Fprintf(w, "| %d | %.0f | %.1f | %.0f | %s |\n", p.procs, p.r.client, p.r.client/float64(p.procs), p.r.all, p.r.top(4))
+			fmt.Fprintf(w, "| %d | %.0f | %.1f | %.0f | %.3f | %.3f | %s |\n", p.procs, p.r.client, p.r.client/float64(p.procs), p.r.all, p.workers, p.redis, p.r.top(4))
 		}
 	}
 }
