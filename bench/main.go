@@ -7,6 +7,7 @@
 //	go run ./bench -sweep     # also measure idle cost and latency of candidate polling intervals
 //	go run ./bench -profile /tmp/prof   # CPU profiles of the six workers of the 6×10 run
 //	go run ./bench -alt 'label|/abs/worker|KEY=V'   # another worker next to cmd/worker
+//	go run ./bench curves   # how cost grows with the work (issue 13 §3), writes docs/curves.svg
 //
 // Figures that miss a target of issue 3 are marked MISSED; the command fails
 // only when a measurement cannot be made. BENCHMARKS.md describes each
@@ -151,6 +152,9 @@ func (o options) sizes() sizes {
 // run parses args, runs the benchmark and prints the table to stdout and
 // progress to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report, error) {
+	if len(args) > 0 && args[0] == "curves" {
+		return nil, runCurves(ctx, args[1:], stdout, stderr) // curves.go
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := options{args: args}
