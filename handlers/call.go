@@ -82,6 +82,7 @@ type CallHandler struct {
 	core    *SendMessageHandler
 	uploads Uploads
 	files   uploader
+	refs    *refResolver
 }
 
 // uploader builds requests with files and learns their file_ids, for
@@ -104,7 +105,8 @@ func NewCallHandler(send *SendMessageHandler, uploads Uploads) (*CallHandler, er
 			return nil, fmt.Errorf("handlers: bot %q: its sender cannot call any method (use NewBots)", name)
 		}
 	}
-	return &CallHandler{core: send, uploads: uploads, files: uploader{uploads: uploads, log: send.log}}, nil
+	return &CallHandler{core: send, uploads: uploads, files: uploader{uploads: uploads, log: send.log},
+		refs: &refResolver{rdb: send.rdb, insp: send.insp, log: send.log}}, nil
 }
 
 // Handlers maps the task type of every table method but sendMessage to h,
@@ -122,6 +124,7 @@ func (h *CallHandler) Handlers(cfg OrderedConfig) (map[string]asynq.Handler, err
 			out[tasks.OrderedType(m.Type)] = ordered
 		}
 	}
+	out[tasks.TypeSendMessageRef] = h // a reply to a queued message
 	return out, nil
 }
 
@@ -168,7 +171,21 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
-	res, err := h.call(ctx, t, botName, bot, taskID, c, limited, check)
+	// Coalescing looks at the call as queued: its target may be a
+	// referenced message, known to the producer only by its task.
+	stale := h.supersededCheck(t, taskID, c)
+	if len(refsOf(c)) > 0 {
+		queue, _ := asynq.GetQueueName(ctx)
+		resolved, err := h.refs.resolve(ctx, queue, taskID, c)
+		if err != nil {
+			if FailureEvent(ctx, t, err) != nil {
+				h.release(ctx, taskID, c)
+			}
+			return err
+		}
+		c = resolved
+	}
+	res, err := h.call(ctx, botName, bot, taskID, c, limited, check, stale)
 	if errors.Is(err, errSuperseded) {
 		h.core.obs.Sent(botName, OutcomeSuperseded, 0)
 		res = &tasks.CallResult{Method: c.Method, ChatID: c.Chat().ID, Superseded: true}
@@ -220,10 +237,9 @@ func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call)
 
 // call makes c's call, following migrate_to_chat_id, and returns its
 // result. Errors are sorted into retry classes as for sendMessage.
-func (h *CallHandler) call(ctx context.Context, t *asynq.Task, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck) (*tasks.CallResult, error) {
+func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller, taskID string, c *tasks.Call, limited bool, check *sentCheck, stale func(context.Context) error) (*tasks.CallResult, error) {
 	m := c.MethodInfo()
 	chat := c.Chat()
-	stale := h.supersededCheck(t, taskID, c)
 	// Before the slot: a sender waiting for another's upload must not
 	// hold a slot of Telegram's limits, or its call would reach Telegram
 	// later than the slot allows.

@@ -88,8 +88,11 @@ func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data
 	}
 	ctx, cancel := h.afterSend(ctx)
 	defer cancel()
+	var waiters *redis.StringSliceCmd
 	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
+		// Calls parked on this message (message_task_id) run now.
+		waiters = p.SPopN(ctx, keys.RefWaiters(taskID), refWaitersMax)
 		p.HSet(ctx, keys.AsynqTask(qname, taskID), "result", data)
 		if len(obsolete) > 0 {
 			p.Del(ctx, obsolete...)
@@ -99,6 +102,9 @@ func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data
 		}
 		return nil
 	})
+	if err == nil {
+		wakeRefWaiters(h.insp, h.log, taskID, waiters.Val())
+	}
 	return err == nil
 }
 

@@ -69,8 +69,9 @@ type SendMessageHandler struct {
 	rdb                redis.UniversalClient
 	markerTTL          time.Duration
 	markerWriteTimeout time.Duration
-	chatWaiters        chan struct{}   // a token per send sleeping on a chat-bound wait
-	globalQueues       map[string]bool // nil: every queue counts against the global budget
+	chatWaiters        chan struct{}    // a token per send sleeping on a chat-bound wait
+	globalQueues       map[string]bool  // nil: every queue counts against the global budget
+	insp               *asynq.Inspector // wakes calls waiting for a message; nil without Redis
 	obs                Observer
 	outcomes           Outcomes
 	log                *slog.Logger
@@ -93,6 +94,9 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 	}
 	if h.markerTTL <= 0 {
 		h.markerTTL = 72 * time.Hour
+	}
+	if h.rdb != nil {
+		h.insp = asynq.NewInspectorFromRedisClient(h.rdb)
 	}
 	if h.markerWriteTimeout <= 0 {
 		h.markerWriteTimeout = 10 * time.Minute

@@ -94,6 +94,7 @@ type Server struct {
 	srv   *asynq.Server
 	lane  *asynq.Server            // serves tasks.QueueCallbacks alone; nil if off
 	rdb   redis.UniversalClient    // made from Config.Redis; closed by Shutdown
+	insp  *asynq.Inspector         // wakes calls waiting for a failed task's message
 	types map[string]asynq.Handler // task type → handler, matched exactly
 	log   *slog.Logger
 	drain time.Duration
@@ -201,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, acfg)
-	s := &Server{srv: srv, rdb: rdb, types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
+	s := &Server{srv: srv, rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
 	queues := slices.Collect(maps.Keys(cfg.Queues))
 	if cfg.CallbackConcurrency > 0 {
@@ -238,10 +239,16 @@ func (s *Server) dispatch(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w %q: this worker has no handler for it (a newer one may)", ErrUnknownTaskType, typ)
 	}
 	err := capError(h.ProcessTask(ctx, t))
-	if s.outcomes != nil {
-		if e := handlers.FailureEvent(ctx, t, err); e != nil {
+	if err == nil {
+		return nil
+	}
+	if e := handlers.FailureEvent(ctx, t, err); e != nil {
+		if s.outcomes != nil {
 			s.recordFailure(ctx, e)
 		}
+		// Calls that wait for this task's message (message_task_id)
+		// fail now rather than at their next look.
+		handlers.WakeRefWaiters(context.WithoutCancel(ctx), s.rdb, s.insp, s.log, e.TaskID)
 	}
 	return err
 }

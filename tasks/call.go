@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,10 +47,12 @@ type Call struct {
 	// Uploads are the files Params attaches, by attach name.
 	Uploads map[string]Upload `json:"uploads,omitempty"`
 
-	m      *Method
-	chat   telego.ChatID
-	inline string // inline_message_id of an edit without a chat
-	cost   int
+	m        *Method
+	chat     telego.ChatID
+	inline   string // inline_message_id of an edit without a chat
+	cost     int
+	ref      *Ref // the message_task_id reference, if any
+	replyRef *Ref // reply_parameters.message_task_id, if any
 }
 
 // BotName returns the bot that makes the call, "default" when unset.
@@ -103,8 +106,9 @@ func (c *Call) Validate() error {
 	if m == nil {
 		return invalid("method", ErrUnknownMethod, "%q: see tasks.Methods for the methods telequeue queues", c.Method)
 	}
-	if m.Name == "sendMessage" {
-		// sendMessage has its own payload and task type.
+	if m.Name == "sendMessage" && !replyByRef(c.Params) {
+		// sendMessage has its own payload and task type, but for a
+		// reply to a queued message (TypeSendMessageRef).
 		_, err := c.SendMessage()
 		return err
 	}
@@ -112,7 +116,7 @@ func (c *Call) Validate() error {
 	if err != nil {
 		return err
 	}
-	c.m, c.chat, c.inline, c.cost = m, p.chat, p.inline, p.cost
+	c.m, c.chat, c.inline, c.cost, c.ref, c.replyRef = m, p.chat, p.inline, p.cost, p.ref, p.replyRef
 	return nil
 }
 
@@ -154,7 +158,7 @@ func ParseCall(data []byte) (*Call, error) {
 // for sendMessage, else a task of the method's type with the method's
 // defaults (see [DefaultOptions]); opts override them.
 func NewCallTask(c *Call, opts ...asynq.Option) (*asynq.Task, error) {
-	if c.Method == "sendMessage" {
+	if c.Method == "sendMessage" && !replyByRef(c.Params) {
 		m, err := c.SendMessage()
 		if err != nil {
 			return nil, err
@@ -166,7 +170,11 @@ func NewCallTask(c *Call, opts ...asynq.Option) (*asynq.Task, error) {
 	}
 	p := *c
 	p.Version = CallVersion
-	t, err := newTask(c.m.Type, &p, DefaultOptions(c.m.Type, 0), opts)
+	typ := c.m.Type
+	if typ == TypeSendMessage {
+		typ = TypeSendMessageRef
+	}
+	t, err := newTask(typ, &p, DefaultOptions(typ, 0), opts)
 	if err != nil || c.m.Deadline() == 0 {
 		return t, err
 	}
@@ -198,9 +206,11 @@ type params struct {
 	uploads map[string]Upload
 	used    map[string]bool // attach names referenced
 
-	chat   telego.ChatID
-	inline string
-	cost   int
+	chat     telego.ChatID
+	inline   string
+	cost     int
+	ref      *Ref // message_task_id
+	replyRef *Ref // reply_parameters.message_task_id
 }
 
 // readParams decodes and checks the parameters of a call of m.
@@ -224,6 +234,11 @@ func readParams(m *Method, data json.RawMessage, uploads map[string]Upload) (*pa
 	for _, name := range names {
 		f, ok := m.fields[name]
 		switch {
+		case name == FieldMessageTaskID || name == FieldMessageTaskPart:
+			if err := p.checkRef(name); err != nil {
+				return nil, err
+			}
+			continue
 		case name == "allow_paid_broadcast" && !m.Paid:
 			return nil, invalid(name, ErrInvalidField, "Telegram does not take paid broadcasts for %s", m.Name)
 		case !ok:
@@ -236,7 +251,13 @@ func readParams(m *Method, data json.RawMessage, uploads map[string]Upload) (*pa
 			return nil, err
 		}
 	}
+	if p.ref != nil && p.ref.TaskID == "" {
+		return nil, &ValidationError{Field: FieldMessageTaskID, Err: ErrMissingField, Detail: FieldMessageTaskPart + " needs it"}
+	}
 	for _, name := range m.Fields() {
+		if p.ref != nil && refFills(m, name) {
+			continue
+		}
 		if _, ok := p.raw[name]; !ok && m.fields[name].required {
 			if name == "chat_id" {
 				return nil, &ValidationError{Field: name, Err: ErrMissingChat}
@@ -278,6 +299,21 @@ func (p *params) checkField(name string, f field) error {
 		var r telego.ReplyParameters
 		if err := json.Unmarshal(v, &r); err != nil {
 			return invalid(name, ErrInvalidField, "%v", typeError(err))
+		}
+		var ref struct {
+			TaskID string `json:"message_task_id"`
+			Part   int    `json:"message_task_part"`
+		}
+		_ = json.Unmarshal(v, &ref)
+		if ref.TaskID != "" {
+			if r.MessageID != 0 {
+				return invalid("reply_parameters.message_task_id", ErrInvalidField, "set message_id or message_task_id, not both")
+			}
+			if !ValidTaskID(ref.TaskID) || ref.Part < 0 {
+				return invalid("reply_parameters.message_task_id", ErrInvalidField, "%q is not a task id", truncate(ref.TaskID, 40))
+			}
+			p.replyRef = &Ref{TaskID: ref.TaskID, Part: ref.Part}
+			r.MessageID = 1 // stands for the referenced message in the checks below
 		}
 		return validateReply(&r)
 	case name == "reply_markup":
@@ -484,6 +520,10 @@ func (c *Call) CoalesceKey() string {
 	_ = json.Unmarshal(c.Params, &v)
 	target := c.chat.String()
 	switch {
+	case c.ref != nil:
+		// The message is known once its task is sent: name it by the
+		// task, as every edit of it does.
+		target = "task:" + c.ref.TaskID + ":" + strconv.Itoa(c.ref.Part)
 	case c.inline != "":
 		target = "inline:" + c.inline
 	case c.m.Kind == KindDraft:
@@ -492,4 +532,158 @@ func (c *Call) CoalesceKey() string {
 		target += ":" + strconv.FormatInt(v.MessageID, 10)
 	}
 	return c.BotName() + ":" + target + ":" + c.m.Name
+}
+
+// References to queued messages: a parameter that takes a message_id of the
+// bot's own message (an edit's, a delete's, a pin's, the source of a copy
+// or forward, reply_parameters) may name instead the task that sends it.
+const (
+	// FieldMessageTaskID names the task (its receipt id) that sends the
+	// message, in place of message_id; chat_id (from_chat_id for a copy or
+	// forward) may then be left out: it is the chat the message went to.
+	FieldMessageTaskID = "message_task_id"
+	// FieldMessageTaskPart picks the message of a multi-part reply or an
+	// album (0 the first, the default).
+	FieldMessageTaskPart = "message_task_part"
+)
+
+// Ref is a reference to a message a queued task sends.
+type Ref struct {
+	TaskID string
+	Part   int
+}
+
+// Refs returns the call's references to queued messages: its own
+// (message_task_id) and reply_parameters', either nil if absent.
+func (c *Call) Refs() (ref, reply *Ref) { return c.ref, c.replyRef }
+
+var taskIDRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+// ValidTaskID reports whether id can name a task.
+func ValidTaskID(id string) bool { return taskIDRE.MatchString(id) }
+
+// checkRef checks message_task_id and message_task_part.
+func (p *params) checkRef(name string) error {
+	_, hasID := p.m.fields["message_id"]
+	if !hasID || p.m.Kind == KindCallback {
+		return invalid(name, ErrUnknownField, "%s names no message", p.m.Name)
+	}
+	if p.ref == nil {
+		p.ref = &Ref{}
+	}
+	v := p.raw[name]
+	if name == FieldMessageTaskPart {
+		if err := json.Unmarshal(v, &p.ref.Part); err != nil || p.ref.Part < 0 {
+			return invalid(name, ErrInvalidField, "the index of a part, from 0")
+		}
+		return nil
+	}
+	if err := json.Unmarshal(v, &p.ref.TaskID); err != nil || !ValidTaskID(p.ref.TaskID) {
+		return invalid(name, ErrInvalidField, "a task id, as a receipt gives it")
+	}
+	if _, ok := p.raw["message_id"]; ok {
+		return invalid(name, ErrInvalidField, "set message_id or message_task_id, not both")
+	}
+	return nil
+}
+
+// refFills reports whether a reference fills the method's parameter name:
+// message_id, and the chat it names (chat_id, or from_chat_id for a copy or
+// a forward).
+func refFills(m *Method, name string) bool {
+	switch name {
+	case "message_id":
+		return true
+	case "from_chat_id":
+		return true
+	case "chat_id":
+		_, copies := m.fields["from_chat_id"]
+		return !copies
+	}
+	return false
+}
+
+// RefTarget is a referenced message as its task's result names it.
+type RefTarget struct {
+	ChatID     int64
+	MessageIDs []int64
+}
+
+// Resolve returns the call with its references replaced by the messages
+// they name (targets by task id), validated again. A reference whose part
+// does not exist is a [*ValidationError].
+func (c *Call) Resolve(targets map[string]RefTarget) (*Call, error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(c.Params, &params); err != nil {
+		return nil, err
+	}
+	pick := func(field string, r *Ref) (RefTarget, int64, error) {
+		t, ok := targets[r.TaskID]
+		if !ok || r.Part >= len(t.MessageIDs) {
+			return t, 0, invalid(field, ErrInvalidField, "task %s sent %d message(s): no part %d", r.TaskID, len(t.MessageIDs), r.Part)
+		}
+		return t, t.MessageIDs[r.Part], nil
+	}
+	if r := c.ref; r != nil {
+		t, id, err := pick(FieldMessageTaskID, r)
+		if err != nil {
+			return nil, err
+		}
+		delete(params, FieldMessageTaskID)
+		delete(params, FieldMessageTaskPart)
+		params["message_id"], _ = json.Marshal(id)
+		chatField := "chat_id"
+		if _, copies := c.m.fields["from_chat_id"]; copies {
+			chatField = "from_chat_id"
+		}
+		if _, ok := params[chatField]; !ok {
+			params[chatField], _ = json.Marshal(t.ChatID)
+		}
+	}
+	if r := c.replyRef; r != nil {
+		var rp map[string]json.RawMessage
+		if err := json.Unmarshal(params["reply_parameters"], &rp); err != nil {
+			return nil, err
+		}
+		t, id, err := pick("reply_parameters.message_task_id", r)
+		if err != nil {
+			return nil, err
+		}
+		delete(rp, FieldMessageTaskID)
+		delete(rp, FieldMessageTaskPart)
+		rp["message_id"], _ = json.Marshal(id)
+		var chat telego.ChatID
+		_ = json.Unmarshal(params["chat_id"], &chat)
+		if _, ok := rp["chat_id"]; !ok && chat.ID != t.ChatID {
+			rp["chat_id"], _ = json.Marshal(t.ChatID)
+		}
+		params["reply_parameters"], _ = json.Marshal(rp)
+	}
+	out := *c
+	var err error
+	if out.Params, err = json.Marshal(params); err != nil {
+		return nil, err
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// TypeSendMessageRef is the task type of a sendMessage whose
+// reply_parameters name a queued message by its task
+// (message_task_id): a [Call] payload, run by the handler of every method
+// once that message is sent. Other sendMessage calls are [TypeSendMessage]
+// tasks.
+const TypeSendMessageRef = "telegram:send_message:ref"
+
+// replyByRef reports whether params' reply_parameters name a queued
+// message by its task.
+func replyByRef(params json.RawMessage) bool {
+	var p struct {
+		Reply *struct {
+			TaskID string `json:"message_task_id"`
+		} `json:"reply_parameters"`
+	}
+	return json.Unmarshal(params, &p) == nil && p.Reply != nil && p.Reply.TaskID != ""
 }

@@ -135,6 +135,20 @@ func TestCallValidate(t *testing.T) {
 		{method: "sendMessageDraft", params: `{"chat_id":-100,"draft_id":7,"text":"x"}`, wantErr: tasks.ErrInvalidChat, field: "chat_id"},
 		{method: "sendMessageDraft", params: `{"chat_id":1,"draft_id":0,"text":"x"}`, wantErr: tasks.ErrInvalidField, field: "draft_id"},
 		{method: "sendMessageDraft", params: `{"chat_id":1,"draft_id":7,"text":""}`, wantErr: tasks.ErrEmptyText, field: "text"},
+		// references to queued messages
+		{method: "editMessageText", params: `{"message_task_id":"abc123","text":"done"}`, cost: 1},
+		{method: "editMessageText", params: `{"message_task_id":"abc123","message_task_part":2,"chat_id":5,"text":"done"}`, cost: 1},
+		{method: "editMessageText", params: `{"message_task_id":"abc123","message_id":4,"text":"x"}`, wantErr: tasks.ErrInvalidField, field: "message_task_id"},
+		{method: "editMessageText", params: `{"message_task_id":"has space","text":"x"}`, wantErr: tasks.ErrInvalidField, field: "message_task_id"},
+		{method: "editMessageText", params: `{"message_task_part":1,"chat_id":1,"message_id":2,"text":"x"}`, wantErr: tasks.ErrMissingField, field: "message_task_id"},
+		{method: "deleteMessage", params: `{"message_task_id":"abc123"}`, cost: 1},
+		{method: "pinChatMessage", params: `{"message_task_id":"abc123"}`, cost: 1},
+		{method: "copyMessage", params: `{"chat_id":7,"message_task_id":"abc123"}`, cost: 1},
+		{method: "copyMessage", params: `{"message_task_id":"abc123"}`, wantErr: tasks.ErrMissingChat, field: "chat_id"},
+		{method: "forwardMessage", params: `{"chat_id":7,"message_task_id":"abc123"}`, cost: 1},
+		{method: "sendPhoto", params: `{"chat_id":7,"photo":"x","message_task_id":"abc123"}`, wantErr: tasks.ErrUnknownField, field: "message_task_id"},
+		{method: "sendPhoto", params: `{"chat_id":7,"photo":"x","reply_parameters":{"message_task_id":"abc123"}}`, cost: 1},
+		{method: "sendPhoto", params: `{"chat_id":7,"photo":"x","reply_parameters":{"message_task_id":"abc123","message_id":3}}`, wantErr: tasks.ErrInvalidField, field: "reply_parameters.message_task_id"},
 		// the payload itself
 		{method: "sendTelepathy", params: `{}`, wantErr: tasks.ErrUnknownMethod, field: "method"},
 		{method: "sendPhoto", params: `[1]`, wantErr: tasks.ErrMalformedPayload, field: "params"},
@@ -351,5 +365,51 @@ func TestCoalesceKey(t *testing.T) {
 		if k := key(m, params); k != "" {
 			t.Errorf("%s coalesces under %q; only edits and drafts do", m, k)
 		}
+	}
+}
+
+func TestResolveRefs(t *testing.T) {
+	t.Parallel()
+	targets := map[string]tasks.RefTarget{"t1": {ChatID: -100555, MessageIDs: []int64{10, 11, 12}}}
+	for _, tc := range []struct {
+		method, params, want string
+	}{
+		{"editMessageText", `{"message_task_id":"t1","text":"done"}`, `{"chat_id":-100555,"message_id":10,"text":"done"}`},
+		{"editMessageText", `{"message_task_id":"t1","message_task_part":2,"text":"done"}`, `{"chat_id":-100555,"message_id":12,"text":"done"}`},
+		{"deleteMessage", `{"message_task_id":"t1"}`, `{"chat_id":-100555,"message_id":10}`},
+		{"copyMessage", `{"chat_id":7,"message_task_id":"t1","message_task_part":1}`, `{"chat_id":7,"from_chat_id":-100555,"message_id":11}`},
+		{"sendPhoto", `{"chat_id":-100555,"photo":"x","reply_parameters":{"message_task_id":"t1"}}`, `{"chat_id":-100555,"photo":"x","reply_parameters":{"message_id":10}}`},
+		{"sendPhoto", `{"chat_id":9,"photo":"x","reply_parameters":{"message_task_id":"t1"}}`, `{"chat_id":9,"photo":"x","reply_parameters":{"chat_id":-100555,"message_id":10}}`},
+	} {
+		c := &tasks.Call{Method: tc.method, Params: json.RawMessage(tc.params)}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.params, err)
+		}
+		r, err := c.Resolve(targets)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.params, err)
+		}
+		var got, want any
+		_ = json.Unmarshal(r.Params, &got)
+		_ = json.Unmarshal([]byte(tc.want), &want)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s resolved to %s, want %s", tc.params, r.Params, tc.want)
+		}
+		if ref, reply := r.Refs(); ref != nil || reply != nil {
+			t.Errorf("%s: references left after Resolve", tc.params)
+		}
+	}
+	c := &tasks.Call{Method: "editMessageText", Params: json.RawMessage(`{"message_task_id":"t1","message_task_part":3,"text":"x"}`)}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Resolve(targets); !errors.Is(err, tasks.ErrInvalidField) {
+		t.Errorf("a part the reply does not have: %v", err)
+	}
+	// Edits of one referenced message coalesce, whatever chat they name.
+	a := &tasks.Call{Method: "editMessageText", Params: json.RawMessage(`{"message_task_id":"t1","text":"a"}`)}
+	b := &tasks.Call{Method: "editMessageText", Params: json.RawMessage(`{"message_task_id":"t1","text":"ab"}`)}
+	if a.Validate() != nil || b.Validate() != nil || a.CoalesceKey() == "" || a.CoalesceKey() != b.CoalesceKey() {
+		t.Errorf("coalesce keys of edits of one referenced message: %q, %q", a.CoalesceKey(), b.CoalesceKey())
 	}
 }

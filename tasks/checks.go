@@ -212,6 +212,10 @@ func checkEditTarget(p *params) error {
 	}
 	p.decodeInto(&v)
 	_, hasChat := p.raw["chat_id"]
+	if p.ref != nil {
+		// message_task_id names the message, and its chat unless given.
+		hasChat, v.MessageID = true, 1
+	}
 	switch {
 	case v.InlineMessageID != "":
 		if hasChat || v.MessageID != 0 {
@@ -250,7 +254,7 @@ func checkEditMedia(p *params) error { return checkEditTarget(p) }
 
 // checkMessageID: message_id is required (deleteMessage, pinChatMessage).
 func checkMessageID(p *params) error {
-	if _, ok := p.raw["message_id"]; !ok {
+	if _, ok := p.raw["message_id"]; !ok && p.ref == nil {
 		return &ValidationError{Field: "message_id", Err: ErrMissingField}
 	}
 	return nil
@@ -315,5 +319,17 @@ func checkDraft(p *params) error {
 	if v.DraftID == 0 {
 		return invalid("draft_id", ErrInvalidField, "must not be 0")
 	}
+	return validateText(textFields, v.Text, v.ParseMode, v.Entities, MaxTextLength)
+}
+
+// checkText checks a sendMessage's text, for a sendMessage queued as a
+// call (a reply to a queued message: see TypeSendMessageRef).
+func checkText(p *params) error {
+	var v struct {
+		Text      string                 `json:"text"`
+		ParseMode string                 `json:"parse_mode"`
+		Entities  []telego.MessageEntity `json:"entities"`
+	}
+	p.decodeInto(&v)
 	return validateText(textFields, v.Text, v.ParseMode, v.Entities, MaxTextLength)
 }

@@ -110,7 +110,7 @@ func methodTable() []*Method {
 		return newMethod(name, KindChange, p, false, check)
 	}
 	return []*Method{
-		newMethod("sendMessage", KindSend, telego.SendMessageParams{}, true, nil),
+		newMethod("sendMessage", KindSend, telego.SendMessageParams{}, true, checkText),
 		send("sendPhoto", telego.SendPhotoParams{}, checkCaption),
 		send("sendVideo", telego.SendVideoParams{}, checkCaption),
 		send("sendAnimation", telego.SendAnimationParams{}, checkCaption),
@@ -203,6 +203,8 @@ var methodsByName = func() methodIndex {
 		idx.byType[m.Type] = m
 		if m.Type != TypeSendMessage {
 			idx.byType[m.Type+orderedSuffix] = m
+		} else {
+			idx.byType[TypeSendMessageRef] = m
 		}
 		idx.byParams[m.params] = m
 	}

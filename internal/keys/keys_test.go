@@ -45,6 +45,7 @@ func TestKeysDoNotChange(t *testing.T) {
 		{up.FileID("promo"), "telequeue:fileid:{ab12}:promo"},
 		{up.Claim("promo"), "telequeue:uploading:{ab12}:promo"},
 		{Coalesce("b:1:5:editMessageText"), "telequeue:coalesce:b:1:5:editMessageText"},
+		{RefWaiters("t1"), "telequeue:refwaiters:t1"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

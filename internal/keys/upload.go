@@ -34,3 +34,8 @@ func (k Upload) Claim(bot string) string { return Prefix + "uploading:{" + strin
 // (tasks.Call.CoalesceKey: a bot, a chat, a message and the edited part):
 // an older call to it completes as superseded.
 func Coalesce(target string) string { return Prefix + "coalesce:" + target }
+
+// RefWaiters is the set of the calls ("queue|task id") parked until the task
+// taskID has sent its message (a message_task_id reference): the task wakes
+// them when it is done.
+func RefWaiters(taskID string) string { return Prefix + "refwaiters:" + taskID }
