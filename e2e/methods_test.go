@@ -232,6 +232,7 @@ func TestEveryMethodUnderLimits(t *testing.T) {
 		perChange   = 24 // tasks of each edit, delete and pin method
 		perSend     = 12 // tasks of each send method in phase 2
 		actions     = 30 // sendChatAction, to chats of their own
+		drafts      = 12 // sendMessageDraft, to chats of their own
 		callbacks   = 120
 		groupChats  = 2
 		pacePerSec  = 20.0 // phase 2's budgeted sends enqueued per second
@@ -470,6 +471,12 @@ func TestEveryMethodUnderLimits(t *testing.T) {
 	}
 	for k := range callbacks {
 		add(newJob("answerCallbackQuery", 0, 0, `{"callback_query_id":"cb-%d","text":"done %d"}`, k, k))
+	}
+	// Drafts, each of its own draft_id (drafts of one id coalesce), to
+	// chats of their own like the chat actions.
+	for k := range drafts {
+		ch := int64(9500 + k)
+		add(newJob("sendMessageDraft", ch, 0, `{"chat_id":%d,"draft_id":%d,"text":"draft %d"}`, ch, k+1, k))
 	}
 	r.Shuffle(len(phase2), func(i, j int) { phase2[i], phase2[j] = phase2[j], phase2[i] })
 
