@@ -166,7 +166,7 @@ const DashboardFieldChars = 64
 func PayloadFormatter(textChars int) asynqmon.PayloadFormatter {
 	return asynqmon.PayloadFormatterFunc(func(taskType string, payload []byte) string {
 		out := dashboardPayload{Type: truncate(taskType, DashboardFieldChars)}
-		if m, ok := tasks.MethodByType(taskType); ok && m.Type != tasks.TypeSendMessage {
+		if isCallType(taskType) {
 			return formatCall(out, payload, textChars)
 		}
 		var m tasks.SendMessage
@@ -203,6 +203,7 @@ func formatCall(out dashboardPayload, payload []byte, textChars int) string {
 	var c tasks.Call
 	var p struct {
 		ChatID   *telego.ChatID `json:"chat_id"`
+		TaskRef  string         `json:"message_task_id"`
 		Text     *string        `json:"text"`
 		Caption  *string        `json:"caption"`
 		Question *string        `json:"question"`
@@ -213,8 +214,12 @@ func formatCall(out dashboardPayload, payload []byte, textChars int) string {
 	}
 	out.Method = truncate(c.Method, DashboardFieldChars)
 	out.Bot = truncate(c.BotName(), DashboardFieldChars)
-	if p.ChatID != nil {
+	switch {
+	case p.ChatID != nil:
 		out.Chat = truncate(p.ChatID.String(), DashboardFieldChars)
+	case p.TaskRef != "":
+		// The chat of a message still to be sent by that task.
+		out.Chat = truncate("of task "+p.TaskRef, DashboardFieldChars)
 	}
 	for _, text := range []*string{p.Text, p.Caption, p.Question} {
 		if text != nil && textChars > 0 {
@@ -233,15 +238,25 @@ func formatCall(out dashboardPayload, payload []byte, textChars int) string {
 // message_id if it has one.
 func ResultFormatter() asynqmon.ResultFormatter {
 	return asynqmon.ResultFormatterFunc(func(taskType string, result []byte) string {
-		if m, ok := tasks.MethodByType(taskType); (ok && m.Type != tasks.TypeSendMessage) || taskType == "" {
+		if isCallType(taskType) || taskType == "" {
 			// A call's tasks.CallResult: the message ids it created or
-			// changed.
+			// changed, and how it ended if not by a plain call.
 			var cr tasks.CallResult
 			if json.Unmarshal(result, &cr) == nil && cr.Method != "" {
+				outcome := ""
+				switch {
+				case cr.Superseded:
+					outcome = "superseded by a newer edit; not sent"
+				case cr.NotModified:
+					outcome = "not modified: the message already showed it"
+				case cr.AlreadyGone:
+					outcome = "already deleted"
+				}
 				return encodeCompact(struct {
 					Method     string  `json:"method"`
 					MessageIDs []int64 `json:"message_ids,omitempty"`
-				}{truncate(cr.Method, DashboardFieldChars), cr.MessageIDs})
+					Outcome    string  `json:"outcome,omitempty"`
+				}{truncate(cr.Method, DashboardFieldChars), cr.MessageIDs, outcome})
 			}
 		}
 		var r tasks.SendResult
@@ -258,6 +273,13 @@ func ResultFormatter() asynqmon.ResultFormatter {
 			MessageID int64 `json:"message_id"`
 		}{r.MessageID})
 	})
+}
+
+// isCallType reports whether tasks of type typ carry a tasks.Call: every
+// method of the table but the sendMessage types with their own payload.
+func isCallType(typ string) bool {
+	_, ok := tasks.MethodByType(typ)
+	return ok && typ != tasks.TypeSendMessage && typ != tasks.TypeSendMessageOrdered
 }
 
 // isSendType reports whether tasks of type typ send messages and have a
