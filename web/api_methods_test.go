@@ -16,17 +16,15 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 	"github.com/telequeue/telequeue/web"
 )
 
-// methodsConfig is fullConfig with the bots the calls name.
-func methodsConfig() web.Config {
-	cfg := fullConfig()
-	cfg.Bots = []string{"default", "alerts"}
-	return cfg
-}
+// methodsConfig is fullConfig; the client of setup knows the bots the
+// calls name.
+func methodsConfig() web.Config { return fullConfig() }
 
 // formPart is one part of a multipart body: a value, or a file when file
 // (its file name) is set.
@@ -382,9 +380,7 @@ func TestPostMethodMultipart(t *testing.T) {
 
 func TestPostMethodMultipartRefused(t *testing.T) {
 	t.Parallel()
-	cfg := methodsConfig()
-	cfg.UploadMaxBytes = 1000
-	b := setup(t, cfg)
+	b := setup(t, methodsConfig(), func(cc *client.Config) { cc.UploadMaxBytes = 1000 })
 	small, big := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1001)
 	tests := []struct {
 		name, method string
