@@ -425,6 +425,25 @@ func TestPostMethodMultipartRefused(t *testing.T) {
 	}
 }
 
+// TestPostMethodMultipartScheduled: a scheduled call's file, stored as its
+// part arrived, is kept for as long as the call waits.
+func TestPostMethodMultipartScheduled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, methodsConfig())
+	doc := []byte("a document for later")
+	r := b.postForm(t, "/v1/methods/sendDocument", []formPart{{name: "document", file: "later.txt", data: doc},
+		{name: "chat_id", value: "1"}, {name: "send_in", value: "720h"}}, nil)
+	id, info, c := b.queued(t, r, "default")
+	if info.State != asynq.TaskStateScheduled {
+		t.Errorf("state %v, want scheduled", info.State)
+	}
+	b.wantStored(t, id, c.Uploads["document"], doc)
+	ttl, err := b.redis.Client(t).PTTL(context.Background(), keys.UploadOf(sha(doc)).Data()).Result()
+	if err != nil || ttl < 720*time.Hour {
+		t.Errorf("the file lives %v (%v), want at least the 720h the call waits", ttl, err)
+	}
+}
+
 // TestPostMethodPhotoLimit checks Telegram's 10 MB limit of a photo, by
 // its field's part and by attach:// in an album.
 func TestPostMethodPhotoLimit(t *testing.T) {
