@@ -161,14 +161,19 @@ var placeholder = tasks.Upload{SHA256: strings.Repeat("0", 64), Size: 1}
 // the idempotency key, stores the attachments held by the task, and enqueues
 // the task. Whatever fails after a step undoes it.
 func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []attachment, s *settings) (*Receipt, error) {
-	id := newID()
+	id := s.idOf()
 	// Validate first, so that an invalid call stores nothing.
 	probe := *call
+	stored := map[string]tasks.Upload{} // the files stored already
 	if len(attached) > 0 {
 		probe.Uploads = make(map[string]tasks.Upload, len(attached))
 		for _, a := range attached {
 			u := placeholder
 			u.Name = a.file.Name
+			if a.file.Stored != nil {
+				u = *a.file.Stored
+				stored[a.name] = u
+			}
 			probe.Uploads[a.name] = u
 		}
 	}
@@ -197,8 +202,17 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 		c.releaseKey(context.WithoutCancel(ctx), p)
 		c.releaseFiles(ctx, store, id, ups)
 	}
-	if len(ups) > 0 {
-		call.Uploads = ups
+	if len(stored) > 0 && !s.processAt.IsZero() {
+		// Keep the stored files for as long as the scheduled task waits.
+		if err := store.Hold(ctx, id, slicesOf(stored)...); err != nil {
+			undo()
+			return nil, fmt.Errorf("client: hold stored files: %w", unavailable(err))
+		}
+	}
+	if len(ups)+len(stored) > 0 {
+		call.Uploads = make(map[string]tasks.Upload, len(ups)+len(stored))
+		maps.Copy(call.Uploads, stored)
+		maps.Copy(call.Uploads, ups)
 	}
 	task, err := tasks.NewCallTask(call, c.taskOptions(s, id)...)
 	if err != nil {
@@ -213,7 +227,7 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 		}
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {
-		attrs := []any{"task_id", id, "queue", s.queue, "bot", call.BotName(), "method", call.Method, "uploads", len(ups)}
+		attrs := []any{"task_id", id, "queue", s.queue, "bot", call.BotName(), "method", call.Method, "uploads", len(call.Uploads)}
 		if !s.processAt.IsZero() {
 			attrs = append(attrs, "scheduled_at", s.processAt)
 		}
@@ -274,34 +288,91 @@ func (c *Client) uploadStore(s *settings) (*files.Store, error) {
 	return store, nil
 }
 
-// putFiles stores the attachments, held by the task id; on failure it
-// releases those stored already.
+// putFiles stores the attachments that are not stored already, held by
+// the task id; on failure it releases those it stored.
 func (c *Client) putFiles(ctx context.Context, store *files.Store, id string, attached []attachment) (map[string]tasks.Upload, error) {
-	if len(attached) == 0 {
-		return nil, nil
-	}
 	ups := make(map[string]tasks.Upload, len(attached))
 	for _, a := range attached {
-		ctype := a.file.ContentType
-		if ctype == "" {
-			ctype = mime.TypeByExtension(path.Ext(a.file.Name))
+		if a.file.Stored != nil {
+			continue
 		}
-		u, err := store.Put(ctx, id, a.file.Reader, a.file.Name, ctype, a.limit)
+		u, err := putFile(ctx, store, id, a)
 		if err != nil {
 			c.releaseFiles(ctx, store, id, ups)
-			var tl *files.TooLargeError
-			switch {
-			case errors.As(err, &tl):
-				return nil, &FileTooLargeError{Field: a.field, Limit: tl.Limit, Read: tl.Size}
-			case errors.Is(err, files.ErrEmpty):
-				return nil, &tasks.ValidationError{Field: a.field, Err: tasks.ErrInvalidFile, Detail: "the file is empty (or its reader was read already)"}
-			}
-			return nil, fmt.Errorf("client: upload %s: %w", a.field, unavailable(err))
+			return nil, err
 		}
 		ups[a.name] = u
 	}
 	return ups, nil
 }
+
+// putFile stores one attachment held by id, within its limit and
+// Config.UploadMaxBytes.
+func putFile(ctx context.Context, store *files.Store, id string, a attachment) (tasks.Upload, error) {
+	ctype := a.file.ContentType
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(a.file.Name))
+	}
+	u, err := store.Put(ctx, id, a.file.Reader, a.file.Name, ctype, a.limit)
+	var tl *files.TooLargeError
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.As(err, &tl):
+		return u, &FileTooLargeError{Field: a.field, Limit: tl.Limit, Read: tl.Size}
+	case errors.Is(err, files.ErrEmpty):
+		return u, &tasks.ValidationError{Field: a.field, Err: tasks.ErrInvalidFile, Detail: "the file is empty (or its reader was read already)"}
+	}
+	return u, fmt.Errorf("client: upload %s: %w", a.field, unavailable(err))
+}
+
+// PutFile stores one file of a call in the upload store, held by the task
+// id id, for a caller that reads the call's files before it has the whole
+// call (an HTTP server reading a multipart body part by part; see
+// [Client.CallJSON]): pass the result as [File.Stored] to CallJSON with
+// [TaskID](id). a is the parameter that attaches the file (from
+// [Attachments], or the method's file parameter named as in
+// [FileParams]); the file may have at most a.Limit bytes and
+// [Config.UploadMaxBytes]: more is a [*FileTooLargeError] naming a.Field,
+// and an empty file a [*tasks.ValidationError]. Neither stores anything.
+// Connection failures wrap [ErrUnavailable]. The caller releases what it
+// stored with [Client.ReleaseFiles] if it does not call CallJSON.
+func (c *Client) PutFile(ctx context.Context, id string, a Attachment, f File) (tasks.Upload, error) {
+	if err := checkTaskID(id); err != nil {
+		return tasks.Upload{}, &OptionError{Option: "TaskID", Err: err}
+	}
+	if f.Reader == nil {
+		return tasks.Upload{}, &tasks.ValidationError{Field: a.Field, Err: tasks.ErrInvalidFile, Detail: "no reader"}
+	}
+	if a.Limit <= 0 {
+		a.Limit = tasks.MaxFileBytes
+	}
+	store, err := c.uploadStore(&settings{})
+	if err != nil {
+		return tasks.Upload{}, err
+	}
+	return putFile(ctx, store, id, attachment{field: a.Field, file: f, limit: a.Limit})
+}
+
+// ReleaseFiles lets go of files [Client.PutFile] stored for task id when
+// the caller does not pass them to [Client.CallJSON] after all (which
+// releases them itself when it queues nothing). A failure is logged: the
+// files then expire with the store's retention.
+func (c *Client) ReleaseFiles(ctx context.Context, id string, ups map[string]tasks.Upload) {
+	if len(ups) == 0 || id == "" {
+		return
+	}
+	store, err := c.uploadStore(&settings{})
+	if err != nil {
+		c.log.WarnContext(ctx, "could not release uploads; they expire with their retention", "task_id", id, "error", err)
+		return
+	}
+	c.releaseFiles(ctx, store, id, ups)
+}
+
+// UploadMaxBytes returns [Config.UploadMaxBytes] in effect (its default
+// applied): the largest file the client stores, whatever the field.
+func (c *Client) UploadMaxBytes() int64 { return c.cfg.UploadMaxBytes }
 
 // releaseFiles lets go of uploads that no task will send.
 func (c *Client) releaseFiles(ctx context.Context, store *files.Store, id string, ups map[string]tasks.Upload) {
@@ -441,11 +512,7 @@ func fileOf(fv reflect.Value, field, name string, photo, required bool) (*attach
 	case !hasFile:
 		return nil, &tasks.ValidationError{Field: field, Err: tasks.ErrInvalidFile, Detail: "an empty InputFile: want a file_id, a URL or a file to upload"}
 	}
-	limit := int64(tasks.MaxFileBytes)
-	if photo {
-		limit = tasks.MaxPhotoBytes
-	}
-	a := attachmentOf(field, name, f.File, limit)
+	a := attachmentOf(field, name, f.File, fileLimit(photo))
 	return &a, nil
 }
 
@@ -473,7 +540,7 @@ func mediaFiles(item reflect.Value, field, name string) ([]attachment, error) {
 		if jname != "media" {
 			aname += "_" + jname
 		}
-		a, err := fileOf(item.Field(i), field+"."+jname, aname, photo || jname == "thumbnail", f.Type == inputFileType)
+		a, err := fileOf(item.Field(i), field+"."+jname, aname, mediaPhoto(jname, photo), f.Type == inputFileType)
 		if err != nil {
 			return nil, err
 		}

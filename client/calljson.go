@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,6 +22,11 @@ type File struct {
 	// ContentType is the MIME type; empty means the one of Name's
 	// extension, if known.
 	ContentType string
+	// Stored, when set, is a file in the upload store already, held by the
+	// call's task id ([Client.PutFile] with the id given as [TaskID]);
+	// Reader, Name and ContentType are then ignored. CallJSON sends it as
+	// is, and releases it if the call is not queued.
+	Stored *tasks.Upload
 }
 
 // CallJSON queues a call of method (its Bot API name, e.g. "sendPhoto")
@@ -32,7 +39,24 @@ type File struct {
 // an unknown method, or a file no parameter attaches is a
 // [*tasks.ValidationError] naming the field, and nothing is stored or
 // queued.
+//
+// A caller that must store files before it has the whole call (an HTTP
+// server streaming a multipart body) picks the task id first
+// ([NewTaskID]), stores each file with [Client.PutFile] under it, and
+// passes them as [File.Stored] with the [TaskID] option. When the call is
+// not queued, for whatever reason, CallJSON releases them.
 func (c *Client) CallJSON(ctx context.Context, method string, params json.RawMessage, files map[string]File, opts ...Option) (*Receipt, error) {
+	r, err := c.callJSON(ctx, method, params, files, opts)
+	if err != nil {
+		if id := taskIDIn(opts); id != "" {
+			c.ReleaseFiles(ctx, id, storedIn(files))
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+func (c *Client) callJSON(ctx context.Context, method string, params json.RawMessage, files map[string]File, opts []Option) (*Receipt, error) {
 	m, ok := tasks.MethodByName(method)
 	if !ok {
 		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
@@ -41,6 +65,9 @@ func (c *Client) CallJSON(ctx context.Context, method string, params json.RawMes
 	s, err := c.callSettings(m, opts)
 	if err != nil {
 		return nil, err
+	}
+	if len(storedIn(files)) > 0 && s.taskID == "" {
+		return nil, &OptionError{Option: "TaskID", Err: errors.New("a stored file (File.Stored) needs the task id that holds it")}
 	}
 	call := &tasks.Call{Bot: s.bot, Method: m.Name, Params: params}
 	if m.Name == "sendMessage" {
@@ -57,6 +84,31 @@ func (c *Client) CallJSON(ctx context.Context, method string, params json.RawMes
 	return c.enqueueCall(ctx, call, attached, s)
 }
 
+// taskIDIn returns the id of the last TaskID option of opts ("" if none).
+func taskIDIn(opts []Option) string {
+	var id string
+	for _, o := range opts {
+		if t, ok := o.(taskIDOption); ok && checkTaskID(string(t)) == nil {
+			id = string(t)
+		}
+	}
+	return id
+}
+
+// storedIn returns the stored files of files, by attach name.
+func storedIn(files map[string]File) map[string]tasks.Upload {
+	var out map[string]tasks.Upload
+	for name, f := range files {
+		if f.Stored != nil {
+			if out == nil {
+				out = map[string]tasks.Upload{}
+			}
+			out[name] = *f.Stored
+		}
+	}
+	return out
+}
+
 // attachedIn returns files as attachments, each named after the parameter
 // of params that attaches it, with that field's limit. A file that no
 // parameter attaches keeps its name as its field; validation refuses it.
@@ -64,7 +116,7 @@ func attachedIn(params json.RawMessage, files map[string]File) []attachment {
 	if len(files) == 0 {
 		return nil
 	}
-	fields := attachFields(params)
+	fields := Attachments(params)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -72,60 +124,103 @@ func attachedIn(params json.RawMessage, files map[string]File) []attachment {
 	sort.Strings(names)
 	out := make([]attachment, 0, len(files))
 	for _, name := range names {
-		f := files[name]
-		limit := int64(tasks.MaxFileBytes)
-		field, ok := fields[name]
+		a, ok := fields[name]
 		if !ok {
-			field = attachField{name: "uploads." + name}
+			a = unattached(name)
 		}
-		if field.photo {
-			limit = tasks.MaxPhotoBytes
-		}
-		out = append(out, attachment{field: field.name, name: name, file: f, limit: limit})
+		out = append(out, attachment{field: a.Field, name: name, file: files[name], limit: a.Limit})
 	}
 	return out
 }
 
-// attachField is the parameter that attaches a file.
-type attachField struct {
-	name  string // e.g. "photo", "media[1].media"
-	photo bool   // Telegram's photo limit applies
+// Attachment is the parameter of a call that attaches a file by name.
+type Attachment struct {
+	// Field is the parameter, as validation names it: "photo",
+	// "media[1].media", "media.thumbnail"; "uploads.<name>" for a file no
+	// parameter attaches (validation refuses it).
+	Field string
+	// Limit is Telegram's limit for the field: [tasks.MaxPhotoBytes] for a
+	// photo, a thumbnail or a cover, [tasks.MaxFileBytes] otherwise.
+	// [Client.PutFile] also applies [Config.UploadMaxBytes].
+	Limit int64
 }
 
-// attachFields maps attach names to the parameters of params that name
-// them: top-level strings "attach://<name>" and those of "media" (one
-// InputMedia object or an array of them). Malformed JSON maps nothing (and
-// fails validation).
-func attachFields(params json.RawMessage) map[string]attachField {
+// unattached is the Attachment of a file named name that no parameter
+// attaches.
+func unattached(name string) Attachment {
+	return Attachment{Field: "uploads." + name, Limit: tasks.MaxFileBytes}
+}
+
+// Attachments maps the attach names that params (a call's parameters, a
+// JSON object) give with "attach://<name>" to the parameters that give
+// them: top-level ones and the media, thumbnail and cover of the InputMedia
+// of "media" (one object or an array of them). What does not parse maps
+// nothing (validation names it later).
+func Attachments(params json.RawMessage) map[string]Attachment {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(params, &obj) != nil {
-		return nil
+		return map[string]Attachment{}
 	}
-	out := map[string]attachField{}
+	out := map[string]Attachment{}
 	for key, v := range obj {
 		if name, ok := attachName(v); ok {
-			out[name] = attachField{name: key, photo: key == "photo" || key == "thumbnail"}
+			out[name] = Attachment{Field: key, Limit: fileLimit(key == "photo" || key == "thumbnail")}
 		}
 	}
 	var items []map[string]json.RawMessage
 	var item map[string]json.RawMessage
+	single := false
 	switch {
 	case json.Unmarshal(obj["media"], &items) == nil:
 	case json.Unmarshal(obj["media"], &item) == nil:
-		items = []map[string]json.RawMessage{item}
+		items, single = []map[string]json.RawMessage{item}, true
 	}
 	for i, it := range items {
 		var typ string
 		_ = json.Unmarshal(it["type"], &typ)
 		prefix := fmt.Sprintf("media[%d]", i)
-		if item != nil {
+		if single {
 			prefix = "media"
 		}
-		for key, v := range it {
-			if name, ok := attachName(v); ok {
-				out[name] = attachField{name: prefix + "." + key, photo: key == "thumbnail" || (key == "media" && typ == "photo")}
+		for _, key := range mediaFileKeys {
+			if name, ok := attachName(it[key]); ok {
+				out[name] = Attachment{Field: prefix + "." + key, Limit: fileLimit(mediaPhoto(key, typ == "photo"))}
 			}
 		}
+	}
+	return out
+}
+
+// mediaFileKeys are the keys of an InputMedia object that take a file.
+var mediaFileKeys = []string{"media", "thumbnail", "cover"}
+
+// mediaPhoto reports whether Telegram's photo limit applies to key of an
+// InputMedia object: its media when it is a photo, its thumbnail and its
+// cover (images) always.
+func mediaPhoto(key string, photoItem bool) bool {
+	return key != "media" || photoItem
+}
+
+// fileLimit is Telegram's limit for a file: a photo's, or any other's.
+func fileLimit(photo bool) int64 {
+	if photo {
+		return tasks.MaxPhotoBytes
+	}
+	return tasks.MaxFileBytes
+}
+
+// FileParams returns the top-level parameters of method (its Bot API name)
+// that take a file: its [tasks.Method.FileFields] and "thumbnail" where it
+// has one; nil for a method telequeue does not queue. An HTTP form part or
+// a command-line value may name a file by such a parameter.
+func FileParams(method string) []string {
+	m, ok := tasks.MethodByName(method)
+	if !ok {
+		return nil
+	}
+	out := m.FileFields()
+	if slices.Contains(m.Fields(), "thumbnail") && !slices.Contains(out, "thumbnail") {
+		out = append(out, "thumbnail")
 	}
 	return out
 }
@@ -133,7 +228,7 @@ func attachFields(params json.RawMessage) map[string]attachField {
 // attachName returns <name> of a JSON string "attach://<name>".
 func attachName(v json.RawMessage) (string, bool) {
 	var s string
-	if json.Unmarshal(v, &s) != nil {
+	if len(v) == 0 || json.Unmarshal(v, &s) != nil {
 		return "", false
 	}
 	return strings.CutPrefix(s, "attach://")

@@ -46,6 +46,15 @@
 //
 //	r, err := c.SendPhoto(ctx, tu.Photo(tu.ID(42), tu.File(f)).WithCaption("Tom"))
 //
+// A caller that must store a file before it has the whole call (an HTTP
+// server reading a multipart body, whose parts cannot be read twice) picks
+// the task id first with [NewTaskID], stores each file with
+// [Client.PutFile] under it ([Attachments] and [FileParams] tell which
+// parameter, and so which limit, a file has), and queues the call with
+// [Client.CallJSON], the files as [File.Stored] and the id as [TaskID].
+// The files are then held by the task; when the call is refused, CallJSON
+// releases them.
+//
 // # Validation
 //
 // Messages are checked before they are queued ([tasks.SendMessage.Validate]:

@@ -77,8 +77,8 @@ var ErrInvalidOption = errors.New("client: invalid option")
 type OptionError struct {
 	// Option is the name of the option's constructor: "Priority",
 	// "IdempotencyKey", "SendAt", "SendIn", "Deadline", "MaxRetry",
-	// "Ordered", "Bot", "BroadcastParallelism", "BroadcastChunkSize" or
-	// "BroadcastTTL".
+	// "Ordered", "Bot", "TaskID", "BroadcastParallelism",
+	// "BroadcastChunkSize" or "BroadcastTTL".
 	Option string
 	// Err says what is wrong with it.
 	Err error
@@ -108,7 +108,8 @@ var (
 // [MaxRetry] and [Ordered]. [Broadcast] takes [IdempotencyKey], [SendAt],
 // [SendIn], [BroadcastParallelism], [BroadcastChunkSize] and [BroadcastTTL].
 // [Call], [CallJSON] and the typed calls (SendPhoto, ...) take the options of
-// SendMessage and [Bot]; [Ordered] applies to sendMessage only, and
+// SendMessage and [Bot]; [TaskID] applies to SendMessage, SendReply and
+// the calls; [Ordered] applies to sendMessage only, and
 // answerCallbackQuery and sendChatAction take no [SendAt] or [SendIn] (nor
 // answerCallbackQuery a [Priority]).
 //
@@ -162,6 +163,8 @@ type settings struct {
 	maxRetry  int           // 0: the client's
 	ordered   bool          // see Ordered
 
+	taskID string // see TaskID; empty: a new id
+
 	// Calls only.
 	method *tasks.Method // the method called
 	bot    string        // see Bot
@@ -186,6 +189,61 @@ func broadcastsOnly(s *settings) error {
 		return errBroadcastsOnly
 	}
 	return nil
+}
+
+// MaxTaskIDLength is the longest id [TaskID] takes.
+const MaxTaskIDLength = 64
+
+// NewTaskID returns a new task id, as the client picks for every task: 26
+// characters of lowercase base32. Pass it to [Client.PutFile] and then, with
+// [TaskID], to [Client.CallJSON].
+func NewTaskID() string { return newID() }
+
+// taskIDOption is the Option of TaskID; a type of its own so that
+// [Client.CallJSON] can find the holder of its stored files.
+type taskIDOption string
+
+// TaskID queues the task of [Client.SendMessage], [Client.SendReply],
+// [Client.Call], [Client.CallJSON] or a typed method under id instead of a
+// new one: for a caller that stores a call's files before it queues the
+// call ([Client.PutFile]), held by the id. id must be new, best from
+// [NewTaskID]: an id in use (asynq.ErrTaskIDConflict) fails the call. It has
+// 1 to [MaxTaskIDLength] characters a-z, A-Z, 0-9, '-' and '_' (it names
+// Redis keys and URL paths); anything else is an [*OptionError] naming
+// "TaskID". SendBatch and Broadcast, which queue many tasks, refuse it.
+func TaskID(id string) Option { return taskIDOption(id) }
+
+func (id taskIDOption) apply(s *settings) error {
+	if s.call == callBatch || s.call == callBroadcast {
+		return &OptionError{Option: "TaskID", Err: errors.New("applies to one message or call, not to a batch or broadcast")}
+	}
+	if err := checkTaskID(string(id)); err != nil {
+		return &OptionError{Option: "TaskID", Err: err}
+	}
+	s.taskID = string(id)
+	return nil
+}
+
+// checkTaskID checks that id has 1 to MaxTaskIDLength characters of
+// [a-zA-Z0-9_-].
+func checkTaskID(id string) error {
+	if id == "" || len(id) > MaxTaskIDLength {
+		return fmt.Errorf("%q: must have 1 to %d characters", id, MaxTaskIDLength)
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("%q: use only a-z, A-Z, 0-9, '-' and '_'", id)
+		}
+	}
+	return nil
+}
+
+// idOf returns the id s gives a task: TaskID's, or a new one.
+func (s *settings) idOf() string {
+	if s.taskID != "" {
+		return s.taskID
+	}
+	return newID()
 }
 
 // IdempotencyKey makes the call safe to repeat. For a message or reply: for

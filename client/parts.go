@@ -59,7 +59,7 @@ func (c *Client) prepareReply(ctx context.Context, now time.Time, chat telego.Ch
 	if err := s.apply(now, opts); err != nil {
 		return nil, err
 	}
-	id := newID()
+	id := s.idOf()
 	newTask := tasks.NewSendMessagesTask
 	if s.ordered {
 		newTask = tasks.NewOrderedSendMessagesTask

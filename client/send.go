@@ -73,7 +73,7 @@ func (c *Client) prepare(ctx context.Context, now time.Time, kind call, m *tasks
 	if err := s.apply(now, opts); err != nil {
 		return nil, err
 	}
-	id := newID()
+	id := s.idOf()
 	newTask := tasks.NewSendMessageTask
 	if s.ordered {
 		newTask = tasks.NewOrderedSendMessageTask

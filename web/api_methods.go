@@ -16,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/internal/calls"
-	"github.com/telequeue/telequeue/internal/files"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -81,7 +79,9 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, *invalidField(IdempotencyKeyHeader, "must not be empty"))
 		return
 	}
-	id := s.calls.NewID()
+	// The task id comes first: a multipart body's files are stored, held
+	// by it, as they arrive.
+	id := client.NewTaskID()
 	var (
 		fields  requestBody
 		uploads map[string]tasks.Upload
@@ -100,19 +100,27 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var (
-		call *tasks.Call
-		opts calls.Options
+		params json.RawMessage
+		opts   []client.Option
 	)
 	if err == nil {
-		call, opts, err = buildCall(m, fields, uploads)
+		params, opts, err = callOptions(fields)
 	}
 	if err != nil {
-		s.calls.Release(r.Context(), id, uploads)
+		s.cfg.Client.ReleaseFiles(r.Context(), id, uploads)
 		s.callError(w, r, err)
 		return
 	}
-	opts.Key = key
-	receipt, err := s.calls.Send(r.Context(), id, call, opts)
+	opts = append(opts, client.TaskID(id))
+	if hasKey {
+		opts = append(opts, client.IdempotencyKey(key))
+	}
+	files := make(map[string]client.File, len(uploads))
+	for name, u := range uploads {
+		files[name] = client.File{Stored: &u}
+	}
+	// CallJSON releases the uploads when it queues nothing.
+	receipt, err := s.cfg.Client.CallJSON(r.Context(), m.Name, params, files, opts...)
 	if err != nil {
 		s.callError(w, r, err)
 		return
@@ -121,34 +129,42 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, callReceipt{ID: receipt.ID, Queue: receipt.Queue, Method: m.Name, ScheduledAt: receipt.ScheduledAt})
 }
 
-// buildCall takes telequeue's fields out of the body and makes the rest the
-// call's parameters.
-func buildCall(m *tasks.Method, fields requestBody, uploads map[string]tasks.Upload) (*tasks.Call, calls.Options, error) {
-	var opts calls.Options
+// callOptions takes telequeue's fields out of the body: the rest are the
+// call's parameters, and they are the client's options. The client checks
+// their values.
+func callOptions(fields requestBody) (json.RawMessage, []client.Option, error) {
+	var opts []client.Option
 	bot, apiErr := fields.takeString("bot")
 	if apiErr != nil {
-		return nil, opts, apiErr
+		return nil, nil, apiErr
+	}
+	if bot != "" {
+		opts = append(opts, client.Bot(bot))
 	}
 	priority, apiErr := fields.takeString("priority")
 	if apiErr != nil {
-		return nil, opts, apiErr
+		return nil, nil, apiErr
 	}
-	opts.Priority = client.Priority(priority)
-	if opts.SendAt, opts.SendIn, apiErr = fields.takeScheduleTimes(); apiErr != nil {
-		return nil, opts, apiErr
+	if priority != "" {
+		opts = append(opts, client.Priority(priority))
 	}
+	when, apiErr := fields.takeSchedule()
+	if apiErr != nil {
+		return nil, nil, apiErr
+	}
+	opts = append(opts, when...)
 	params, apiErr := fields.marshal()
 	if apiErr != nil {
-		return nil, opts, apiErr
+		return nil, nil, apiErr
 	}
-	return &tasks.Call{Bot: bot, Method: m.Name, Params: params, Uploads: uploads}, opts, nil
+	return params, opts, nil
 }
 
 // callError answers the error that kept a call from being queued: a file
 // over its limit is 413 naming the field, the rest as for messages.
 func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		ue  *calls.UploadError
+		tl  *client.FileTooLargeError
 		ve  *tasks.ValidationError
 		mbe *http.MaxBytesError
 		ae  *apiError
@@ -156,11 +172,9 @@ func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae) && ae.Code == CodeTooLarge:
 		writeError(w, http.StatusRequestEntityTooLarge, *ae)
-	case errors.As(err, &ue) && errors.Is(err, files.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: ue.Field,
-			Message: fmt.Sprintf("%s: the file exceeds %d bytes, the most this field takes here", ue.Field, ue.Limit)})
-	case errors.As(err, &ue):
-		writeError(w, http.StatusBadRequest, apiError{Code: CodeInvalidField, Field: ue.Field, Message: ue.Error()})
+	case errors.As(err, &tl):
+		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: tl.Field,
+			Message: fmt.Sprintf("%s: the file exceeds %d bytes, the most this field takes here", tl.Field, tl.Limit)})
 	case errors.As(err, &ve) && errors.Is(err, tasks.ErrFileTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge, Field: ve.Field, Message: ve.Error()})
 	case errors.As(err, &mbe):
@@ -174,7 +188,7 @@ func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
 // formBodyLimit is the largest multipart body: the non-file fields and an
 // album's worth of files of the largest size.
 func (s *Server) formBodyLimit() int64 {
-	return MaxMethodBodyBytes + maxFormFiles*s.cfg.UploadMaxBytes
+	return MaxMethodBodyBytes + maxFormFiles*s.cfg.Client.UploadMaxBytes()
 }
 
 // readForm reads a multipart/form-data body as the Bot API takes it. A part
@@ -225,13 +239,13 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 			// The file's field is the part's name (e.g. "photo"), or the
 			// parameter read so far that attaches it (e.g.
 			// "media[1].media"): its limit applies, and errors name it.
-			field, limit := name, calls.FieldLimit(m, name)
-			if !slices.Contains(calls.FileParams(m), name) {
-				if a, ok := calls.Attachments(formJSON(values))[name]; ok {
-					field, limit = a.Field, a.Limit
-				}
+			a := fileAttachment(m, values, name)
+			u, err := s.cfg.Client.PutFile(ctx, id, a, client.File{Reader: part, Name: part.FileName(), ContentType: part.Header.Get("Content-Type")})
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, uploads, &apiError{Code: CodeTooLarge, Field: a.Field,
+					Message: fmt.Sprintf("%s: the body exceeds %d bytes", a.Field, mbe.Limit)}
 			}
-			u, err := s.calls.PutLimited(ctx, id, field, limit, part, part.FileName(), part.Header.Get("Content-Type"))
 			if err != nil {
 				return nil, uploads, err
 			}
@@ -252,7 +266,7 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 		values[name] = string(data)
 	}
-	for _, f := range calls.FileParams(m) {
+	for _, f := range client.FileParams(m.Name) {
 		if _, ok := uploads[f]; ok {
 			values[f] = "attach://" + f
 		}
@@ -261,18 +275,29 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 	return fields, uploads, err
 }
 
-// formJSON reads the form's values as JSON where they parse (media,
-// reply_markup), else as strings, for finding attach:// references.
-func formJSON(values map[string]string) map[string]json.RawMessage {
-	out := make(map[string]json.RawMessage, len(values))
-	for k, v := range values {
-		if readsAsJSON(v) {
-			out[k] = json.RawMessage(v)
-		} else {
-			out[k], _ = json.Marshal(v)
+// fileAttachment is the parameter of the file part called name, with its
+// limit: the method's file parameter of that name (a part "photo" is the
+// photo), else the parameter read so far whose attach://<name> names it
+// (e.g. "media[1].media"), else name itself (validation refuses a file no
+// parameter attaches).
+func fileAttachment(m *tasks.Method, values map[string]string, name string) client.Attachment {
+	params := map[string]json.RawMessage{}
+	if slices.Contains(client.FileParams(m.Name), name) {
+		params[name], _ = json.Marshal("attach://" + name)
+	} else {
+		for k, v := range values {
+			if readsAsJSON(v) {
+				params[k] = json.RawMessage(v)
+			} else {
+				params[k], _ = json.Marshal(v)
+			}
 		}
 	}
-	return out
+	raw, _ := json.Marshal(params)
+	if a, ok := client.Attachments(raw)[name]; ok {
+		return a
+	}
+	return client.Attachment{Field: name, Limit: tasks.MaxFileBytes}
 }
 
 // formParams turns a form's text values into JSON fields: telequeue's own

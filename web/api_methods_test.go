@@ -16,17 +16,15 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 	"github.com/telequeue/telequeue/web"
 )
 
-// methodsConfig is fullConfig with the bots the calls name.
-func methodsConfig() web.Config {
-	cfg := fullConfig()
-	cfg.Bots = []string{"default", "alerts"}
-	return cfg
-}
+// methodsConfig is fullConfig; the client of setup knows the bots the
+// calls name.
+func methodsConfig() web.Config { return fullConfig() }
 
 // formPart is one part of a multipart body: a value, or a file when file
 // (its file name) is set.
@@ -382,9 +380,7 @@ func TestPostMethodMultipart(t *testing.T) {
 
 func TestPostMethodMultipartRefused(t *testing.T) {
 	t.Parallel()
-	cfg := methodsConfig()
-	cfg.UploadMaxBytes = 1000
-	b := setup(t, cfg)
+	b := setup(t, methodsConfig(), func(cc *client.Config) { cc.UploadMaxBytes = 1000 })
 	small, big := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1001)
 	tests := []struct {
 		name, method string
@@ -426,6 +422,25 @@ func TestPostMethodMultipartRefused(t *testing.T) {
 	}
 	if n := b.taskCount(t); n != 0 {
 		t.Errorf("%d tasks queued, want none", n)
+	}
+}
+
+// TestPostMethodMultipartScheduled: a scheduled call's file, stored as its
+// part arrived, is kept for as long as the call waits.
+func TestPostMethodMultipartScheduled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, methodsConfig())
+	doc := []byte("a document for later")
+	r := b.postForm(t, "/v1/methods/sendDocument", []formPart{{name: "document", file: "later.txt", data: doc},
+		{name: "chat_id", value: "1"}, {name: "send_in", value: "720h"}}, nil)
+	id, info, c := b.queued(t, r, "default")
+	if info.State != asynq.TaskStateScheduled {
+		t.Errorf("state %v, want scheduled", info.State)
+	}
+	b.wantStored(t, id, c.Uploads["document"], doc)
+	ttl, err := b.redis.Client(t).PTTL(context.Background(), keys.UploadOf(sha(doc)).Data()).Result()
+	if err != nil || ttl < 720*time.Hour {
+		t.Errorf("the file lives %v (%v), want at least the 720h the call waits", ttl, err)
 	}
 }
 

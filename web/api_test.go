@@ -447,9 +447,12 @@ func TestRedisDown(t *testing.T) {
 	eventually(t, "readyz to turn 200", func() bool {
 		return b.do(t, request{method: http.MethodGet, path: "/readyz"}).status == http.StatusOK
 	})
-	if r := b.post(t, `{"chat_id": 42, "text": "after"}`, nil); r.status != http.StatusAccepted {
-		t.Errorf("POST after restart: %d %s", r.status, r.body)
-	}
+	// The client's connection pool, which saw the failed calls too, may
+	// wait for its next background dial (go-redis tries once a second
+	// after a run of dial errors).
+	eventually(t, "POST to be accepted after the restart", func() bool {
+		return b.post(t, `{"chat_id": 42, "text": "after"}`, nil).status == http.StatusAccepted
+	})
 }
 
 func TestHealthAndMetrics(t *testing.T) {
@@ -505,10 +508,6 @@ func TestNewConfig(t *testing.T) {
 		{"no redis", web.Config{}, "Redis is required"},
 		{"token without client", web.Config{Redis: rc, APIToken: "x"}, "Client is required"},
 		{"negative text chars", web.Config{Redis: rc, DashboardTextChars: -1}, "DashboardTextChars"},
-		{"upload limit over Telegram's", web.Config{Redis: rc, UploadMaxBytes: 51 << 20}, "UploadMaxBytes"},
-		{"negative upload limit", web.Config{Redis: rc, UploadMaxBytes: -1}, "UploadMaxBytes"},
-		{"retention under a second", web.Config{Redis: rc, Retention: time.Millisecond}, "Retention"},
-		{"negative max retry", web.Config{Redis: rc, MaxRetry: -1}, "MaxRetry"},
 		{"minimal", web.Config{Redis: rc}, ""},
 	}
 	for _, tt := range tests {

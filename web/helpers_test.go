@@ -59,15 +59,20 @@ type bundle struct {
 }
 
 // setup starts redis-server and web with cfg; Redis, Client, Registry and
-// Logger are filled in when unset.
-func setup(t *testing.T, cfg web.Config) *bundle {
+// Logger are filled in when unset. The client's configuration, made here,
+// passes through each of clientCfg first.
+func setup(t *testing.T, cfg web.Config, clientCfg ...func(*client.Config)) *bundle {
 	t.Helper()
 	rs := redistest.Start(t)
 	rc, err := config.NewRedisConn(rs.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{Redis: rc, Bots: []string{"default", "alerts"}})
+	cc := client.Config{Redis: rc, Bots: []string{"default", "alerts"}}
+	for _, f := range clientCfg {
+		f(&cc)
+	}
+	c, err := client.New(cc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/telequeue/telequeue/internal/calls"
+	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -221,7 +221,7 @@ func callReceiptSchema() obj {
 // parameter type, via the table) and telequeue's fields.
 func methodSchema(m *tasks.Method, form bool) obj {
 	doc := "https://core.telegram.org/bots/api#" + strings.ToLower(m.Name)
-	files := calls.FileParams(m)
+	files := client.FileParams(m.Name)
 	var required []string
 	props := obj{}
 	for _, f := range m.Fields() {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,17 +16,23 @@ import (
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/internal/broadcast"
-	"github.com/telequeue/telequeue/internal/calls"
-	"github.com/telequeue/telequeue/internal/files"
 	"github.com/telequeue/telequeue/internal/metrics"
 	"github.com/telequeue/telequeue/tasks"
 )
 
 // Messages is what the API needs from the queue client; *client.Client
-// implements it.
+// implements it. POST /v1/methods/{method} queues calls with CallJSON,
+// storing a multipart body's files as they arrive with PutFile (and
+// ReleaseFiles when the request fails before CallJSON), within the
+// client's limits (UploadMaxBytes): the client's configuration (its Bots,
+// Retention, MaxRetry, UploadMaxBytes) applies to calls as to messages.
 type Messages interface {
 	SendMessage(ctx context.Context, m *tasks.SendMessage, opts ...client.Option) (*client.Receipt, error)
 	Status(ctx context.Context, id string) (*client.Status, error)
+	CallJSON(ctx context.Context, method string, params json.RawMessage, files map[string]client.File, opts ...client.Option) (*client.Receipt, error)
+	PutFile(ctx context.Context, id string, a client.Attachment, f client.File) (tasks.Upload, error)
+	ReleaseFiles(ctx context.Context, id string, ups map[string]tasks.Upload)
+	UploadMaxBytes() int64
 }
 
 var _ Messages = (*client.Client)(nil)
@@ -94,22 +101,6 @@ type Config struct {
 	// (its routes answer 404).
 	APIToken string
 
-	// UploadMaxBytes is the largest file POST /v1/methods/{method} stores
-	// (UPLOAD_MAX_BYTES), whatever the field; Telegram's own limits (a
-	// photo 10 MB, any other file 50 MB) apply as well. Default
-	// tasks.MaxFileBytes; at most that.
-	UploadMaxBytes int64
-	// Bots lists the bot names the workers serve, which POST
-	// /v1/methods/{method} checks a call's bot against, as
-	// client.Config.Bots does for messages. Empty (the default): the
-	// registry the running workers keep in Redis.
-	Bots []string
-	// Retention is how long a call's task, once done, and its idempotency
-	// key are kept. Default client.DefaultRetention, as the client's.
-	Retention time.Duration
-	// MaxRetry is the retry budget of a call. Default tasks.DefaultMaxRetry.
-	MaxRetry int
-
 	// Registry receives the queue collector and is served at /metrics.
 	// Default: a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -129,9 +120,6 @@ func (cfg *Config) setDefaults() {
 	if cfg.Registry == nil {
 		cfg.Registry = metrics.NewRegistry()
 	}
-	if cfg.UploadMaxBytes == 0 {
-		cfg.UploadMaxBytes = tasks.MaxFileBytes
-	}
 }
 
 func (cfg *Config) validate() error {
@@ -141,9 +129,6 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.APIToken != "" && cfg.Client == nil {
 		errs = append(errs, errors.New("field Client is required when APIToken is set"))
-	}
-	if cfg.UploadMaxBytes < 0 || cfg.UploadMaxBytes > tasks.MaxFileBytes {
-		errs = append(errs, fmt.Errorf("UploadMaxBytes %d: want 1 to %d", cfg.UploadMaxBytes, tasks.MaxFileBytes))
 	}
 	if cfg.DashboardTextChars < 0 {
 		errs = append(errs, fmt.Errorf("DashboardTextChars %d: must not be negative", cfg.DashboardTextChars))
@@ -158,8 +143,7 @@ type Server struct {
 	log       *slog.Logger
 	rdb       redis.UniversalClient
 	inspector Inspector
-	tasks     *asynq.Inspector // reads a task's payload and result
-	calls     *calls.Queue
+	tasks     *asynq.Inspector      // reads a task's payload and result
 	dashboard *asynqmon.HTTPHandler // nil when not served
 	handler   http.Handler
 	closers   []func() error
@@ -178,16 +162,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rdb: rdb, inspector: cfg.Inspector, tasks: asynq.NewInspectorFromRedisClient(rdb)}
 	s.closers = append(s.closers, rdb.Close)
-	store, err := files.NewStore(rdb, files.Config{MaxBytes: cfg.UploadMaxBytes})
-	if err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("web: config: %w", err)
-	}
-	s.calls, err = calls.New(rdb, store, calls.Config{Bots: cfg.Bots, Retention: cfg.Retention, MaxRetry: cfg.MaxRetry, Logger: cfg.Logger})
-	if err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("web: config: %w", err)
-	}
 	if s.inspector == nil {
 		insp := asynq.NewInspector(cfg.Redis)
 		s.inspector = insp

@@ -4,20 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/internal/calls"
-	"github.com/telequeue/telequeue/internal/config"
-	"github.com/telequeue/telequeue/internal/files"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -85,17 +80,17 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	if err := json.Unmarshal(input, &fields); err != nil || fields == nil {
 		return usagef("JSON: want a JSON object of the method's parameters")
 	}
-	d := callDefaults{bot: f.bot, opts: calls.Options{Priority: client.Priority(f.priority), Key: f.key, SendIn: f.in}}
+	d := callDefaults{bot: f.bot, opts: callOptions{priority: f.priority, key: f.key, sendIn: f.in}}
 	c, opts, err := d.parse(m, fields)
 	if err != nil {
 		return err
 	}
-	q, err := newCallQueue(e)
+	cl, err := newClient(e)
 	if err != nil {
 		return err
 	}
-	defer q.Close()
-	r, err := q.send(ctx, c, opts)
+	defer cl.Close()
+	r, err := sendCall(ctx, cl, c, opts)
 	if dup, err := reportDuplicate(e, "call", "task", err); dup || err != nil {
 		return err
 	}
@@ -115,7 +110,41 @@ func methodList() string {
 // otherwise.
 type callDefaults struct {
 	bot  string
-	opts calls.Options
+	opts callOptions
+}
+
+// callOptions are how a call is queued: its flags or its JSON's fields.
+type callOptions struct {
+	priority, key string
+	sendAt        time.Time
+	sendIn        time.Duration
+}
+
+// options are o as the client's options, for a call of bot.
+func (o callOptions) options(bot string) []client.Option {
+	var opts []client.Option
+	if bot != "" {
+		opts = append(opts, client.Bot(bot))
+	}
+	if o.priority != "" {
+		opts = append(opts, client.Priority(o.priority))
+	}
+	if o.key != "" {
+		opts = append(opts, client.IdempotencyKey(o.key))
+	}
+	switch {
+	case !o.sendAt.IsZero():
+		opts = append(opts, client.SendAt(o.sendAt))
+	case o.sendIn > 0:
+		opts = append(opts, client.SendIn(o.sendIn))
+	}
+	return opts
+}
+
+// callOptionFields name the fields of a call's JSON behind the client's
+// options (client.OptionError.Option).
+var callOptionFields = map[string]string{
+	"Bot": "bot", "Priority": "priority", "IdempotencyKey": "idempotency_key", "SendAt": "send_at", "SendIn": "send_in",
 }
 
 // callOptionKeys are the fields of a call's JSON that are telequeue's, not
@@ -124,7 +153,7 @@ var callOptionKeys = [...]string{"bot", "priority", "idempotency_key", "send_in"
 
 // parse takes telequeue's fields out of fields and returns the call of m
 // with the rest as its parameters (files still as @PATH).
-func (d *callDefaults) parse(m *tasks.Method, fields map[string]json.RawMessage) (*tasks.Call, calls.Options, error) {
+func (d *callDefaults) parse(m *tasks.Method, fields map[string]json.RawMessage) (*tasks.Call, callOptions, error) {
 	opts := d.opts
 	bot := d.bot
 	for _, k := range callOptionKeys {
@@ -138,21 +167,18 @@ func (d *callDefaults) parse(m *tasks.Method, fields map[string]json.RawMessage)
 		case "bot":
 			err = json.Unmarshal(raw, &bot)
 		case "priority":
-			var p string
-			if err = json.Unmarshal(raw, &p); err == nil {
-				opts.Priority = client.Priority(p)
-			}
+			err = json.Unmarshal(raw, &opts.priority)
 		case "idempotency_key":
-			err = json.Unmarshal(raw, &opts.Key)
+			err = json.Unmarshal(raw, &opts.key)
 		case "send_in":
 			var in time.Duration
 			if in, err = parseSendIn(raw); err == nil {
-				opts.SendIn, opts.SendAt = in, time.Time{}
+				opts.sendIn, opts.sendAt = in, time.Time{}
 			}
 		case "send_at":
 			var at time.Time
 			if err = json.Unmarshal(raw, &at); err == nil {
-				opts.SendAt, opts.SendIn = at, 0
+				opts.sendAt, opts.sendIn = at, 0
 			}
 		}
 		if err != nil {
@@ -166,121 +192,82 @@ func (d *callDefaults) parse(m *tasks.Method, fields map[string]json.RawMessage)
 	return &tasks.Call{Bot: bot, Method: m.Name, Params: params}, opts, nil
 }
 
-// callQueue queues calls with their files, over a Redis connection of its
-// own.
-type callQueue struct {
-	rdb redis.UniversalClient
-	q   *calls.Queue
+// sendCall queues c with the client, the files its parameters name as
+// @PATH uploaded. A bad option is reported under the JSON field (or flag
+// value) behind it.
+func sendCall(ctx context.Context, cl *client.Client, c *tasks.Call, o callOptions) (*client.Receipt, error) {
+	params, files, err := attach(c.Method, c.Params)
+	defer func() {
+		for _, f := range files {
+			_ = f.Reader.(io.Closer).Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	r, err := cl.CallJSON(ctx, c.Method, params, files, o.options(c.Bot)...)
+	var oe *client.OptionError
+	if errors.As(err, &oe) {
+		if field, ok := callOptionFields[oe.Option]; ok {
+			return nil, &tasks.ValidationError{Field: field, Err: tasks.ErrInvalidField, Detail: oe.Err.Error()}
+		}
+	}
+	return r, err
 }
 
-// newCallQueue loads the configuration from the environment and connects.
-func newCallQueue(e *env) (*callQueue, error) {
-	cfg, err := config.Load(e.lookup, true)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := cfg.Redis()
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	level, err := config.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	rdb, ok := rc.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("config: unsupported Redis connection %T", rc)
-	}
-	store, err := files.NewStore(rdb, files.Config{MaxBytes: cfg.UploadMaxBytes})
-	if err != nil {
-		_ = rdb.Close()
-		return nil, err
-	}
-	q, err := calls.New(rdb, store, calls.Config{
-		Bots: cfg.ProducerBotNames(), Retention: cfg.ResultRetention, MaxRetry: cfg.MaxRetry,
-		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
-	})
-	if err != nil {
-		_ = rdb.Close()
-		return nil, err
-	}
-	return &callQueue{rdb: rdb, q: q}, nil
-}
-
-func (cq *callQueue) Close() error { return cq.rdb.Close() }
-
-// send uploads the files c names as @PATH, held by a new task id, and
-// queues c under that id.
-func (cq *callQueue) send(ctx context.Context, c *tasks.Call, opts calls.Options) (*client.Receipt, error) {
-	m, ok := tasks.MethodByName(c.Method)
-	if !ok {
-		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod, Detail: c.Method}
-	}
-	id := cq.q.NewID()
-	if err := cq.attach(ctx, id, m, c); err != nil {
-		cq.q.Release(ctx, id, c.Uploads)
-		return nil, err
-	}
-	return cq.q.Send(ctx, id, c, opts)
-}
-
-// attach uploads every @PATH file value of c's parameters and puts
-// attach://<name> in its place.
-func (cq *callQueue) attach(ctx context.Context, id string, m *tasks.Method, c *tasks.Call) error {
-	if !bytes.Contains(c.Params, []byte(`"@`)) {
-		return nil
+// attach replaces every @PATH file value of a call's parameters (a file
+// parameter of the method, and the media, thumbnail and cover of the
+// InputMedia of "media") with attach://<name>, and opens the files: the
+// client reads and stores them within their fields' limits. The caller
+// closes the files, also on error.
+func attach(method string, raw json.RawMessage) (json.RawMessage, map[string]client.File, error) {
+	if !bytes.Contains(raw, []byte(`"@`)) {
+		return raw, nil, nil
 	}
 	var params map[string]json.RawMessage
-	if err := json.Unmarshal(c.Params, &params); err != nil {
-		return nil // Send names the problem
+	if err := json.Unmarshal(raw, &params); err != nil {
+		return raw, nil, nil // the client names the problem
 	}
-	upload := func(field, name string, limit int64, raw json.RawMessage) (json.RawMessage, error) {
+	files := map[string]client.File{}
+	open := func(field, name string, v json.RawMessage) (json.RawMessage, error) {
 		var s string
-		if json.Unmarshal(raw, &s) != nil || !strings.HasPrefix(s, "@") {
-			return raw, nil
+		if json.Unmarshal(v, &s) != nil || !strings.HasPrefix(s, "@") {
+			return v, nil
 		}
 		f, err := os.Open(s[1:])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
-		defer f.Close()
-		u, err := cq.q.PutLimited(ctx, id, field, limit, f, filepath.Base(s[1:]), "")
-		if err != nil {
-			return nil, err
-		}
-		if c.Uploads == nil {
-			c.Uploads = map[string]tasks.Upload{}
-		}
-		c.Uploads[name] = u
+		files[name] = client.File{Reader: f, Name: filepath.Base(s[1:])}
 		return json.Marshal("attach://" + name)
 	}
 	var err error
-	for _, f := range calls.FileParams(m) {
-		if raw, ok := params[f]; ok {
-			if params[f], err = upload(f, f, calls.FieldLimit(m, f), raw); err != nil {
-				return err
+	for _, f := range client.FileParams(method) {
+		if v, ok := params[f]; ok {
+			if params[f], err = open(f, f, v); err != nil {
+				return nil, files, err
 			}
 		}
 	}
-	if raw, ok := params["media"]; ok && m.TakesMedia() {
-		if params["media"], err = attachMedia(raw, upload); err != nil {
-			return err
+	if v, ok := params["media"]; ok {
+		if params["media"], err = attachMedia(v, open); err != nil {
+			return nil, files, err
 		}
 	}
-	c.Params, err = json.Marshal(params)
-	return err
+	out, err := json.Marshal(params)
+	return out, files, err
 }
 
-// attachMedia uploads the @PATH media, thumbnails and covers of an
+// attachMedia opens the @PATH media, thumbnails and covers of an
 // InputMedia object, or of an array of them (an album), as media<i>,
 // media<i>_thumbnail and media<i>_cover.
-func attachMedia(raw json.RawMessage, upload func(field, name string, limit int64, raw json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
+func attachMedia(raw json.RawMessage, open func(field, name string, v json.RawMessage) (json.RawMessage, error)) (json.RawMessage, error) {
 	var items []map[string]json.RawMessage
 	single := false
 	if json.Unmarshal(raw, &items) != nil {
 		var item map[string]json.RawMessage
 		if json.Unmarshal(raw, &item) != nil {
-			return raw, nil // Send names the problem
+			return raw, nil // the client names the problem
 		}
 		items, single = []map[string]json.RawMessage{item}, true
 	}
@@ -289,8 +276,6 @@ func attachMedia(raw json.RawMessage, upload func(field, name string, limit int6
 		if !single {
 			field = fmt.Sprintf("media[%d]", i)
 		}
-		var typ string
-		_ = json.Unmarshal(it["type"], &typ)
 		for _, k := range []string{"media", "thumbnail", "cover"} {
 			v, ok := it[k]
 			if !ok {
@@ -300,12 +285,8 @@ func attachMedia(raw json.RawMessage, upload func(field, name string, limit int6
 			if k != "media" {
 				name += "_" + k
 			}
-			limit := int64(tasks.MaxFileBytes)
-			if k != "media" || typ == "photo" {
-				limit = tasks.MaxPhotoBytes
-			}
 			var err error
-			if it[k], err = upload(field+"."+k, name, limit, v); err != nil {
+			if it[k], err = open(field+"."+k, name, v); err != nil {
 				return nil, err
 			}
 		}
@@ -337,14 +318,14 @@ func isCallLine(line []byte) (*tasks.Method, bool, error) {
 
 // parseCall decodes a JSONL line of method m: its parameters and the
 // per-line fields, over the flags' defaults.
-func (d *lineDefaults) parseCall(m *tasks.Method, line []byte) (*tasks.Call, calls.Options, error) {
+func (d *lineDefaults) parseCall(m *tasks.Method, line []byte) (*tasks.Call, callOptions, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
-		return nil, calls.Options{}, fmt.Errorf("%w: %v", tasks.ErrMalformedPayload, err)
+		return nil, callOptions{}, fmt.Errorf("%w: %v", tasks.ErrMalformedPayload, err)
 	}
 	delete(fields, "method")
 	if _, ok := fields["ordered"]; ok || d.ordered {
-		return nil, calls.Options{}, &tasks.ValidationError{Field: "ordered", Err: tasks.ErrInvalidField, Detail: "ordered applies to sendMessage lines only"}
+		return nil, callOptions{}, &tasks.ValidationError{Field: "ordered", Err: tasks.ErrInvalidField, Detail: "ordered applies to sendMessage lines only"}
 	}
 	return d.call.parse(m, fields)
 }

@@ -147,6 +147,39 @@ func TestCallRefused(t *testing.T) {
 	}
 }
 
+// TestCallUploadLimit: a file over UPLOAD_MAX_BYTES, or an album item's
+// photo over it, is refused naming the field; nothing is stored or queued.
+func TestCallUploadLimit(t *testing.T) {
+	t.Parallel()
+	vars, s := setup(t, "UPLOAD_MAX_BYTES", "10")
+	small, big := writeFile(t, "small.jpg", []byte("0123456789")), writeFile(t, "big.jpg", []byte("0123456789a"))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a document", []string{"call", "sendDocument", `{"chat_id": 1, "document": "@` + big + `"}`}, "document: file is too large: more than 10 bytes"},
+		{"the second photo of an album", []string{"call", "sendMediaGroup",
+			`{"chat_id": 1, "media": [{"type": "photo", "media": "@` + small + `"}, {"type": "photo", "media": "@` + big + `"}]}`},
+			"media[1].media: file is too large: more than 10 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, vars, "", tt.args...)
+			if r.code != 1 || !strings.Contains(r.stderr, tt.want) || r.stdout != "" {
+				t.Errorf("exit %d stdout %q stderr %q; want 1 and %q", r.code, r.stdout, r.stderr, tt.want)
+			}
+		})
+	}
+	rdb := s.Client(t)
+	if n, _ := rdb.Keys(context.Background(), keys.UploadPrefix+"*").Result(); len(n) != 0 {
+		t.Errorf("upload keys left: %v", n)
+	}
+	if n, _ := rdb.Keys(context.Background(), "asynq:{*}:t:*").Result(); len(n) != 0 {
+		t.Errorf("tasks queued: %v", n)
+	}
+}
+
 func TestSendJSONLMethods(t *testing.T) {
 	t.Parallel()
 	vars, s := setup(t)

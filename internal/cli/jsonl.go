@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/telequeue/telequeue/client"
-	"github.com/telequeue/telequeue/internal/calls"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -38,11 +37,11 @@ type job struct {
 	line    int // 1-based line number
 	msg     *tasks.SendMessage
 	opts    []client.Option
-	call    *tasks.Call   // a line of another method than sendMessage
-	copts   calls.Options // call's options
-	key     string        // the line's idempotency key, if any
-	after   *job          // an earlier line with the same key, enqueued first
-	prev    *job          // the previous ordered line to the same chat, enqueued first
+	call    *tasks.Call // a line of another method than sendMessage
+	copts   callOptions // call's options
+	key     string      // the line's idempotency key, if any
+	after   *job        // an earlier line with the same key, enqueued first
+	prev    *job        // the previous ordered line to the same chat, enqueued first
 	receipt *client.Receipt
 	err     error
 	done    chan struct{} // closed once receipt or err is set
@@ -63,16 +62,11 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 		return err
 	}
 	defer c.Close()
-	cq, err := newCallQueue(e)
-	if err != nil {
-		return err
-	}
-	defer cq.Close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defaults := lineDefaults{bot: f.bot, parseMode: f.parseMode, opts: f.options(), ordered: f.ordered,
-		call: callDefaults{bot: f.bot, opts: calls.Options{Priority: client.Priority(f.priority), SendIn: f.in}}}
+		call: callDefaults{bot: f.bot, opts: callOptions{priority: f.priority, sendIn: f.in}}}
 	order := make(chan *job, jsonlWindow)
 	work := make(chan *job, jsonlWorkers)
 
@@ -89,7 +83,7 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 	for range jsonlWorkers {
 		wg.Go(func() {
 			for j := range work {
-				enqueue(ctx, c, cq, j, cancel)
+				enqueue(ctx, c, j, cancel)
 			}
 		})
 	}
@@ -118,7 +112,7 @@ func sendJSONL(ctx context.Context, e *env, f sendFlags) error {
 
 // enqueue sends one parsed line; the first Redis outage stops the run, as
 // every further line would wait for Redis and fail.
-func enqueue(ctx context.Context, c *client.Client, cq *callQueue, j *job, stop context.CancelCauseFunc) {
+func enqueue(ctx context.Context, c *client.Client, j *job, stop context.CancelCauseFunc) {
 	defer close(j.done)
 	if j.after != nil {
 		// The earlier line with this key goes first, so that it, not this
@@ -135,7 +129,7 @@ func enqueue(ctx context.Context, c *client.Client, cq *callQueue, j *job, stop 
 		return
 	}
 	if j.call != nil {
-		j.receipt, j.err = cq.send(ctx, j.call, j.copts)
+		j.receipt, j.err = sendCall(ctx, c, j.call, j.copts)
 	} else {
 		j.receipt, j.err = c.SendMessage(ctx, j.msg, j.opts...)
 	}
@@ -222,7 +216,7 @@ func readLines(ctx context.Context, in io.Reader, d lineDefaults, order, work ch
 				j.err = err
 			case isCall && m.Name != "sendMessage":
 				j.call, j.copts, j.err = d.parseCall(m, trimmed)
-				j.key = j.copts.Key
+				j.key = j.copts.key
 			default:
 				j.msg, j.opts, j.key, j.err = d.parse(trimmed)
 			}

@@ -73,10 +73,6 @@ func WebConfig(cfg *config.Config, rc *config.RedisConn, cl web.Messages, logger
 		DashboardTextChars:     cfg.DashboardTextChars,
 		DashboardPrometheusURL: cfg.PrometheusURL,
 		APIToken:               cfg.APIToken.Reveal(),
-		Bots:                   cfg.ProducerBotNames(),
-		Retention:              cfg.ResultRetention,
-		UploadMaxBytes:         cfg.UploadMaxBytes,
-		MaxRetry:               cfg.MaxRetry,
 		Logger:                 logger,
 	}
 }
