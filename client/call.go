@@ -18,6 +18,7 @@ import (
 	"github.com/mymmrac/telego"
 	"github.com/mymmrac/telego/telegoapi"
 
+	"github.com/telequeue/telequeue/internal/coalesce"
 	"github.com/telequeue/telequeue/internal/files"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -102,7 +103,7 @@ func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt
 		return nil, err
 	}
 	call := &tasks.Call{Bot: s.bot, Method: m.Name, Params: data}
-	if m.Name == "sendMessage" {
+	if m.Name == "sendMessage" && s.replyTo == nil && s.target == nil && !tasks.RepliesByRef(data) {
 		msg, err := call.SendMessage()
 		if err != nil {
 			return nil, err
@@ -162,6 +163,11 @@ var placeholder = tasks.Upload{SHA256: strings.Repeat("0", 64), Size: 1}
 // the task. Whatever fails after a step undoes it.
 func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []attachment, s *settings) (*Receipt, error) {
 	id := s.idOf()
+	params, err := withMessageRefs(call.Params, s)
+	if err != nil {
+		return nil, err
+	}
+	call.Params = params
 	// Validate first, so that an invalid call stores nothing.
 	probe := *call
 	stored := map[string]tasks.Upload{} // the files stored already
@@ -179,6 +185,9 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 	}
 	if err := probe.Validate(); err != nil {
 		return nil, uploadField(err, attached)
+	}
+	if s.ordered && probe.Chat() == (telego.ChatID{}) {
+		return nil, &OptionError{Option: "Ordered", Err: errors.New("an ordered call names its chat_id (the order is per chat)")}
 	}
 	if err := c.checkBot(ctx, call.BotName()); err != nil {
 		return nil, err
@@ -219,11 +228,20 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 		undo()
 		return nil, uploadField(err, attached)
 	}
-	p.task = c.callHeaders(task, s, id)
-	if _, err := c.asynq.EnqueueContext(ctx, p.task); err != nil {
+	p.task = withCallType(c.callHeaders(task, s, id), s, c.taskOptions(s, id))
+	p.bot, p.chat = call.BotName(), call.Chat().String()
+	if err := c.enqueueTask(ctx, p); err != nil {
 		if !c.enqueuedAnyway(ctx, p, err) {
 			c.releaseFiles(ctx, store, id, ups)
 			return nil, fmt.Errorf("client: enqueue: %w", unavailable(err))
+		}
+	}
+	if !s.everyEdit {
+		// The newest edit of its message: older pending ones are
+		// superseded. After the enqueue, so that a failed one supersedes
+		// nothing. A failure costs only older edits sent too.
+		if err := coalesce.Register(ctx, c.rdb, call, id); err != nil {
+			c.log.WarnContext(ctx, "could not record the newest edit of its message; older pending edits are sent too", "task_id", id, "error", err)
 		}
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {

@@ -397,7 +397,7 @@ func TestCallOptions(t *testing.T) {
 		{"callback: priority", answer, []client.Option{client.Critical()}, "Priority", "", ""},
 		{"callback: scheduled", answer, []client.Option{client.SendIn(time.Minute)}, "SendIn", "", ""},
 		{"chat action: scheduled", tu.ChatAction(tu.ID(1), telego.ChatActionTyping), []client.Option{client.SendAt(time.Now().Add(time.Hour))}, "SendAt", "", ""},
-		{"ordered edit", tu.EditMessageText(tu.ID(1), 2, "x"), []client.Option{client.Ordered()}, "Ordered", "", ""},
+		{"ordered callback answer", answer, []client.Option{client.Ordered()}, "Ordered", "", ""},
 		{"broadcast option", tu.EditMessageText(tu.ID(1), 2, "x"), []client.Option{client.BroadcastChunkSize(10)}, "BroadcastChunkSize", "", ""},
 		{"bulk edit by alerts", tu.EditMessageText(tu.ID(1), 2, "x"), []client.Option{client.Bulk(), client.Bot("alerts")}, "", tasks.QueueBulk, "alerts"},
 		{"critical delete", tu.Delete(tu.ID(1), 2), []client.Option{client.Critical()}, "", tasks.QueueCritical, ""},

@@ -70,7 +70,7 @@ func (c *Client) callJSON(ctx context.Context, method string, params json.RawMes
 		return nil, &OptionError{Option: "TaskID", Err: errors.New("a stored file (File.Stored) needs the task id that holds it")}
 	}
 	call := &tasks.Call{Bot: s.bot, Method: m.Name, Params: params}
-	if m.Name == "sendMessage" {
+	if m.Name == "sendMessage" && s.replyTo == nil && s.target == nil && !tasks.RepliesByRef(params) {
 		if len(files) > 0 {
 			return nil, &tasks.ValidationError{Field: "uploads", Err: tasks.ErrInvalidFile, Detail: "sendMessage takes no files"}
 		}

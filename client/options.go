@@ -166,8 +166,11 @@ type settings struct {
 	taskID string // see TaskID; empty: a new id
 
 	// Calls only.
-	method *tasks.Method // the method called
-	bot    string        // see Bot
+	method    *tasks.Method // the method called
+	bot       string        // see Bot
+	target    *Ref          // see Target
+	replyTo   *Ref          // see ReplyTo
+	everyEdit bool          // see EveryEdit
 
 	// Broadcasts only.
 	lanes     int

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -35,8 +36,8 @@ func Ordered() Option {
 		if err := messagesOnly(s); err != nil {
 			return err
 		}
-		if s.method != nil && s.method.Name != "sendMessage" {
-			return errors.New("applies to sendMessage only: other methods have no per-chat order")
+		if s.method != nil && !s.method.ChatAddressed() {
+			return fmt.Errorf("%s names no chat: it has no per-chat order", s.method.Name)
 		}
 		s.ordered = true
 		return nil
@@ -65,7 +66,7 @@ func (c *Client) enqueueTask(ctx context.Context, p *prepared) error {
 // out to exist.
 func (c *Client) enqueueOrdered(ctx context.Context, p *prepared) error {
 	seq := c.sequencer()
-	order := ordering.OrderOf(tasks.OrderKeyOf(p.msg.BotName(), p.msg.ChatID.String()))
+	order := ordering.OrderOf(tasks.OrderKeyOf(p.bot, p.chat))
 	pos, err := seq.Register(ctx, order, p.id, p.s.queue)
 	if err != nil {
 		return err

@@ -71,5 +71,6 @@ func (c *Client) prepareReply(ctx context.Context, now time.Time, chat telego.Ch
 	if err := c.checkBot(ctx, r.BotName()); err != nil {
 		return nil, err
 	}
-	return &prepared{msg: &tasks.SendMessage{Bot: r.Bot, ChatID: chat}, task: c.withHeaders(task, &s, id, len(r.Parts)), id: id, s: s}, nil
+	msg := &tasks.SendMessage{Bot: r.Bot, ChatID: chat}
+	return &prepared{msg: msg, task: c.withHeaders(task, &s, id, len(r.Parts)), id: id, s: s, bot: msg.BotName(), chat: chat.String()}, nil
 }

@@ -37,6 +37,8 @@ type prepared struct {
 	task *asynq.Task
 	id   string
 	s    settings
+	// bot and chat name the order of an ordered message or call.
+	bot, chat string
 }
 
 // SendMessage validates m and queues it for a worker to send: one message,
@@ -86,7 +88,7 @@ func (c *Client) prepare(ctx context.Context, now time.Time, kind call, m *tasks
 	if err := c.checkBot(ctx, m.BotName()); err != nil {
 		return nil, err
 	}
-	return &prepared{msg: m, task: c.withHeaders(task, &s, id, 0), id: id, s: s}, nil
+	return &prepared{msg: m, task: c.withHeaders(task, &s, id, 0), id: id, s: s, bot: m.BotName(), chat: m.ChatID.String()}, nil
 }
 
 // withHeaders returns task, built with s and id, carrying s's idempotency

@@ -106,7 +106,7 @@ func (c *Call) Validate() error {
 	if m == nil {
 		return invalid("method", ErrUnknownMethod, "%q: see tasks.Methods for the methods telequeue queues", c.Method)
 	}
-	if m.Name == "sendMessage" && !replyByRef(c.Params) {
+	if m.Name == "sendMessage" && !RepliesByRef(c.Params) {
 		// sendMessage has its own payload and task type, but for a
 		// reply to a queued message (TypeSendMessageRef).
 		_, err := c.SendMessage()
@@ -158,7 +158,7 @@ func ParseCall(data []byte) (*Call, error) {
 // for sendMessage, else a task of the method's type with the method's
 // defaults (see [DefaultOptions]); opts override them.
 func NewCallTask(c *Call, opts ...asynq.Option) (*asynq.Task, error) {
-	if c.Method == "sendMessage" && !replyByRef(c.Params) {
+	if c.Method == "sendMessage" && !RepliesByRef(c.Params) {
 		m, err := c.SendMessage()
 		if err != nil {
 			return nil, err
@@ -677,9 +677,10 @@ func (c *Call) Resolve(targets map[string]RefTarget) (*Call, error) {
 // tasks.
 const TypeSendMessageRef = "telegram:send_message:ref"
 
-// replyByRef reports whether params' reply_parameters name a queued
-// message by its task.
-func replyByRef(params json.RawMessage) bool {
+// RepliesByRef reports whether params' reply_parameters name a queued
+// message by its task (a sendMessage that is then queued as a
+// [TypeSendMessageRef] call).
+func RepliesByRef(params json.RawMessage) bool {
 	var p struct {
 		Reply *struct {
 			TaskID string `json:"message_task_id"`

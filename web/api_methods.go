@@ -34,7 +34,7 @@ const maxFormFiles = 10
 
 // callFields are telequeue's own fields of a call's body, taken out before
 // the rest goes to Telegram.
-var callFields = []string{"bot", "priority", "send_at", "send_in"}
+var callFields = []string{"bot", "priority", "send_at", "send_in", "ordered", "coalesce"}
 
 // callReceipt is the 202 body of POST /v1/methods/{method}.
 type callReceipt struct {
@@ -153,6 +153,20 @@ func callOptions(fields requestBody) (json.RawMessage, []client.Option, error) {
 		return nil, nil, apiErr
 	}
 	opts = append(opts, when...)
+	// ordered: true keeps the call in its chat's order (a send and its
+	// later edit); coalesce: false delivers an edit even when a newer one of
+	// the same message is queued.
+	var ordered, coalesce bool
+	if set, err := fields.take("ordered", &ordered); err != nil {
+		return nil, nil, invalidField("ordered", "must be true or false")
+	} else if set && ordered {
+		opts = append(opts, client.Ordered())
+	}
+	if set, err := fields.take("coalesce", &coalesce); err != nil {
+		return nil, nil, invalidField("coalesce", "must be true or false")
+	} else if set && !coalesce {
+		opts = append(opts, client.EveryEdit())
+	}
 	params, apiErr := fields.marshal()
 	if apiErr != nil {
 		return nil, nil, apiErr

@@ -176,6 +176,27 @@ func TestPostMethodJSON(t *testing.T) {
 			},
 		},
 		{
+			name: "an edit of a queued message, every edit kept", method: "editMessageText", queue: "default",
+			body: `{"message_task_id": "thinking-1", "text": "The answer", "coalesce": false}`,
+			check: func(t *testing.T, info *asynq.TaskInfo, c *tasks.Call) {
+				if p := params(t, c); p[tasks.FieldMessageTaskID] != "thinking-1" || p["coalesce"] != nil || len(p) != 2 {
+					t.Errorf("params %v", p)
+				}
+				if info.Headers[tasks.HeaderNoCoalesce] == "" {
+					t.Error(`"coalesce": false did not opt out of coalescing`)
+				}
+			},
+		},
+		{
+			name: "an ordered photo", method: "sendPhoto", queue: "default",
+			body: `{"chat_id": 42, "photo": "AgAC", "ordered": true}`,
+			check: func(t *testing.T, info *asynq.TaskInfo, c *tasks.Call) {
+				if info.Type != tasks.OrderedType("telegram:send_photo") {
+					t.Errorf("type %s, want the ordered variant", info.Type)
+				}
+			},
+		},
+		{
 			name: "an edit", method: "editMessageText", queue: "default",
 			body: `{"chat_id": 42, "message_id": 7, "text": "v2", "reply_markup": {"inline_keyboard": [[{"text": "ok", "callback_data": "ok"}]]}}`,
 			check: func(t *testing.T, info *asynq.TaskInfo, c *tasks.Call) {

@@ -248,9 +248,21 @@ func methodSchema(m *tasks.Method, form bool) obj {
 		}
 		props = append(props, kv{f, p})
 	}
+	if slices.Contains(m.Fields(), "message_id") && m.Kind != tasks.KindCallback {
+		props = append(props,
+			kv{tasks.FieldMessageTaskID, obj{{"type", "string"}, {"description", "The id of the queued task that sends the message, in place of message_id; chat_id (from_chat_id for a copy or forward) may then be left out. The call runs once that message is sent."}}},
+			kv{tasks.FieldMessageTaskPart, obj{{"type", "integer"}, {"minimum", 0}, {"description", "Which message of that task's multi-part reply or album (0, the first, by default)."}}},
+		)
+	}
 	props = append(props,
 		kv{"bot", obj{{"type", "string"}, {"description", `The bot that makes the call (default "default").`}}},
 	)
+	if m.ChatAddressed() && m.Deadline() == 0 {
+		props = append(props, kv{"ordered", obj{{"type", "boolean"}, {"description", "Deliver in the chat's order with its other ordered messages and calls (a send and its later edit)."}}})
+	}
+	if m.Coalesces() {
+		props = append(props, kv{"coalesce", obj{{"type", "boolean"}, {"default", true}, {"description", "false delivers this edit even when a newer edit of the same message is queued before its turn (by default the older is superseded)."}}})
+	}
 	if m.Kind != tasks.KindCallback {
 		props = append(props, kv{"priority", obj{{"type", "string"}, {"enum", []string{"critical", "default", "bulk"}}, {"default", "default"}}})
 	}
