@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		var sent tasks.SendResult
 		if err := json.Unmarshal(sendInfo.Result, &sent); err != nil {
-			return nil, fmt.Errorf("Thinking…: result %q: %w", sendInfo.Result, err)
+			return nil, fmt.Errorf("chat %d: the send of Thinking…: result %q: %w", st.Chat, sendInfo.Result, err)
 		}
 		msg, _ := cfg.Sandbox.Message(cfg.BotID, strconv.FormatInt(st.Chat, 10), sent.MessageID)
 		st.FinalText = msg.Text
