@@ -38,7 +38,11 @@
 //     pending sendPhoto by file_id and per pending sendPhoto sharing one
 //     uploaded 1 MB file, and the end-to-end rate of a mixed workload
 //     (sends of several kinds, edits, deletes, callback answers) beside
-//     sendMessage alone, 6 × 10, limits off.
+//     sendMessage alone, 6 × 10, limits off;
+//   - the streaming reply (issue 12, section "streaming"): 300 edits of one
+//     message over 10 s in a private chat and in a group, 6 × 10 with
+//     Telegram's limits: edits offered, sent and superseded, the last
+//     edit's delay, 429s, and the latency of other chats' messages.
 //
 // Throughput runs pause the queue, enqueue every task, then unpause it, and
 // count asynq's processed counter between 10% and 90% of the tasks, so that
@@ -160,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	o := options{args: args}
 	fs.BoolVar(&o.quick, "quick", false, "short run with fewer tasks (CI)")
 	fs.BoolVar(&o.sweep, "sweep", false, "also measure idle Redis load and idle latency for candidate TASK_CHECK_INTERVAL values")
-	fs.StringVar(&o.only, "only", "", "run only these sections, comma-separated: enqueue,memory,throughput,latency,idle,compliance,methods,sweep")
+	fs.StringVar(&o.only, "only", "", "run only these sections, comma-separated: enqueue,memory,throughput,latency,idle,compliance,methods,streaming,sweep")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the 6×10 telequeue workers to this directory")
 	fs.IntVar(&o.repeat, "repeat", 0, "throughput runs of each kind; the median is reported (default 3, 1 with -quick)")
 	fs.DurationVar(&o.taskCheck, "task-check", 0, "TASK_CHECK_INTERVAL for every worker (default: the configuration default)")

@@ -66,6 +66,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		{"latency", b.measureLatencyAndIdle},
 		{"compliance", b.measureCompliance},
 		{"methods", b.measureMethods},
+		{"streaming", b.measureStreaming},
 		{"sweep", b.measureSweep},
 	}
 	for _, s := range steps {
