@@ -82,23 +82,11 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	if m == nil {
 		return nil, errors.New("client: message is nil")
 	}
-	s := settings{call: callBroadcast, lanes: DefaultBroadcastParallelism, ttl: DefaultBroadcastTTL}
-	now := time.Now()
-	if err := s.apply(now, opts); err != nil {
+	s, err := callBroadcastSettings(nil, opts)
+	if err != nil {
 		return nil, err
-	}
-	if !s.processAt.IsZero() && !s.processAt.Before(now.Add(s.ttl)) {
-		return nil, &OptionError{Option: s.when, Err: fmt.Errorf("the start %s is after the broadcast would expire (BroadcastTTL %v)",
-			s.processAt.UTC().Format(time.RFC3339), s.ttl)}
 	}
 	if err := tasks.ValidateBroadcastMessage(m); err != nil {
-		return nil, err
-	}
-	if err := c.checkBot(ctx, m.BotName()); err != nil {
-		return nil, err
-	}
-	ids, dups, err := distinctChats(chatIDs)
-	if err != nil {
 		return nil, err
 	}
 	p := *m
@@ -106,6 +94,21 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	msg, err := json.Marshal(&p)
 	if err != nil {
 		return nil, fmt.Errorf("client: encode message: %w", err)
+	}
+	return c.broadcast(ctx, s, m.BotName(), chatIDs, func(string) ([]byte, func(), error) { return msg, func() {}, nil })
+}
+
+// broadcast stores a broadcast of bot to chatIDs, whose body (a message, or
+// a call) body returns for the broadcast's id, with a function that undoes
+// what it stored (its uploads) if the broadcast is not created, and
+// enqueues its first chunk tasks. The body is validated already.
+func (c *Client) broadcast(ctx context.Context, s *settings, bot string, chatIDs []int64, body func(id string) ([]byte, func(), error)) (*BroadcastReceipt, error) {
+	if err := c.checkBot(ctx, bot); err != nil {
+		return nil, err
+	}
+	ids, dups, err := distinctChats(chatIDs)
+	if err != nil {
+		return nil, err
 	}
 	size := s.chunkSize
 	if size == 0 {
@@ -115,15 +118,21 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 	if s.key != "" {
 		id = broadcastIDForKey(s.key)
 	}
+	msg, undo, err := body(id)
+	if err != nil {
+		return nil, err
+	}
 	spec := &broadcast.Spec{
-		ID: id, Bot: m.BotName(), Message: msg, Recipients: ids, Duplicates: dups,
+		ID: id, Bot: bot, Message: msg, Recipients: ids, Duplicates: dups,
 		ChunkSize: size, Lanes: s.lanes, StartAt: s.processAt, TTL: s.ttl,
 	}
 	store := broadcast.NewStore(c.rdb)
 	switch err := store.Create(ctx, spec); {
 	case errors.Is(err, broadcast.ErrExists) && s.key != "":
+		undo()
 		return nil, &DuplicateError{Key: s.key, ID: id, Queue: tasks.QueueBulk}
 	case err != nil:
+		undo()
 		return nil, fmt.Errorf("client: broadcast: %w", unavailable(err))
 	}
 	chunks := broadcast.Chunks(len(ids), size)
@@ -145,6 +154,7 @@ func (c *Client) Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []
 				c.log.WarnContext(ctx, "could not remove a broadcast whose tasks failed to enqueue", "broadcast", id, "error", derr)
 			}
 			cancel()
+			undo()
 			return nil, fmt.Errorf("client: broadcast: enqueue: %w", unavailable(err))
 		}
 	}

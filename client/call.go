@@ -52,8 +52,8 @@ func (e *FileTooLargeError) Is(target error) bool { return target == tasks.ErrFi
 // and Broadcast refuse this option.
 func Bot(name string) Option {
 	return option{"Bot", func(s *settings) error {
-		if s.call != callMethod {
-			return errors.New("applies to Call and the typed methods; a message names its bot in tasks.SendMessage.Bot")
+		if s.call != callMethod && (s.call != callBroadcast || s.method == nil) {
+			return errors.New("applies to Call, the typed methods and BroadcastCall; a message names its bot in tasks.SendMessage.Bot")
 		}
 		s.bot = name
 		return nil

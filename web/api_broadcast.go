@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 // otherwise they answer 404.
 type Broadcasts interface {
 	Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
+	BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
 	BroadcastStatus(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	CancelBroadcast(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	BroadcastBlocked(ctx context.Context, id string, offset, limit int) ([]int64, error)
@@ -91,6 +93,28 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadca
 			if err != nil {
 				return "", nil, invalidField("chat_ids", "must be an array of integer chat ids")
 			}
+			var method, bot string
+			if _, err := fields.take("method", &method); err != nil {
+				return "", nil, invalidField("method", "must be a Bot API method name, e.g. sendPhoto")
+			}
+			if method != "" && method != "sendMessage" {
+				// Any send-type method: the rest is its parameters.
+				if _, err := fields.take("bot", &bot); err != nil {
+					return "", nil, invalidField("bot", "must be a string")
+				}
+				if bot != "" {
+					opts = append(opts, client.Bot(bot))
+				}
+				params, apiErr := fields.marshal()
+				if apiErr != nil {
+					return "", nil, apiErr
+				}
+				receipt, err := b.BroadcastCallJSON(ctx, method, params, ids, opts...)
+				if err != nil {
+					return "", nil, err
+				}
+				return receipt.ID, toBroadcastReceipt(receipt), nil
+			}
 			rest, apiErr := fields.marshal()
 			if apiErr != nil {
 				return "", nil, apiErr
@@ -104,12 +128,16 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadca
 			if err != nil {
 				return "", nil, err
 			}
-			return receipt.ID, broadcastReceipt{
-				ID: receipt.ID, Total: receipt.Total, Duplicates: receipt.Duplicates, Chunks: receipt.Chunks,
-				Parallelism: receipt.Parallelism, Queue: receipt.Queue, ScheduledAt: receipt.ScheduledAt,
-			}, nil
+			return receipt.ID, toBroadcastReceipt(receipt), nil
 		},
 	})
+}
+
+func toBroadcastReceipt(r *client.BroadcastReceipt) broadcastReceipt {
+	return broadcastReceipt{
+		ID: r.ID, Total: r.Total, Duplicates: r.Duplicates, Chunks: r.Chunks,
+		Parallelism: r.Parallelism, Queue: r.Queue, ScheduledAt: r.ScheduledAt,
+	}
 }
 
 // broadcastOptions takes the request options of a broadcast: send_at or

@@ -257,7 +257,7 @@ func TestOpenAPIDocumentsBroadcasts(t *testing.T) {
 		}
 	}
 	for schema, fields := range map[string][]string{
-		"BroadcastRequest":  {"chat_ids", "text", "bot", "parse_mode", "reply_markup", "send_at", "send_in", "parallelism"},
+		"BroadcastRequest":  {"chat_ids", "method", "text", "bot", "parse_mode", "reply_markup", "send_at", "send_in", "parallelism"},
 		"BroadcastProgress": {"id", "state", "total", "sent", "failed", "blocked", "cancelled", "pending", "finished_at"},
 		"BlockedPage":       {"chat_ids", "offset", "next_offset"},
 	} {
@@ -265,6 +265,50 @@ func TestOpenAPIDocumentsBroadcasts(t *testing.T) {
 			if _, ok := doc.Comps.Schemas[schema].Properties[f]; !ok {
 				t.Errorf("%s lacks %q", schema, f)
 			}
+		}
+	}
+}
+
+// TestBroadcastAPIAnyMethod: a broadcast names any send-type method and its
+// parameters; the worker sends that call to every recipient.
+func TestBroadcastAPIAnyMethod(t *testing.T) {
+	t.Parallel()
+	b := setup(t, fullConfig())
+	sb, err := sandbox.New(sandbox.Config{NoRecordParams: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int64{3_000_001, 3_000_002, 3_000_003}
+	r := b.postBroadcast(t, `{"method": "sendPhoto", "chat_ids": `+idsJSON(ids)+`, "photo": "https://example.com/offer.png", "caption": "50% off"}`, nil)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	var rec struct{ ID string }
+	r.json(t, &rec)
+	startBroadcastWorker(t, b, sb)
+	var p client.BroadcastProgress
+	eventually(t, "broadcast done", func() bool {
+		b.get(t, "/v1/broadcasts/"+rec.ID).json(t, &p)
+		return p.Done()
+	})
+	if p.Sent != len(ids) {
+		t.Errorf("done: %+v", p)
+	}
+	if st := sb.Stats(); st.Methods["sendPhoto"].OK != len(ids) {
+		t.Errorf("the sandbox got %+v photos, want %d", st.Methods["sendPhoto"], len(ids))
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"method": "deleteMessage", "chat_ids": [1], "message_id": 3}`, "method"},
+		{`{"method": "sendPhoto", "chat_ids": [1], "chat_id": 5, "photo": "x"}`, "chat_id"},
+		{`{"method": "sendPhoto", "chat_ids": [1], "photo": "x", "caption": "` + strings.Repeat("c", 1025) + `"}`, "caption"},
+	} {
+		r := b.postBroadcast(t, tc.body, nil)
+		var e struct {
+			Error struct{ Field string } `json:"error"`
+		}
+		r.json(t, &e)
+		if r.status != http.StatusBadRequest || e.Error.Field != tc.field {
+			t.Errorf("%s: %d %s, want 400 on %s", tc.body[:40], r.status, r.body, tc.field)
 		}
 	}
 }

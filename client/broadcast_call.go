@@ -1,0 +1,127 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/telequeue/telequeue/tasks"
+)
+
+// BroadcastCall is [Client.Broadcast] for any send-type method: a photo, a
+// document, an album, a copyMessage of a channel post... params is a
+// pointer to its telego parameters (as for [Client.Call]) without a chat:
+// each recipient's id takes chat_id's place. A file in params (e.g.
+// tu.File(f)) is stored once for the whole broadcast and uploaded to
+// Telegram once: every later recipient gets it by the file_id Telegram
+// answered. Options: those of Broadcast, and [Bot].
+//
+// Errors: as for Broadcast, with the [*tasks.ValidationError] naming the
+// parameter, and a [*FileTooLargeError] for a file over its limit.
+func (c *Client) BroadcastCall(ctx context.Context, params any, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
+	m, ok := tasks.MethodOf(params)
+	if !ok {
+		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
+			Detail: fmt.Sprintf("%T is not the telego parameters of a method telequeue queues (see tasks.Methods)", params)}
+	}
+	v := reflect.ValueOf(params)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil, fmt.Errorf("client: broadcast %s: want a non-nil pointer to its telego parameters, got %T", m.Name, params)
+	}
+	s, err := callBroadcastSettings(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	data, attached, err := encodeParams(v.Elem())
+	if err != nil {
+		return nil, err
+	}
+	if data, err = withoutChat(data); err != nil {
+		return nil, err
+	}
+	return c.broadcastCall(ctx, s, &tasks.Call{Version: tasks.CallVersion, Bot: s.bot, Method: m.Name, Params: data}, attached, chatIDs)
+}
+
+// BroadcastCallJSON is [Client.BroadcastCall] for callers that have the
+// method's parameters in JSON, as the Bot API takes them, without chat_id
+// (an HTTP API): files go by file_id or URL.
+func (c *Client) BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
+	m, ok := tasks.MethodByName(method)
+	if !ok {
+		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
+			Detail: fmt.Sprintf("%q: see tasks.Methods for the methods telequeue queues", method)}
+	}
+	s, err := callBroadcastSettings(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.broadcastCall(ctx, s, &tasks.Call{Version: tasks.CallVersion, Bot: s.bot, Method: m.Name, Params: params}, nil, chatIDs)
+}
+
+// callBroadcastSettings applies the options of a broadcast of m.
+func callBroadcastSettings(m *tasks.Method, opts []Option) (*settings, error) {
+	s := &settings{call: callBroadcast, method: m, lanes: DefaultBroadcastParallelism, ttl: DefaultBroadcastTTL}
+	now := time.Now()
+	if err := s.apply(now, opts); err != nil {
+		return nil, err
+	}
+	if !s.processAt.IsZero() && !s.processAt.Before(now.Add(s.ttl)) {
+		return nil, &OptionError{Option: s.when, Err: fmt.Errorf("the start %s is after the broadcast would expire (BroadcastTTL %v)",
+			s.processAt.UTC().Format(time.RFC3339), s.ttl)}
+	}
+	return s, nil
+}
+
+// broadcastCall validates call, stores attached (held by the broadcast)
+// and the broadcast.
+func (c *Client) broadcastCall(ctx context.Context, s *settings, call *tasks.Call, attached []attachment, chatIDs []int64) (*BroadcastReceipt, error) {
+	probe := *call
+	if len(attached) > 0 {
+		probe.Uploads = make(map[string]tasks.Upload, len(attached))
+		for _, a := range attached {
+			probe.Uploads[a.name] = placeholder
+		}
+	}
+	if err := tasks.ValidateBroadcastCall(&probe); err != nil {
+		return nil, uploadField(err, attached)
+	}
+	store, err := c.uploadStore(s)
+	if err != nil {
+		return nil, err
+	}
+	// The files are held by the broadcast: the worker that settles its
+	// last recipient releases them.
+	body := func(id string) ([]byte, func(), error) {
+		ups, err := c.putFiles(ctx, store, id, attached)
+		if err != nil {
+			return nil, nil, err
+		}
+		undo := func() { c.releaseFiles(ctx, store, id, ups) }
+		if len(ups) > 0 {
+			call.Uploads = ups
+		}
+		b, err := json.Marshal(call)
+		if err != nil {
+			undo()
+			return nil, nil, fmt.Errorf("client: encode call: %w", err)
+		}
+		return b, undo, nil
+	}
+	return c.broadcast(ctx, s, call.BotName(), chatIDs, body)
+}
+
+// withoutChat drops a zero chat_id (telego marshals an unset ChatID as "")
+// from params; a set one stays, and validation refuses it.
+func withoutChat(params json.RawMessage) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(params, &obj); err != nil {
+		return nil, fmt.Errorf("client: parameters: %w", err)
+	}
+	switch string(obj["chat_id"]) {
+	case `""`, "0", "null":
+		delete(obj, "chat_id")
+	}
+	return json.Marshal(obj)
+}
