@@ -153,3 +153,37 @@ func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// Streaming a reply: "Thinking…" is queued and edited at once, by
+// reference to its task, as the answer grows. Pending edits of one message
+// collapse to the newest (the older complete as superseded without reaching
+// Telegram), so Telegram sees at most the chat's limit of edits, ending with
+// the whole answer.
+func ExampleTarget() {
+	ctx := context.Background()
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: redisAddr}, Bots: []string{"default"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	thinking, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: tu.ID(42), Text: "Thinking…"}, client.Critical())
+	if err != nil {
+		log.Fatal(err)
+	}
+	answer := ""
+	for _, chunk := range []string{"The answer", " is", " 42."} {
+		answer += chunk
+		// No chat_id or message_id: the reference names both.
+		r, err := c.EditMessageText(ctx, &telego.EditMessageTextParams{Text: answer},
+			client.Target(thinking.Message()), client.Critical())
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(r.Type)
+	}
+	// Output:
+	// telegram:edit_message_text
+	// telegram:edit_message_text
+	// telegram:edit_message_text
+}

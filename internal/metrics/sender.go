@@ -96,7 +96,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // Sent implements handlers.Observer.
 func (m *SenderMetrics) Sent(bot string, outcome handlers.Outcome, latency time.Duration) {
 	m.sends.WithLabelValues(bot, string(outcome)).Inc()
-	if outcome == handlers.OutcomeDeduplicated {
+	if outcome == handlers.OutcomeDeduplicated || outcome == handlers.OutcomeSuperseded {
 		// No Bot API call was made.
 		return
 	}
@@ -121,7 +121,7 @@ func (m *SenderMetrics) Retry(bot string) {
 // senderOutcomes are the outcomes a send reports, for [SenderMetrics.Init].
 var senderOutcomes = []handlers.Outcome{
 	handlers.OutcomeSent, handlers.OutcomeRateLimited, handlers.OutcomePermanent, handlers.OutcomeUnauthorized,
-	handlers.OutcomeMigrated, handlers.OutcomeTransient, handlers.OutcomeDeduplicated,
+	handlers.OutcomeMigrated, handlers.OutcomeTransient, handlers.OutcomeDeduplicated, handlers.OutcomeSuperseded,
 }
 
 // Init creates every counter series of bots at 0, so that each exists from

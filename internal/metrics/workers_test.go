@@ -101,7 +101,7 @@ func TestSenderMetricsInit(t *testing.T) {
 	}{
 		{"telequeue_telegram_429_total", 2},
 		{"telequeue_retries_total", 2},
-		{"telequeue_sends_total", 14},
+		{"telequeue_sends_total", 16}, // 8 outcomes × 2 bots
 		{"telequeue_rate_limit_waits_total", 4},
 	} {
 		got := gather(t, reg, tt.metric)
