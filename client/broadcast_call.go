@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/telequeue/telequeue/tasks"
@@ -21,20 +20,15 @@ import (
 // Errors: as for Broadcast, with the [*tasks.ValidationError] naming the
 // parameter, and a [*FileTooLargeError] for a file over its limit.
 func (c *Client) BroadcastCall(ctx context.Context, params any, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
-	m, ok := tasks.MethodOf(params)
-	if !ok {
-		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
-			Detail: fmt.Sprintf("%T is not the telego parameters of a method telequeue queues (see tasks.Methods)", params)}
-	}
-	v := reflect.ValueOf(params)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil, fmt.Errorf("client: broadcast %s: want a non-nil pointer to its telego parameters, got %T", m.Name, params)
+	m, v, err := methodOfParams(params)
+	if err != nil {
+		return nil, err
 	}
 	s, err := callBroadcastSettings(m, opts)
 	if err != nil {
 		return nil, err
 	}
-	data, attached, err := encodeParams(v.Elem())
+	data, attached, err := encodeParams(v)
 	if err != nil {
 		return nil, err
 	}

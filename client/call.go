@@ -85,20 +85,15 @@ func Bot(name string) Option {
 // [*tasks.ValidationError] naming the field (e.g. "caption", "media[1].type")
 // and nothing is stored or queued.
 func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt, error) {
-	m, ok := tasks.MethodOf(params)
-	if !ok {
-		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
-			Detail: fmt.Sprintf("%T is not the telego parameters of a method telequeue queues (see tasks.Methods)", params)}
-	}
-	v := reflect.ValueOf(params)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil, fmt.Errorf("client: call %s: want a non-nil pointer to its telego parameters, got %T", m.Name, params)
+	m, v, err := methodOfParams(params)
+	if err != nil {
+		return nil, err
 	}
 	s, err := c.callSettings(m, opts)
 	if err != nil {
 		return nil, err
 	}
-	data, attached, err := encodeParams(v.Elem())
+	data, attached, err := encodeParams(v)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +106,21 @@ func (c *Client) Call(ctx context.Context, params any, opts ...Option) (*Receipt
 		return c.SendMessage(ctx, msg, withoutBot(opts)...)
 	}
 	return c.enqueueCall(ctx, call, attached, s)
+}
+
+// methodOfParams returns the method whose telego parameters params points
+// to, and the struct.
+func methodOfParams(params any) (*tasks.Method, reflect.Value, error) {
+	m, ok := tasks.MethodOf(params)
+	if !ok {
+		return nil, reflect.Value{}, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
+			Detail: fmt.Sprintf("%T is not the telego parameters of a method telequeue queues (see tasks.Methods)", params)}
+	}
+	v := reflect.ValueOf(params)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil, reflect.Value{}, fmt.Errorf("client: %s: want a non-nil pointer to its telego parameters, got %T", m.Name, params)
+	}
+	return m, v.Elem(), nil
 }
 
 // callSettings applies opts to a call of m.

@@ -52,15 +52,7 @@ func setupBroadcast(t *testing.T, s bcSetup) *bcEnv {
 	t.Helper()
 	rds := redistest.Start(t, s.redisArgs...)
 	e := &bcEnv{redis: rds, rdb: rds.Client(t), logs: &syncBuffer{}}
-	sb, err := sandbox.New(sandbox.Config{NoRecordParams: true, Limits: s.sandboxLimits, Latency: s.latency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
+	sb, url := startSandbox(t, sandbox.Config{NoRecordParams: true, Limits: s.sandboxLimits, Latency: s.latency})
 	e.sandbox = sb
 	opt := asynq.RedisClientOpt{Addr: rds.Addr()}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

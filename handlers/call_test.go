@@ -44,16 +44,9 @@ func setupCallsWith(t *testing.T, cfg sandbox.Config, concurrency int) *callEnv 
 	t.Helper()
 	rs := redistest.Start(t)
 	e := &callEnv{rdb: rs.Client(t)}
-	sb, err := sandbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
+	sb, url := startSandbox(t, cfg)
 	e.sandbox = sb
+	var err error
 	if e.uploads, err = handlers.NewUploadStore(e.rdb, 0); err != nil {
 		t.Fatal(err)
 	}

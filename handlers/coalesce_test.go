@@ -336,15 +336,7 @@ func setupCallsLimited(t *testing.T, lim sandbox.Limits, rl ratelimit.Config) *c
 	t.Helper()
 	rs := redistest.Start(t)
 	e := &callEnv{rdb: rs.Client(t)}
-	sb, err := sandbox.New(sandbox.Config{Limits: lim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
+	sb, url := startSandbox(t, sandbox.Config{Limits: lim})
 	e.sandbox = sb
 	limiter, err := ratelimit.New(e.rdb, rl)
 	if err != nil {

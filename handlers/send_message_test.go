@@ -72,15 +72,7 @@ func setup(t *testing.T, servers int, apiURL string) *env {
 	t.Helper()
 	e := &env{redis: redistest.Start(t), logs: &syncBuffer{}}
 	e.rdb = e.redis.Client(t)
-	sb, err := sandbox.New(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
+	sb, url := startSandbox(t, sandbox.Config{})
 	e.sandbox = sb
 	if apiURL == "" {
 		apiURL = url

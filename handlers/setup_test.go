@@ -7,6 +7,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/server"
 )
 
@@ -61,4 +62,20 @@ func waitDrained(t *testing.T, insp *asynq.Inspector, queue string, within time.
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startSandbox starts the Bot API sandbox with cfg on a free loopback port,
+// closed when the test ends, and returns it with its URL.
+func startSandbox(t *testing.T, cfg sandbox.Config) (*sandbox.Sandbox, string) {
+	t.Helper()
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	return sb, url
 }
