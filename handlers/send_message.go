@@ -249,35 +249,27 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k rate
 	if h.limiter == nil {
 		return nil
 	}
-	// The task's fence rides in every limiter call, the sent marker in the
-	// first: no round trip of their own.
-	queue, _ := asynq.GetQueueName(ctx)
-	taskID, _ := asynq.GetTaskID(ctx)
-	fenced := recovery.ProcessOf(ctx) != ""
+	// The task's fence rides in every limiter call and in the pause check
+	// after a sleep, the sent marker in the first call: no round trip of
+	// their own.
+	ride := newFenceRide(ctx, h.log)
 	for {
-		var pre func(redis.Pipeliner)
-		var fence *recovery.Fence
-		readMarker := check != nil && !check.done
-		if readMarker || fenced {
-			pre = func(p redis.Pipeliner) {
-				if readMarker {
-					check.cmd = p.Get(ctx, check.key)
-				}
-				fence = recovery.QueueFence(ctx, p, queue, taskID)
-			}
+		var readMarker func(redis.Pipeliner)
+		if check != nil && !check.done {
+			readMarker = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
 		err := redisx.UntilAnswers(ctx, func() (err error) {
-			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, pre)
+			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, both(readMarker, ride.pre(ctx)))
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("rate limiter unavailable: %w", err)
 		}
-		if err := fence.Check(); err != nil {
-			return fenceError(ctx, h.log, err, taskID)
+		if err := ride.check(ctx); err != nil {
+			return err
 		}
-		if readMarker {
+		if readMarker != nil {
 			if err := check.read(); err != nil {
 				return err
 			}
@@ -287,7 +279,7 @@ func (h *SendMessageHandler) waitForSlot(ctx context.Context, bot string, k rate
 				return nil
 			}
 			h.obs.RateLimitWait(bot, r.Wait, false)
-			again, err := sleepToSlot(ctx, h.limiter, k, r.Wait, sleepSend)
+			again, err := sleepToSlot(ctx, h.limiter, k, r.Wait, sleepSend, ride)
 			if !again {
 				return err
 			}
