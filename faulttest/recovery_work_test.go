@@ -427,4 +427,3 @@ func TestFastRecoverySIGSTOPBroadcast(t *testing.T) {
 		})
 	}
 }
-
