@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telequeue/telequeue/client"
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/proctest"
 	"github.com/telequeue/telequeue/tasks"
 )
@@ -43,15 +44,48 @@ func killWorkers(procs []*proctest.Process, victims int) time.Time {
 
 // replaceVictims returns procs without its first victims and with as many
 // fresh workers at the back, and appends those to all.
-func (r *rig) replaceVictims(procs []*proctest.Process, victims int, name string, all *[]*proctest.Process) []*proctest.Process {
+func (r *rig) replaceVictims(procs []*proctest.Process, victims int, name string, all *[]*proctest.Process, env ...string) []*proctest.Process {
 	r.t.Helper()
 	out := append([]*proctest.Process(nil), procs[victims:]...)
 	for i := range victims {
-		p := r.startWorker(name + "-" + strconv.Itoa(i+1))
+		p := r.startWorker(name+"-"+strconv.Itoa(i+1), env...)
 		out = append(out, p)
 		*all = append(*all, p)
 	}
 	return out
+}
+
+// waitBusy waits, up to 10 s, until every process of procs runs a task,
+// as its last heartbeat listed (the recovery's own record), so that a kill
+// finds work in flight on each.
+func (r *rig) waitBusy(procs []*proctest.Process) {
+	r.t.Helper()
+	rdb := r.redis.Client(r.t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		ids, err := rdb.ZRange(ctx, keys.RecoveryProcs, 0, -1).Result()
+		busy := 0
+		for _, p := range procs {
+			for _, id := range ids {
+				if !strings.Contains(id, ":"+strconv.Itoa(p.PID())+":") {
+					continue
+				}
+				if list, _ := rdb.Get(ctx, keys.RecoveryInflight(id)).Result(); len(list) > len("[]") {
+					busy++
+				}
+			}
+		}
+		if err == nil && busy == len(procs) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			r.t.Logf("only %d of %d processes to kill run a task", busy, len(procs))
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // takenBack returns the task ids the recoverers of procs logged taking back
@@ -109,6 +143,7 @@ func TestFastRecoveryKillOrdered(t *testing.T) {
 			t.Fatalf("round %d: waiting for %d deliveries: %v", round+1, killAfter, err)
 		}
 		cancel()
+		r.waitBusy(procs[:victims])
 		killedAt := killWorkers(procs, victims)
 		markedAtKill := r.markedTasks(ids)
 
@@ -199,9 +234,13 @@ func TestFastRecoveryKillBroadcast(t *testing.T) {
 		killAfter  = 120
 	)
 	r := newRig(t, rigOptions{latency: 200 * time.Millisecond, jitter: 200 * time.Millisecond})
+	// A chunk task that finds its worker running MaxActive chunks snoozes
+	// a second; it comes back at the next check of delayed tasks: every
+	// DELAYED_TASK_CHECK_INTERVAL, here its default.
+	env := []string{"DELAYED_TASK_CHECK_INTERVAL=250ms"}
 	procs := make([]*proctest.Process, workers)
 	for i := range procs {
-		procs[i] = r.startWorker("worker-" + strconv.Itoa(i+1))
+		procs[i] = r.startWorker("worker-"+strconv.Itoa(i+1), env...)
 	}
 	all := append([]*proctest.Process(nil), procs...)
 	var worst time.Duration
@@ -221,6 +260,7 @@ func TestFastRecoveryKillBroadcast(t *testing.T) {
 			cancel()
 			t.Fatalf("round %d: waiting for %d deliveries: %v", round+1, killAfter, err)
 		}
+		r.waitBusy(procs[:victims])
 		killedAt := killWorkers(procs, victims)
 		var p *client.BroadcastProgress
 		for {
@@ -304,9 +344,10 @@ func TestFastRecoveryKillBroadcast(t *testing.T) {
 			t.Errorf("round %d: %d duplicates; at most one per chunk taken back (%d)", round+1, dups, len(chunks))
 		}
 		if round < rounds-1 {
-			procs = r.replaceVictims(procs, victims, "worker-r"+strconv.Itoa(round+2), &all)
+			procs = r.replaceVictims(procs, victims, "worker-r"+strconv.Itoa(round+2), &all, env...)
 		}
 	}
+	t.Logf("chunk tasks by the error of their last failed run: %v", r.lastErrors())
 	t.Logf("p100 of kill → first delivery of the killed workers' broadcast chunks over %d runs: %v (bound %v)",
 		rounds, worst.Round(10*time.Millisecond), recoveryBound)
 	for e, n := range r.lastErrors() {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/recovery"
 	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
@@ -71,7 +72,9 @@ type BroadcastConfig struct {
 	// 4). A chunk task beyond it is rescheduled after a second, so that a
 	// broadcast never occupies every sender of a process and messages from
 	// the critical and default queues always find one free. Set it below the
-	// server's concurrency.
+	// server's concurrency. A chunk that a recoverer took back from a dead
+	// worker runs beyond it within 30 s of the take: its recipients were
+	// mid-send.
 	MaxActive int
 	// Slice is how long one run of a chunk task sends before it reschedules
 	// itself, giving the worker back to the queues (default 1m). Keep it
@@ -225,14 +228,17 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	if err != nil {
 		return err
 	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
 	select {
 	case h.active <- struct{}{}:
 		defer func() { <-h.active }()
 	default:
-		return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
+		if !h.justTaken(ctx, taskID) {
+			return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
+		}
+		log.InfoContext(ctx, "chunk taken back from a dead worker moments ago: running it beyond MaxActive", "max_active", cap(h.active))
 	}
-	taskID, _ := asynq.GetTaskID(ctx)
-	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
 
 	var (
 		raw  []byte
@@ -289,6 +295,29 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 		r.releaseUploads(ctx)
 	}
 	return err
+}
+
+// takenRunsAtOnce is how long after a recoverer took a chunk task back
+// from a dead worker (see internal/recovery) the chunk runs even on a worker
+// that runs MaxActive chunks: a dead worker's chunks all come back at once,
+// and a snooze would add seconds (whole-second retries, the delayed-task
+// check) to the recovery of sends that were in flight.
+const takenRunsAtOnce = 30 * time.Second
+
+// justTaken reports whether the task ctx runs was taken back from a dead
+// worker within takenRunsAtOnce. It reads the task's fence: one round trip,
+// made only when the worker is full.
+func (h *BroadcastHandler) justTaken(ctx context.Context, taskID string) bool {
+	queue, _ := asynq.GetQueueName(ctx)
+	if recovery.ProcessOf(ctx) == "" || queue == "" || taskID == "" {
+		return false
+	}
+	at, err := recovery.TakenAt(ctx, h.rdb, queue, taskID)
+	if err != nil {
+		h.log.WarnContext(ctx, "could not read a chunk task's fence", "task_id", taskID, "error", err)
+		return false
+	}
+	return !at.IsZero() && time.Since(at) < takenRunsAtOnce
 }
 
 // errRecheck ends a pass early: another run of the chunk moved its progress,
