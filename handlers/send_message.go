@@ -124,7 +124,10 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	// A run may follow one whose send Telegram confirmed (a crash, a
 	// shutdown, Redis gone before asynq recorded the success): its sent
 	// marker says so. With a limiter the marker is read in the round trip of
-	// the first limiter call.
+	// the first limiter call. The task's fence rides with it: with a
+	// limiter in every call and in the pause check after a sleep (see
+	// waitForSlot); without one nothing sleeps between the marker's read and
+	// the send, so that read is the fence's last check before it.
 	var check *sentCheck
 	if h.rdb != nil && taskID != "" {
 		if h.limiter != nil {
