@@ -582,6 +582,15 @@ func (r *chunkRun) fence(ctx context.Context) error {
 	if r.ride == nil || r.h.limiter != nil || r.fenceRead {
 		return nil
 	}
+	return r.readFence(ctx)
+}
+
+// readFence reads the task's fence in a round trip of its own: a
+// *FencedError if the chunk was taken from this process.
+func (r *chunkRun) readFence(ctx context.Context) error {
+	if r.ride == nil {
+		return nil
+	}
 	err := redisx.UntilAnswers(ctx, func() error {
 		pipe := r.h.rdb.Pipeline()
 		r.ride.add(ctx, pipe)

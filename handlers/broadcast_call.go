@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -45,9 +46,17 @@ func (r *chunkRun) deliver(ctx context.Context, chat telego.ChatID) (sendErr, er
 	calls := uploader{uploads: r.h.uploads, log: r.log}
 	var claimed []tasks.Upload
 	defer func() { calls.unclaim(ctx, r.botName, claimed) }()
+	start := time.Now()
 	body, err := calls.request(ctx, r.botName, c, chat, &claimed)
 	if err != nil {
 		return nil, err
+	}
+	if time.Since(start) >= uploadClaimPoll {
+		// It waited for another sender's upload: the fence, read before
+		// that sleep, is read again.
+		if err := r.readFence(ctx); err != nil {
+			return nil, err
+		}
 	}
 	raw, sendErr := r.bot.(MethodCaller).CallMethod(ctx, c.Method, body)
 	if sendErr == nil {

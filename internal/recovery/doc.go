@@ -35,7 +35,8 @@
 // 429-pause check after a reserved slot's sleep; without a limiter, with
 // the sent marker's read, before each part of a multi-part reply in the
 // write of the part before, and before each recipient of a broadcast chunk
-// in the round trip that settles the recipient before.
+// in the round trip that settles the recipient before, and in a round trip
+// of its own after a broadcast's wait for another sender's upload.
 //
 // asynq's key layout is private; contract_test.go fails when an asynq
 // upgrade changes what the take script relies on.
