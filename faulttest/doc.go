@@ -13,6 +13,14 @@
 //   - TestRedisOutage: redis-server killed (-9) and restarted from its AOF
 //     while workers and web keep running.
 //   - TestHostileInput: payloads and requests built to break things.
+//   - TestFastRecoveryKill, TestFastRecoveryKillOrdered,
+//     TestFastRecoveryKillBroadcast: two of six workers killed (-9) under
+//     plain, ordered and broadcast work; what they had in flight is sent by
+//     another worker within 15 s of the kill. FAULT_ROUNDS sets how many
+//     kill rounds each runs (default 2; the README's figures are of 5).
+//   - TestFastRecoverySIGSTOP, TestFastRecoverySIGSTOPBroadcast: a worker
+//     stopped 12 s mid-send, or mid-chunk, is not taken for dead; one
+//     stopped past RECOVERY_DEAD_AFTER is fenced when it wakes.
 //
 // The tests run in the full suite, `go test ./...` (they need
 // redis-server on PATH), each in bounded time, and are skipped with -short.

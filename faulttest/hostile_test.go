@@ -54,7 +54,7 @@ func TestHostileInput(t *testing.T) {
 		{"unknown_field", tasks.TypeSendMessage, `{"chat_id":1,"text":"x","photo":"p"}`, "unknown field"},
 		{"newer_version", tasks.TypeSendMessage, `{"v":99,"chat_id":1,"text":"x"}`, "version 99"},
 		{"newer_version_new_field", tasks.TypeSendMessage, `{"v":2,"chat_id":1,"text":"x","sticker":"s"}`, "version 2"},
-		{"unknown_type", "telegram:send_sticker", `{"chat_id":1,"sticker":"s"}`, "unknown task type"},
+		{"unknown_type", "telegram:send_hologram", `{"chat_id":1,"hologram":"s"}`, "unknown task type"},
 		{"type_with_known_prefix", tasks.TypeSendMessage + "_v2", `{"chat_id":1,"text":"must not be sent"}`, "unknown task type"},
 		{"empty_type_payload", "x", ``, "unknown task type"},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/broadcast"
+	"github.com/telequeue/telequeue/internal/recovery"
 	"github.com/telequeue/telequeue/internal/redisx"
 	"github.com/telequeue/telequeue/ratelimit"
 	"github.com/telequeue/telequeue/tasks"
@@ -71,7 +72,9 @@ type BroadcastConfig struct {
 	// 4). A chunk task beyond it is rescheduled after a second, so that a
 	// broadcast never occupies every sender of a process and messages from
 	// the critical and default queues always find one free. Set it below the
-	// server's concurrency.
+	// server's concurrency. A chunk that a recoverer took back from a dead
+	// worker runs beyond it within 30 s of the take: its recipients were
+	// mid-send.
 	MaxActive int
 	// Slice is how long one run of a chunk task sends before it reschedules
 	// itself, giving the worker back to the queues (default 1m). Keep it
@@ -113,6 +116,7 @@ type BroadcastHandler struct {
 	bots          map[string]Sender
 	uploads       Uploads
 	store         *broadcast.Store
+	rdb           redis.UniversalClient
 	enqueuer      *asynq.Client
 	limiter       Limiter
 	lookahead     time.Duration
@@ -167,6 +171,7 @@ func NewBroadcastHandler(cfg BroadcastConfig) (*BroadcastHandler, error) {
 		bots:          cfg.Bots,
 		uploads:       cfg.Uploads,
 		store:         broadcast.NewStore(cfg.Redis),
+		rdb:           cfg.Redis,
 		enqueuer:      asynq.NewClientFromRedisClient(cfg.Redis),
 		limiter:       cfg.Limiter,
 		lookahead:     orDefault(cfg.Lookahead, DefaultBroadcastLookahead),
@@ -223,14 +228,17 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	if err != nil {
 		return err
 	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
 	select {
 	case h.active <- struct{}{}:
 		defer func() { <-h.active }()
 	default:
-		return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
+		if !h.justTaken(ctx, taskID) {
+			return &SnoozeError{Reason: fmt.Sprintf("this worker already runs %d chunks", cap(h.active)), RetryAfter: busyDelay}
+		}
+		log.InfoContext(ctx, "chunk taken back from a dead worker moments ago: running it beyond MaxActive", "max_active", cap(h.active))
 	}
-	taskID, _ := asynq.GetTaskID(ctx)
-	log := h.log.With("task_id", taskID, "broadcast", p.Broadcast, "chunk", p.Chunk)
 
 	var (
 		raw  []byte
@@ -276,7 +284,7 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 	}
 	r := &chunkRun{
 		h: h, id: p.Broadcast, chunk: p.Chunk, info: info, msg: m, call: call, bot: bot, botName: botName,
-		start: time.Now(), log: log, task: t,
+		start: time.Now(), log: log, task: t, ride: newFenceRide(ctx, log),
 	}
 	err = r.run(ctx)
 	if errors.Is(err, errGone) {
@@ -287,6 +295,29 @@ func (h *BroadcastHandler) ProcessTask(ctx context.Context, t *asynq.Task) error
 		r.releaseUploads(ctx)
 	}
 	return err
+}
+
+// takenRunsAtOnce is how long after a recoverer took a chunk task back
+// from a dead worker (see internal/recovery) the chunk runs even on a worker
+// that runs MaxActive chunks: a dead worker's chunks all come back at once,
+// and a snooze would add seconds (whole-second retries, the delayed-task
+// check) to the recovery of sends that were in flight.
+const takenRunsAtOnce = 30 * time.Second
+
+// justTaken reports whether the task ctx runs was taken back from a dead
+// worker within takenRunsAtOnce. It reads the task's fence: one round trip,
+// made only when the worker is full.
+func (h *BroadcastHandler) justTaken(ctx context.Context, taskID string) bool {
+	queue, _ := asynq.GetQueueName(ctx)
+	if recovery.ProcessOf(ctx) == "" || queue == "" || taskID == "" {
+		return false
+	}
+	at, err := recovery.TakenAt(ctx, h.rdb, queue, taskID)
+	if err != nil {
+		h.log.WarnContext(ctx, "could not read a chunk task's fence", "task_id", taskID, "error", err)
+		return false
+	}
+	return !at.IsZero() && time.Since(at) < takenRunsAtOnce
 }
 
 // errRecheck ends a pass early: another run of the chunk moved its progress,
@@ -308,6 +339,12 @@ type chunkRun struct {
 	handedOff bool
 	transient int // consecutive transient failures
 	task      *asynq.Task
+	// ride reads the task's fence (nil if fast recovery is off): in the
+	// limiter's round trips, or, without a limiter, in the round trip that
+	// settles the recipient before (see pass).
+	ride *fenceRide
+	// fenceRead: without a limiter, the fence was read since the last send.
+	fenceRead bool
 	// verdict is the last permanent answer: the code and description of a
 	// recipient settled as blocked or failed.
 	verdict verdict
@@ -387,15 +424,30 @@ func (r *chunkRun) pass(ctx context.Context, prog broadcast.Progress, list []int
 			return prog, &SnoozeError{Reason: "time slice used, giving the worker back", RetryAfter: 0}
 		}
 		chat := list[prog.Cursor]
+		if err := r.fence(ctx); err != nil {
+			return prog, err
+		}
 		outcome, err := r.send(ctx, chat)
 		if err != nil {
 			return prog, err
 		}
 		next := prog
 		next.Cursor++
-		res, err := r.h.settle(ctx, r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat})
+		// Without a limiter, the fence is read before the next recipient
+		// in this round trip.
+		var pre func(redis.Pipeliner)
+		if r.h.limiter == nil {
+			pre = r.ride.pre(ctx)
+		}
+		res, err := r.h.settle(ctx, r.id, broadcast.Step{Chunk: r.chunk, From: prog, To: next, Outcome: outcome, Chat: chat}, pre)
 		if err != nil {
 			return prog, r.gone(err)
+		}
+		if pre != nil {
+			if err := r.ride.check(ctx); err != nil {
+				return next, err
+			}
+			r.fenceRead = true
 		}
 		if !res.Applied {
 			return res.Current, errRecheck
@@ -445,7 +497,7 @@ func (r *chunkRun) endPass(ctx context.Context, prog broadcast.Progress) (broadc
 // step applies a progress change that settles nobody and returns the
 // progress now stored: st.To, or what another run wrote.
 func (r *chunkRun) step(ctx context.Context, st broadcast.Step) (broadcast.Progress, error) {
-	res, err := r.h.settle(ctx, r.id, st)
+	res, err := r.h.settle(ctx, r.id, st, nil)
 	if err != nil {
 		return st.From, r.gone(err)
 	}
@@ -521,24 +573,70 @@ func (r *chunkRun) gone(err error) error {
 	return fmt.Errorf("broadcast: record progress: %w", err)
 }
 
+// fence checks, without a limiter, that the chunk was not taken from this
+// process before a recipient is sent: its own round trip only if the
+// settle of the recipient before did not carry the read (the run's first
+// recipient, or one after a step that settles nobody). With a limiter the
+// read rides in its calls (see waitForSlot).
+func (r *chunkRun) fence(ctx context.Context) error {
+	if r.ride == nil || r.h.limiter != nil || r.fenceRead {
+		return nil
+	}
+	return r.readFence(ctx)
+}
+
+// readFence reads the task's fence in a round trip of its own: a
+// *FencedError if the chunk was taken from this process.
+func (r *chunkRun) readFence(ctx context.Context) error {
+	if r.ride == nil {
+		return nil
+	}
+	err := redisx.UntilAnswers(ctx, func() error {
+		pipe := r.h.rdb.Pipeline()
+		r.ride.add(ctx, pipe)
+		_, err := pipe.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast: read fence: %w", err)
+	}
+	if err := r.ride.check(ctx); err != nil {
+		return err
+	}
+	r.fenceRead = true
+	return nil
+}
+
 // send sends the message to one chat and sorts the answer: an outcome to
 // settle, or an error that ends the run (429, a long limiter wait, a bad
 // token, an outage).
 func (r *chunkRun) send(ctx context.Context, chatID int64) (broadcast.Outcome, error) {
 	chat := telego.ChatID{ID: chatID}
+	start := time.Now()
 	release, err := r.awaitUploads(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
+	if time.Since(start) >= uploadPoll {
+		// It waited for another sender's upload: the fence, read before
+		// that wait, is read again.
+		if err := r.readFence(ctx); err != nil {
+			return "", err
+		}
+	}
 	for migrations := 0; ; migrations++ {
 		k, err := r.key(chat)
 		if err != nil {
 			return "", err
 		}
-		if err := r.h.waitForSlot(ctx, r.botName, k); err != nil {
+		if err := r.h.waitForSlot(ctx, r.botName, k, r.ride); err != nil {
 			return "", err
 		}
+		r.fenceRead = false
 		start := time.Now()
 		sendErr, err := r.deliver(ctx, chat)
 		if err != nil {
@@ -603,16 +701,16 @@ func (r *chunkRun) transientFailure(ctx context.Context, chatID int64, err error
 // After sleeping until its slot, the chunk checks that no 429 pause began
 // meanwhile: a send into a pause draws another 429 and lengthens the pause
 // for every sender.
-func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, k ratelimit.Key) error {
+func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, k ratelimit.Key, ride *fenceRide) error {
 	if h.limiter == nil {
 		return nil
 	}
 	for {
-		wait, err := h.reserveWithin(ctx, bot, k)
+		wait, err := h.reserveWithin(ctx, bot, k, ride)
 		if err != nil {
 			return err
 		}
-		again, err := sleepToSlot(ctx, h.limiter, k, wait, sleepCtx)
+		again, err := sleepToSlot(ctx, h.limiter, k, wait, sleepCtx, ride)
 		if !again {
 			return err
 		}
@@ -621,12 +719,17 @@ func (h *BroadcastHandler) waitForSlot(ctx context.Context, bot string, k rateli
 }
 
 // reserveWithin reserves a slot at most Lookahead away and returns the wait
-// until it, or a *LimiterWaitError for a wait beyond MaxWait.
-func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key) (time.Duration, error) {
+// until it, or a *LimiterWaitError for a wait beyond MaxWait. The task's
+// fence rides in every limiter call: a *FencedError if the chunk was taken
+// from this process.
+func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k ratelimit.Key, ride *fenceRide) (time.Duration, error) {
 	within := ratelimit.Within{MaxWait: h.lookahead, Share: h.share}
-	r, err := h.limiter.AcquireAfter(ctx, k, within, nil)
+	r, err := h.limiter.AcquireAfter(ctx, k, within, ride.pre(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("rate limiter unavailable: %w", err)
+	}
+	if err := ride.check(ctx); err != nil {
+		return 0, err
 	}
 	if r.OK {
 		return r.Wait, nil
@@ -647,9 +750,12 @@ func (h *BroadcastHandler) reserveWithin(ctx context.Context, bot string, k rate
 		if err := sleepCtx(ctx, d); err != nil {
 			return 0, err
 		}
-		r, err = h.limiter.AcquireAfter(ctx, k, within, nil)
+		r, err = h.limiter.AcquireAfter(ctx, k, within, ride.pre(ctx))
 		if err != nil {
 			return 0, fmt.Errorf("rate limiter unavailable: %w", err)
+		}
+		if err := ride.check(ctx); err != nil {
+			return 0, err
 		}
 		if r.OK {
 			h.obs.RateLimitWait(bot, waited+r.Wait, false)
@@ -674,13 +780,16 @@ func (h *BroadcastHandler) pacer(bot string) *sync.Mutex {
 // markers do): the step may record a message Telegram already confirmed.
 // Its context is not canceled with the run's (see afterSend), so that a run
 // stopped by shutdown still records what it sent.
-func (h *BroadcastHandler) settle(ctx context.Context, id string, st broadcast.Step) (broadcast.Result, error) {
+//
+// pre, if not nil, queues commands that go in the step's round trip (see
+// [broadcast.Store.SettleAfter]).
+func (h *BroadcastHandler) settle(ctx context.Context, id string, st broadcast.Step, pre func(redis.Pipeliner)) (broadcast.Result, error) {
 	ctx, cancel := h.afterSend(ctx)
 	defer cancel()
 	var res broadcast.Result
 	err := h.insist(ctx, id, func(ctx context.Context) error {
 		var err error
-		res, err = h.store.Settle(ctx, id, st)
+		res, err = h.store.SettleAfter(ctx, id, st, pre)
 		return err
 	})
 	return res, err

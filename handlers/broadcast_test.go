@@ -36,6 +36,8 @@ type bcSetup struct {
 	redisArgs []string
 	// latency is added by the sandbox to every call.
 	latency time.Duration
+	// hook, if set, wraps each server's sender.
+	hook func(handlers.Sender) handlers.Sender
 }
 
 type bcEnv struct {
@@ -58,6 +60,9 @@ func setupBroadcast(t *testing.T, s bcSetup) *bcEnv {
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	for i := range max(s.servers, 1) {
 		bots := testBots(t, url, 5*time.Second)
+		if s.hook != nil {
+			bots["default"] = s.hook(bots["default"])
+		}
 		rdb := redis.NewClient(&redis.Options{Addr: rds.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
 		var lim handlers.Limiter

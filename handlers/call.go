@@ -243,11 +243,19 @@ func (h *CallHandler) call(ctx context.Context, botName string, bot MethodCaller
 	// Before the slot: a sender waiting for another's upload must not
 	// hold a slot of Telegram's limits, or its call would reach Telegram
 	// later than the slot allows.
+	start := time.Now()
 	release, err := h.files.awaitUploads(ctx, botName, c)
 	if err != nil {
 		return nil, err
 	}
 	defer release() // after rememberFileIDs: waiting senders find the file_id
+	if !limited && time.Since(start) >= uploadPoll {
+		// It waited for another sender's upload: without a limiter call to
+		// ride, the fence is read on its own (with one, it rides that).
+		if err := readFence(ctx, h.core.rdb, h.core.log); err != nil {
+			return nil, err
+		}
+	}
 	var migratedFrom int64
 	for migrations := 0; ; migrations++ {
 		k := callLimitKey(botName, c, chat)

@@ -69,7 +69,8 @@ func (e *LimiterWaitError) RescheduleAfter() time.Duration { return e.RetryAfter
 // It is a [Rescheduled] error, not a failure: asynq's record of this run
 // then fails harmlessly (the task is no longer in its active list), or, if
 // the new owner runs the task at that instant, moves it to the retry set,
-// whence its next run finds the sent marker the new owner wrote. Returning
+// whence its next run finds the sent marker the new owner wrote (a
+// broadcast chunk: the progress it stored). Returning
 // nil or asynq.RevokeTask instead would delete the task under the new owner.
 type FencedError struct{}
 

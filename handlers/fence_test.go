@@ -3,14 +3,18 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/mymmrac/telego"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/recovery"
@@ -76,5 +80,121 @@ func TestFencedErrorIsRescheduled(t *testing.T) {
 	}
 	if d := handlers.RetryDelay(0, err, nil); d < time.Minute {
 		t.Errorf("RetryDelay = %v; want at least a minute", d)
+	}
+}
+
+// takeOver writes the fence a recoverer writes when it takes task id of
+// queue from its process, as if taken a minute from now: every run that
+// started before is stale.
+func takeOver(t *testing.T, rdb redis.UniversalClient, queue, id string) {
+	t.Helper()
+	at := time.Now().Add(time.Minute).UnixMilli()
+	if err := rdb.Set(context.Background(), keys.Fence(queue, id), "gone "+strconv.FormatInt(at, 10), time.Hour).Err(); err != nil {
+		t.Error(err)
+	}
+}
+
+// waitFenced waits until task id of queue is rescheduled by a fenced run:
+// in the retry set with the fence's error, no attempt counted.
+func waitFenced(t *testing.T, insp *asynq.Inspector, queue, id string) {
+	t.Helper()
+	var info *asynq.TaskInfo
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if info, err = insp.GetTaskInfo(queue, id); err == nil && info.State == asynq.TaskStateRetry {
+			break
+		}
+		if time.Now().After(deadline) {
+			if info != nil {
+				t.Fatalf("task %s not rescheduled: state %v, last error %q", id, info.State, info.LastErr)
+			}
+			t.Fatalf("task %s not rescheduled: %v", id, err)
+		}
+	}
+	if !strings.Contains(info.LastErr, "taken over by another worker") || info.Retried != 0 {
+		t.Errorf("retry with LastErr %q, retried %d; want the fence's error, not counted", info.LastErr, info.Retried)
+	}
+}
+
+// TestFenceStopsReplyBetweenParts: without a limiter, a multi-part reply
+// whose task is taken over while it sends stops before its next part (the
+// fence rides in the part's progress write), keeping the parts it sent.
+func TestFenceStopsReplyBetweenParts(t *testing.T) {
+	t.Parallel()
+	const id = "fenced-reply"
+	var rdb atomic.Pointer[redis.Client]
+	var sent atomic.Int32
+	e := setupReplies(t, replyOptions{hook: func(s handlers.Sender) handlers.Sender {
+		return hookSender{Sender: s, after: func(*telego.SendMessageParams, error) {
+			if sent.Add(1) == 2 {
+				takeOver(t, rdb.Load(), tasks.QueueDefault, id)
+			}
+		}}
+	}})
+	rdb.Store(e.rdb)
+	e.reply(t, 77, 4, asynq.TaskID(id))
+	waitFenced(t, e.inspector, tasks.QueueDefault, id)
+	if got, want := e.texts(), wantTexts(4)[:2]; !slices.Equal(got, want) {
+		t.Errorf("delivered %q; want %q: no part after the take-over", got, want)
+	}
+	progress, err := e.rdb.HLen(context.Background(), keys.Parts(id)).Result()
+	if err != nil || progress != 2 {
+		t.Errorf("progress holds %d parts, %v; want the 2 sent", progress, err)
+	}
+}
+
+// TestFenceStopsBroadcastChunk: a chunk task taken over while it sends
+// stops before its next recipient, with a limiter (the fence rides in its
+// calls) and without one (in the round trip that settles the recipient
+// before); the recipients it settled stay settled.
+func TestFenceStopsBroadcastChunk(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		limits *ratelimit.Config
+	}{
+		{name: "without_limiter"},
+		{name: "with_limiter", limits: &ratelimit.Config{Global: 1000, Chat: 100}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const before = 3 // recipients sent before the take-over
+			var rdb atomic.Pointer[redis.Client]
+			var sent atomic.Int32
+			var chunk atomic.Value // the chunk task's id
+			e := setupBroadcast(t, bcSetup{limits: tt.limits, hook: func(s handlers.Sender) handlers.Sender {
+				return hookSender{Sender: s, after: func(*telego.SendMessageParams, error) {
+					if sent.Add(1) == before {
+						takeOver(t, rdb.Load(), tasks.QueueBulk, chunk.Load().(string))
+					}
+				}}
+			}})
+			rdb.Store(e.rdb)
+			ids := chats(5000, 10)
+			// The chunk's task id is known once the broadcast is created;
+			// its sends start only after the receipt: it is set in time.
+			r, err := e.client.Broadcast(context.Background(), &tasks.SendMessage{Text: "fenced"}, ids,
+				client.BroadcastChunkSize(len(ids)), client.BroadcastParallelism(1), client.SendIn(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk.Store(tasks.BroadcastChunkTaskID(r.ID, 0))
+			_, insp := asynqClients(t, asynq.RedisClientOpt{Addr: e.redis.Addr()})
+			waitFenced(t, insp, tasks.QueueBulk, chunk.Load().(string))
+			got := e.deliveries()
+			if len(got) != before {
+				t.Errorf("%d recipients got the message; want the %d sent before the take-over", len(got), before)
+			}
+			for _, c := range ids[:before] {
+				if n := got[strconv.FormatInt(c, 10)]; n != 1 {
+					t.Errorf("chat %d got %d messages, want 1", c, n)
+				}
+			}
+			p, err := e.client.BroadcastStatus(context.Background(), r.ID)
+			if err != nil || p.Sent != before {
+				t.Errorf("status %+v, %v; want %d sent", p, err, before)
+			}
+		})
 	}
 }

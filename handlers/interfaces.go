@@ -31,9 +31,10 @@ type Limiter interface {
 	// Throttled records that Telegram answered 429 with retryAfter for k, so
 	// that no process sends to that bot or chat before it runs out.
 	Throttled(ctx context.Context, k ratelimit.Key, retryAfter time.Duration) error
-	// Paused returns how long a pause recorded by Throttled still holds k's
-	// bot or chat (0 if none).
-	Paused(ctx context.Context, k ratelimit.Key) (time.Duration, error)
+	// PausedAfter returns how long a pause recorded by Throttled still
+	// holds k's bot or chat (0 if none). pre, if not nil, queues commands
+	// that go to Redis in the same round trip.
+	PausedAfter(ctx context.Context, k ratelimit.Key, pre func(redis.Pipeliner)) (time.Duration, error)
 }
 
 var _ Limiter = (*ratelimit.Limiter)(nil)

@@ -73,6 +73,13 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 	}
 	results := make([]tasks.SendResult, len(r.Parts))
 	chat := r.ChatID
+	// The task's fence is read before every part: with a limiter in its
+	// calls (see waitForSlot), without one in the round trip that records
+	// the part before (the first part's rode with the marker's read).
+	var ride *fenceRide
+	if h.limiter == nil {
+		ride = newFenceRide(ctx, h.log)
+	}
 	for i := range r.Parts {
 		if res, ok := done[i]; ok {
 			results[i] = res
@@ -91,8 +98,15 @@ func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 		if err != nil {
 			return err
 		}
-		if err := h.recordPart(ctx, taskID, i, data); err != nil {
+		var pre func(redis.Pipeliner)
+		if i < len(r.Parts)-1 {
+			pre = ride.pre(ctx)
+		}
+		if err := h.recordPart(ctx, taskID, i, data, pre); err != nil {
 			return fmt.Errorf("part %d of %d: %w", i+1, len(r.Parts), err)
+		}
+		if err := ride.check(ctx); err != nil {
+			return fmt.Errorf("before part %d of %d: %w", i+2, len(r.Parts), err)
 		}
 		h.log.DebugContext(ctx, "reply part sent", "task_id", taskID, "part", i+1, "parts", len(r.Parts), "chat_id", chat.String())
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -138,7 +139,10 @@ func (h *SendMessageHandler) writeMarker(ctx context.Context, taskID string, dat
 // MarkerWriteTimeout passes. If it gives up, the error makes the task
 // retry, which sends that part again: a duplicate rather than a loss, and
 // never a part out of order.
-func (h *SendMessageHandler) recordPart(ctx context.Context, taskID string, part int, data []byte) error {
+//
+// pre, if not nil, queues commands that go in the same round trip (the
+// task's fence, read before the next part).
+func (h *SendMessageHandler) recordPart(ctx context.Context, taskID string, part int, data []byte, pre func(redis.Pipeliner)) error {
 	if h.rdb == nil || taskID == "" {
 		return nil
 	}
@@ -150,8 +154,16 @@ func (h *SendMessageHandler) recordPart(ctx context.Context, taskID string, part
 			_, err := h.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				pipe.HSet(ctx, key, strconv.Itoa(part), data)
 				pipe.PExpire(ctx, key, h.markerTTL)
+				if pre != nil {
+					// Last: Exec returns the first error, so a redis.Nil
+					// of pre's read never hides the write's.
+					pre(pipe)
+				}
 				return nil
 			})
+			if errors.Is(err, redis.Nil) {
+				return nil // pre's read of a missing key
+			}
 			return err
 		})
 	if err != nil {

@@ -27,7 +27,7 @@ func TestRecordsSurviveTheTaskContext(t *testing.T) {
 		key    string
 	}{
 		{"sent marker", func() bool { return h.writeMarker(ctx, "t1", []byte(`{"message_id":1}`)) }, keys.Sent("t1")},
-		{"reply progress", func() bool { return h.recordPart(ctx, "t2", 0, []byte(`{"message_id":2}`)) == nil }, keys.Parts("t2")},
+		{"reply progress", func() bool { return h.recordPart(ctx, "t2", 0, []byte(`{"message_id":2}`), nil) == nil }, keys.Parts("t2")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,7 +142,10 @@ func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 	// A run may follow one whose send Telegram confirmed (a crash, a
 	// shutdown, Redis gone before asynq recorded the success): its sent
 	// marker says so. With a limiter the marker is read in the round trip of
-	// the first limiter call.
+	// the first limiter call. The task's fence rides with it: with a
+	// limiter in every call and in the pause check after a sleep (see
+	// waitForSlot); without one nothing sleeps between the marker's read and
+	// the send, so that read is the fence's last check before it.
 	var check *sentCheck
 	if h.rdb != nil && taskID != "" {
 		if h.limiter != nil {
@@ -281,39 +284,32 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 		// limits only (a 429 pause of the bot still holds it).
 		k.ChatOnly = true
 	}
-	// The task's fence rides in every limiter call, the sent marker in the
-	// first: no round trip of their own.
-	taskID, _ := asynq.GetTaskID(ctx)
-	fenced := recovery.ProcessOf(ctx) != ""
+	// The task's fence rides in every limiter call and in the pause check
+	// after a sleep, the sent marker in the first call: no round trip of
+	// their own.
+	ride := newFenceRide(ctx, h.log)
 	for {
 		if stale != nil {
 			if err := stale(ctx); err != nil {
 				return err
 			}
 		}
-		var pre func(redis.Pipeliner)
-		var fence *recovery.Fence
-		readMarker := check != nil && !check.done
-		if readMarker || fenced {
-			pre = func(p redis.Pipeliner) {
-				if readMarker {
-					check.cmd = p.Get(ctx, check.key)
-				}
-				fence = recovery.QueueFence(ctx, p, queue, taskID)
-			}
+		var readMarker func(redis.Pipeliner)
+		if check != nil && !check.done {
+			readMarker = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
 		err := redisx.UntilAnswers(ctx, func() (err error) {
-			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, pre)
+			r, err = h.limiter.AcquireAfter(ctx, k, ratelimit.Within{MaxWait: -1, ChatMaxWait: chatReserveWait}, both(readMarker, ride.pre(ctx)))
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("rate limiter unavailable: %w", err)
 		}
-		if err := fence.Check(); err != nil {
-			return fenceError(ctx, h.log, err, taskID)
+		if err := ride.check(ctx); err != nil {
+			return err
 		}
-		if readMarker {
+		if readMarker != nil {
 			if err := check.read(); err != nil {
 				return err
 			}
@@ -323,7 +319,7 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 				return nil
 			}
 			h.obs.RateLimitWait(bot, r.Wait, false)
-			again, err := sleepToSlot(ctx, h.limiter, k, r.Wait, sleepSend)
+			again, err := sleepToSlot(ctx, h.limiter, k, r.Wait, sleepSend, ride)
 			if !again {
 				return err
 			}

@@ -19,7 +19,11 @@ const pauseCheckLead = 5 * time.Millisecond
 // before the slot (not at it, so that the check's round trip does not delay
 // the send). It returns again = true if a pause began meanwhile: the slot is
 // lost and the caller asks for another.
-func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Duration, sleep func(context.Context, time.Duration) error) (again bool, err error) {
+//
+// The task's fence rides in the pause check: a process stopped during the
+// sleep (a GC pause, a starved container) whose task was taken meanwhile
+// returns a *FencedError instead of sending.
+func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Duration, sleep func(context.Context, time.Duration) error, ride *fenceRide) (again bool, err error) {
 	if wait <= pauseCheckLead {
 		return false, sleep(ctx, wait)
 	}
@@ -27,9 +31,12 @@ func sleepToSlot(ctx context.Context, l Limiter, k ratelimit.Key, wait time.Dura
 		return false, err
 	}
 	start := time.Now()
-	paused, err := l.Paused(ctx, k)
+	paused, err := l.PausedAfter(ctx, k, ride.pre(ctx))
 	if err != nil {
 		return false, fmt.Errorf("rate limiter unavailable: %w", err)
+	}
+	if err := ride.check(ctx); err != nil {
+		return false, err
 	}
 	if paused > 0 {
 		return true, nil

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -111,17 +112,31 @@ func (w Within) args(s *shape) []any {
 // meantime stops it instead of drawing another 429 (which would extend the
 // pause). One round trip.
 func (l *Limiter) Paused(ctx context.Context, k Key) (time.Duration, error) {
+	return l.PausedAfter(ctx, k, nil)
+}
+
+// PausedAfter is [Limiter.Paused] that sends pre's commands to Redis in the
+// same round trip, before its own, as [Limiter.AcquireAfter] does: a sender
+// that rechecks something just before it sends (its task's fence) saves a
+// round trip. The caller reads pre's commands' results after PausedAfter
+// returns.
+func (l *Limiter) PausedAfter(ctx context.Context, k Key, pre func(redis.Pipeliner)) (time.Duration, error) {
 	if k.Bot == "" || k.Chat == "" {
 		return 0, ErrInvalidKey
 	}
 	kk := keys.RateLimitOf(l.prefix, k.Bot)
 	var bot, chat *redis.DurationCmd
-	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// pre's commands answer for themselves (a GET's redis.Nil is no
+	// failure of this read): only the PTTLs' errors count.
+	_, _ = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if pre != nil {
+			pre(p)
+		}
 		bot = p.PTTL(ctx, kk.Pause())
 		chat = p.PTTL(ctx, kk.ChatPause(k.Chat))
 		return nil
 	})
-	if err != nil {
+	if err := cmp.Or(bot.Err(), chat.Err()); err != nil {
 		return 0, fmt.Errorf("ratelimit: pause of bot %q: %w", k.Bot, err)
 	}
 	// PTTL answers -2 (no key) or -1 (no expiry, never written here) as

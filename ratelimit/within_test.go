@@ -129,6 +129,41 @@ func TestPaused(t *testing.T) {
 	}
 }
 
+// TestPausedAfter: pre's commands go in the pause check's round trip and
+// answer for themselves; a missing key read by pre (redis.Nil) is no error
+// of the check.
+func TestPausedAfter(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 10*time.Second)
+	rdb := redistest.Start(t).Client(t)
+	l := newLimiter(t, rdb, Config{Global: 30, Prefix: "pausedafter:"})
+	k := Key{Bot: "alpha", Chat: "7"}
+	if err := rdb.Set(ctx, "rider", "here", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Throttled(ctx, k, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key  string
+		want string
+		err  error
+	}{
+		{key: "rider", want: "here"},
+		{key: "absent", err: redis.Nil},
+	}
+	for _, tt := range tests {
+		var got *redis.StringCmd
+		d, err := l.PausedAfter(ctx, k, func(p redis.Pipeliner) { got = p.Get(ctx, tt.key) })
+		if err != nil || d <= time.Second || d > 2*time.Second {
+			t.Errorf("%s: paused %v, %v; want about 2s", tt.key, d, err)
+		}
+		if v, err := got.Result(); v != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("%s: pre's GET = %q, %v; want %q, %v", tt.key, v, err, tt.want, tt.err)
+		}
+	}
+}
+
 // TestAcquireChatBound checks that Acquire tells chat-bound waits from
 // bot-bound ones, and that ChatMaxWait refuses only chat-bound waits and
 // reserves nothing when it does.

@@ -103,6 +103,15 @@ return {1, state, ARGV[3]}
 // Settle applies st atomically if the chunk's progress is still st.From.
 // It returns [ErrNotFound] if the broadcast is gone.
 func (s *Store) Settle(ctx context.Context, id string, st Step) (Result, error) {
+	return s.SettleAfter(ctx, id, st, nil)
+}
+
+// SettleAfter is [Store.Settle] that sends pre's commands to Redis in the
+// same round trip, before the step: a sender that must read something
+// before its next send (its task's fence) saves a round trip. The caller
+// reads pre's commands' results after SettleAfter returns; they hold their
+// own errors. pre may run twice (the first time Redis lacks the script).
+func (s *Store) SettleAfter(ctx context.Context, id string, st Step, pre func(redis.Pipeliner)) (Result, error) {
 	k := keys.BroadcastOf(id)
 	keys := []string{k.Progress(), k.Meta(), k.Blocked()}
 	var app []byte
@@ -118,12 +127,32 @@ func (s *Store) Settle(ctx context.Context, id string, st Step) (Result, error) 
 	for _, p := range st.DeletePasses {
 		keys = append(keys, k.List(st.Chunk, p))
 	}
-	res, err := settleScript.Run(ctx, s.rdb, keys,
-		strconv.Itoa(st.Chunk), st.From.String(), st.To.String(), counter, time.Now().UnixMilli(), app).Slice()
-	if err != nil {
-		return Result{}, err
+	args := []any{strconv.Itoa(st.Chunk), st.From.String(), st.To.String(), counter, time.Now().UnixMilli(), app}
+	if pre == nil {
+		res, err := settleScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return Result{}, err
+		}
+		return scriptResult(res)
 	}
-	return scriptResult(res)
+	for loaded := false; ; loaded = true {
+		pipe := s.rdb.Pipeline()
+		pre(pipe)
+		cmd := settleScript.EvalSha(ctx, pipe, keys, args...)
+		_, _ = pipe.Exec(ctx) // each command holds its own error
+		res, err := cmd.Slice()
+		if !loaded && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not applied: load the script and send the round trip again.
+			if err := settleScript.Load(ctx, s.rdb).Err(); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return scriptResult(res)
+	}
 }
 
 func scriptResult(res []any) (Result, error) {

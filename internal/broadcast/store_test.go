@@ -169,6 +169,57 @@ func TestSettle(t *testing.T) {
 	}
 }
 
+// TestSettleAfter: pre's commands go in the step's round trip, also the
+// first time Redis lacks the script (after SCRIPT FLUSH or a restart), and
+// a step is applied once.
+func TestSettleAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rdb := newStore(t)
+	if err := s.Create(ctx, spec("b", 2, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "rider", "here", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p0 := Progress{Started: true}
+	p1 := Progress{Started: true, Cursor: 1}
+	tests := []struct {
+		name  string
+		flush bool
+		step  Step
+		key   string
+		want  string
+		err   error
+	}{
+		{name: "script_not_loaded", flush: true, step: Step{From: Progress{}, To: p0}, key: "rider", want: "here"},
+		{name: "loaded", step: Step{From: p0, To: p1, Outcome: OutcomeSent, Chat: 1000}, key: "absent", err: redis.Nil},
+	}
+	for _, tt := range tests {
+		if tt.flush {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got *redis.StringCmd
+		var runs int
+		r, err := s.SettleAfter(ctx, "b", tt.step, func(p redis.Pipeliner) { runs++; got = p.Get(ctx, tt.key) })
+		if err != nil || !r.Applied || r.Current != tt.step.To {
+			t.Fatalf("%s: %+v, %v; want applied", tt.name, r, err)
+		}
+		if v, err := got.Result(); v != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("%s: pre's GET = %q, %v; want %q, %v", tt.name, v, err, tt.want, tt.err)
+		}
+		if wantRuns := map[bool]int{true: 2, false: 1}[tt.flush]; runs != wantRuns {
+			t.Errorf("%s: pre ran %d times, want %d", tt.name, runs, wantRuns)
+		}
+	}
+	info, err := s.Info(ctx, "b")
+	if err != nil || info.Sent != 1 || info.Settled != 1 {
+		t.Errorf("info %+v, %v; want one recipient sent", info, err)
+	}
+}
+
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

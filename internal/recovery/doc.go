@@ -29,9 +29,14 @@
 // # Fence
 //
 // A process that was only stopped may wake after its tasks were taken. Its
-// handlers read the fence in a round trip they make anyway (the limiter
-// call, or the sent marker's read) and return [ErrFenced] rather than send
-// (see [FenceKey] and [Fenced]).
+// handlers read the fence in a round trip they make anyway and return
+// [ErrFenced] rather than send (see [QueueFence] and [Fence.Check]), before
+// every Bot API call and after any sleep: in every limiter call and in the
+// 429-pause check after a reserved slot's sleep; without a limiter, with
+// the sent marker's read, before each part of a multi-part reply in the
+// write of the part before, and before each recipient of a broadcast chunk
+// in the round trip that settles the recipient before, and in a round trip
+// of its own after a broadcast's wait for another sender's upload.
 //
 // asynq's key layout is private; contract_test.go fails when an asynq
 // upgrade changes what the take script relies on.

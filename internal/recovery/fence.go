@@ -102,3 +102,22 @@ func fencedIf(fenced bool) error {
 	}
 	return nil
 }
+
+// TakenAt returns when a recoverer last took the task back from a dead
+// process (Redis time, from its fence), or the zero time if it never did
+// within the fence's life (an hour). One round trip.
+func TakenAt(ctx context.Context, rdb redis.Cmdable, queue, taskID string) (time.Time, error) {
+	v, err := rdb.Get(ctx, keys.Fence(queue, taskID)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("read fence: %w", err)
+	}
+	_, at, _ := strings.Cut(v, " ")
+	ms, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("fence of task %s: bad take time %q", taskID, at)
+	}
+	return time.UnixMilli(ms), nil
+}

@@ -88,9 +88,15 @@ func TestRecoverDeadProcess(t *testing.T) {
 	if f, _ := rc.Get(ctx, keys.Fence("default", "a")).Result(); !strings.HasPrefix(f, "dead ") {
 		t.Errorf("fence of a = %q; want \"dead <time>\"", f)
 	}
+	if at, err := TakenAt(ctx, rc, "default", "a"); err != nil || at.Before(start.Add(-time.Second)) || time.Since(at) > 5*time.Second {
+		t.Errorf("TakenAt(a) = %v, %v; want the take, after the start (%v)", at, err, start)
+	}
 	for _, id := range []string{"c", "d"} {
 		if n, _ := rc.Exists(ctx, keys.Fence("default", id)).Result(); n != 0 {
 			t.Errorf("task %s fenced", id)
+		}
+		if at, err := TakenAt(ctx, rc, "default", id); err != nil || !at.IsZero() {
+			t.Errorf("TakenAt(%s) = %v, %v; want the zero time", id, at, err)
 		}
 	}
 	if s, err := rc.ZScore(ctx, keys.RecoveryProcs, "live").Result(); err != nil || s == 0 {
