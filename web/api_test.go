@@ -335,7 +335,9 @@ func TestMessageLifecycleAndStats(t *testing.T) {
 		st = web.Stats{}
 		r.json(t, &st)
 		q := findQueue(t, st, "default")
-		return q.ProcessedTotal == 2 && q.FailedTotal == 1 && q.Archived == 1 && q.Completed == 1 && len(st.Servers) == 1
+		// One process: its server and its callback lane (4 senders).
+		return q.ProcessedTotal == 2 && q.FailedTotal == 1 && q.Archived == 1 && q.Completed == 1 && len(st.Servers) == 1 &&
+			st.Servers[0].CallbackConcurrency == 4 && st.CallbackWorkers == 4
 	})
 	q := findQueue(t, st, "default")
 	if q.Pending != 0 || q.ProcessedToday != 2 || q.FailedToday != 1 {

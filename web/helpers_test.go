@@ -275,6 +275,15 @@ func startWorker(t *testing.T, opt asynq.RedisConnOpt, concurrency int) {
 		t.Fatalf("start asynq server: %v", err)
 	}
 	t.Cleanup(srv.Shutdown)
+	// And its callback lane, as server.Server runs one beside it.
+	lane := asynq.NewServer(opt, asynq.Config{
+		Concurrency: 4, Queues: map[string]int{tasks.QueueCallbacks: 1},
+		TaskCheckInterval: 20 * time.Millisecond, ShutdownTimeout: 2 * time.Second, LogLevel: asynq.FatalLevel,
+	})
+	if err := lane.Start(asynq.NewServeMux()); err != nil {
+		t.Fatalf("start the callback lane: %v", err)
+	}
+	t.Cleanup(lane.Shutdown)
 }
 
 // eventually polls cond every 20ms for up to 15s.

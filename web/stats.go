@@ -38,17 +38,21 @@ type QueueStats struct {
 	FailedToday    int `json:"failed_today"`
 }
 
-// ServerStats describes one live worker process (an asynq server).
+// ServerStats describes one live worker process: its asynq server, and the
+// callback lane's beside it (a second asynq server in the same process that
+// serves tasks.QueueCallbacks alone).
 type ServerStats struct {
-	ID             string         `json:"id"`
-	Host           string         `json:"host"`
-	PID            int            `json:"pid"`
-	Concurrency    int            `json:"concurrency"`
-	Queues         map[string]int `json:"queues"`
-	StrictPriority bool           `json:"strict_priority"`
-	Status         string         `json:"status"`
-	StartedAt      time.Time      `json:"started_at"`
-	ActiveWorkers  int            `json:"active_workers"`
+	ID          string `json:"id"`
+	Host        string `json:"host"`
+	PID         int    `json:"pid"`
+	Concurrency int    `json:"concurrency"`
+	// CallbackConcurrency is the process's senders of callback answers.
+	CallbackConcurrency int            `json:"callback_concurrency,omitempty"`
+	Queues              map[string]int `json:"queues"`
+	StrictPriority      bool           `json:"strict_priority"`
+	Status              string         `json:"status"`
+	StartedAt           time.Time      `json:"started_at"`
+	ActiveWorkers       int            `json:"active_workers"`
 }
 
 // Stats is the body of GET /v1/stats.
@@ -57,11 +61,14 @@ type Stats struct {
 	// Totals adds up the queues (Queue is "all").
 	Totals  QueueStats    `json:"totals"`
 	Servers []ServerStats `json:"servers"`
-	// TotalWorkers is the concurrency summed over live servers: how many
-	// messages can be sent at once; ActiveWorkers how many are being sent.
-	TotalWorkers  int       `json:"total_workers"`
-	ActiveWorkers int       `json:"active_workers"`
-	CollectedAt   time.Time `json:"collected_at"`
+	// TotalWorkers is the concurrency summed over live worker processes:
+	// how many messages and calls can be sent at once; ActiveWorkers how
+	// many are being sent. CallbackWorkers are the callback lanes' senders
+	// besides them.
+	TotalWorkers    int       `json:"total_workers"`
+	CallbackWorkers int       `json:"callback_workers,omitempty"`
+	ActiveWorkers   int       `json:"active_workers"`
+	CollectedAt     time.Time `json:"collected_at"`
 }
 
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +84,9 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 
 // collectStats reads the figures of every queue and live server.
 func collectStats(ctx context.Context, insp Inspector) (*Stats, error) {
-	infos, err := ctxwait.Do(ctx, func() ([]*asynq.QueueInfo, error) { return metrics.QueueInfos(insp, tasks.Queues[:]) })
+	infos, err := ctxwait.Do(ctx, func() ([]*asynq.QueueInfo, error) {
+		return metrics.QueueInfos(insp, tasks.Queues[:])
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queues: %w", err)
 	}
@@ -111,14 +120,33 @@ func collectStats(ctx context.Context, insp Inspector) (*Stats, error) {
 		t.ProcessedToday += qs.ProcessedToday
 		t.FailedToday += qs.FailedToday
 	}
+	// One entry per process: a callback lane joins its process's server.
+	type proc struct {
+		host string
+		pid  int
+	}
+	byProc := map[proc]int{} // index in st.Servers
+	lane := func(srv *asynq.ServerInfo) bool {
+		_, ok := srv.Queues[tasks.QueueCallbacks]
+		return ok && len(srv.Queues) == 1
+	}
+	// Main servers first, so that a lane finds its process's entry.
+	sort.SliceStable(servers, func(i, j int) bool { return !lane(servers[i]) && lane(servers[j]) })
 	for _, srv := range servers {
+		st.ActiveWorkers += len(srv.ActiveWorkers)
+		if i, ok := byProc[proc{srv.Host, srv.PID}]; ok && lane(srv) {
+			st.Servers[i].CallbackConcurrency += srv.Concurrency
+			st.Servers[i].ActiveWorkers += len(srv.ActiveWorkers)
+			st.CallbackWorkers += srv.Concurrency
+			continue
+		}
+		byProc[proc{srv.Host, srv.PID}] = len(st.Servers)
 		st.Servers = append(st.Servers, ServerStats{
 			ID: srv.ID, Host: srv.Host, PID: srv.PID, Concurrency: srv.Concurrency, Queues: srv.Queues,
 			StrictPriority: srv.StrictPriority, Status: srv.Status, StartedAt: srv.Started.UTC(),
 			ActiveWorkers: len(srv.ActiveWorkers),
 		})
 		st.TotalWorkers += srv.Concurrency
-		st.ActiveWorkers += len(srv.ActiveWorkers)
 	}
 	sort.Slice(st.Servers, func(i, j int) bool {
 		a, b := st.Servers[i], st.Servers[j]
