@@ -21,7 +21,7 @@ func TestBroadcastOfAnUploadedPhoto(t *testing.T) {
 	t.Parallel()
 	e := setupCalls(t)
 	ctx := context.Background()
-	const id, recipients, lanes = "photo-bc", 120, 4
+	const id, recipients, lanes = "photo-bc", 1000, 4
 
 	// Uploads are slow (Telegram takes the bytes): every chunk starts
 	// while the first upload is still in flight.
@@ -78,7 +78,7 @@ func TestBroadcastOfAnUploadedPhoto(t *testing.T) {
 	if n := st.Methods["sendPhoto"].OK; n != recipients {
 		t.Errorf("%d photos delivered, want %d", n, recipients)
 	}
-	for _, chat := range []string{"3000", "3119"} {
+	for _, chat := range []string{"3000", "3999"} {
 		msgs := e.sandbox.ChatMessages(testBotID, chat)
 		if len(msgs) != 1 || msgs[0].Kind != "photo" || msgs[0].Caption != "50% off today" {
 			t.Errorf("chat %s holds %+v; want the one photo with its caption", chat, msgs)
