@@ -194,4 +194,9 @@ func TestRateGlobalQueues(t *testing.T) {
 	if !slices.Equal(cfg.RateGlobalQueues, []string{"default", "bulk"}) {
 		t.Fatalf("TELEGRAM_RATE_GLOBAL_QUEUES = %q", cfg.RateGlobalQueues)
 	}
+	// Set but empty, as .env.example has it: every queue.
+	cfg, err = Load(envOf("REDIS_URL", "redis://127.0.0.1:1/0", "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_RATE_GLOBAL_QUEUES", ""), true)
+	if err != nil || len(cfg.RateGlobalQueues) != 0 {
+		t.Fatalf("empty TELEGRAM_RATE_GLOBAL_QUEUES: %q, %v", cfg.RateGlobalQueues, err)
+	}
 }
