@@ -238,6 +238,10 @@ func (c *Client) enqueueCall(ctx context.Context, call *tasks.Call, attached []a
 		undo()
 		return nil, uploadField(err, attached)
 	}
+	if s.ordered && tasks.OrderedType(task.Type()) == task.Type() {
+		undo()
+		return nil, &OptionError{Option: "Ordered", Err: fmt.Errorf("%s tasks have no ordered variant (a reply to a queued message waits for that message instead)", task.Type())}
+	}
 	p.task = withCallType(c.callHeaders(task, s, id), s, c.taskOptions(s, id))
 	p.bot, p.chat = call.BotName(), call.Chat().String()
 	if err := c.enqueueTask(ctx, p); err != nil {

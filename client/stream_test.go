@@ -78,6 +78,10 @@ func TestStreamingReply(t *testing.T) {
 	if err != nil || ord.Type != tasks.OrderedType("telegram:delete_message") {
 		t.Errorf("ordered delete: %+v, %v", ord, err)
 	}
+	var oe *client.OptionError
+	if _, err := b.c.CallJSON(ctx, "sendMessage", []byte(`{"chat_id":42,"text":"x"}`), nil, client.ReplyTo(thinking.Message()), client.Ordered()); !errors.As(err, &oe) || oe.Option != "Ordered" {
+		t.Errorf("an ordered reply to a queued message: %v, want an OptionError naming Ordered", err)
+	}
 	for name, opts := range map[string][]client.Option{
 		"Target with a message_id": {client.Target(thinking.Message())},
 		"Ordered by reference":     {client.Target(thinking.Message()), client.Ordered()},
