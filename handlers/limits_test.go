@@ -359,12 +359,18 @@ func TestTelegram429PausesCluster(t *testing.T) {
 		if st := e.sandbox.Stats(); st.EarlyRetry != 0 || len(e.api.tooMany()) != 1 {
 			t.Errorf("early retries %d, 429 answers %d; want 0 and the injected one", st.EarlyRetry, len(e.api.tooMany()))
 		}
-		// Every server met the pause and held back (which of them sends
-		// once it ends is asynq's choice, so that is not asserted).
-		for i, o := range e.obs {
-			if o.waited.Load()+o.rescheduled.Load() == 0 {
-				t.Errorf("server %d never waited for the pause", i)
+		// The pause held back more than the server that met the 429: a
+		// cluster-wide pause, not one process's state. (Which servers take
+		// the burst's tasks is asynq's choice: on a loaded machine one of
+		// three may get none, so "every server" is not asserted.)
+		held := 0
+		for _, o := range e.obs {
+			if o.waited.Load()+o.rescheduled.Load() > 0 {
+				held++
 			}
+		}
+		if held < 2 {
+			t.Errorf("%d of %d servers waited for the pause; want at least 2", held, len(e.obs))
 		}
 	})
 
