@@ -26,6 +26,10 @@ const (
 	StateRetry     State = "retry"     // failed or rate-limited, waiting to be tried again
 	StateArchived  State = "archived"  // given up: permanent error or retries exhausted
 	StateCompleted State = "completed" // sent; Result holds Telegram's message_id
+	// StateSuperseded: an edit (or draft) that a newer one of the same
+	// message overtook before its turn; not sent, and final (see
+	// EveryEdit).
+	StateSuperseded State = "superseded"
 )
 
 // Status is what Redis knows about a task.
@@ -107,6 +111,9 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 					st.Result, st.MessageIDs = decodeResult(marker)
 				}
 			}
+			if st.CallResult != nil && st.CallResult.Superseded {
+				st.State = StateSuperseded
+			}
 			return st, nil
 		}
 	}
@@ -117,6 +124,9 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 	if r := decodeCallResult(marker); r != nil {
 		if m, ok := tasks.MethodByName(r.Method); ok {
 			st.Type, st.CallResult = m.Type, r
+			if r.Superseded {
+				st.State = StateSuperseded
+			}
 			return st, nil
 		}
 	}

@@ -144,3 +144,27 @@ func TestStatusRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusSuperseded: an edit that a newer one overtook reports the final
+// state "superseded", whether asynq still holds the task or only its sent
+// marker is left.
+func TestStatusSuperseded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, client.Config{})
+	ctx := testCtx(t)
+	if err := b.rdb.Set(ctx, keys.Sent("edit-gone"), `{"method":"editMessageText","chat_id":5,"superseded":true}`, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.rdb.Set(ctx, keys.Sent("edit-sent"), `{"method":"editMessageText","chat_id":5,"message_ids":[3]}`, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]client.State{"edit-gone": client.StateSuperseded, "edit-sent": client.StateCompleted} {
+		st, err := b.c.Status(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != want || st.Type != "telegram:edit_message_text" {
+			t.Errorf("%s: state %s, type %s; want %s", id, st.State, st.Type, want)
+		}
+	}
+}
