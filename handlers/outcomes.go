@@ -43,8 +43,8 @@ func newEvent(ctx context.Context, t *asynq.Task, outcome tasks.Outcome, bot, ch
 // methodOf names the Bot API method of a task type: the table's, or
 // sendMessage for messages, multi-part replies and broadcasts.
 func methodOf(taskType string) string {
-	if m, ok := tasks.MethodByType(taskType); ok {
-		return m.Name
+	if name, ok := tasks.MethodNameOf(taskType); ok {
+		return name
 	}
 	return "sendMessage"
 }

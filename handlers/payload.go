@@ -21,7 +21,7 @@ func newestVersion(taskType string) (int, bool) {
 	case tasks.TypeBroadcastChunk:
 		return tasks.BroadcastChunkVersion, true
 	}
-	if _, ok := tasks.MethodByType(taskType); ok {
+	if _, ok := tasks.MethodNameOf(taskType); ok {
 		return tasks.CallVersion, true
 	}
 	return 0, false

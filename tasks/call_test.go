@@ -216,6 +216,9 @@ func TestEveryMethodInTable(t *testing.T) {
 		if got, ok := tasks.MethodByType(m.Type); !ok || got.Name != m.Name {
 			t.Errorf("MethodByType(%q) = %v", m.Type, got)
 		}
+		if name, ok := tasks.MethodNameOf(m.Type); !ok || name != m.Name {
+			t.Errorf("MethodNameOf(%q) = %q, %v", m.Type, name, ok)
+		}
 	}
 	for name := range want {
 		t.Errorf("method %s missing from the table", name)

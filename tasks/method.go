@@ -166,6 +166,16 @@ func MethodByType(typ string) (*Method, bool) {
 	return copyOf(methodsByName.byType[typ])
 }
 
+// MethodNameOf returns the Bot API name of the method of a task type
+// (e.g. "sendPhoto"), without copying its entry: for a worker's hot path.
+func MethodNameOf(typ string) (string, bool) {
+	m := methodsByName.byType[typ]
+	if m == nil {
+		return "", false
+	}
+	return m.Name, true
+}
+
 func copyOf(m *Method) (*Method, bool) {
 	if m == nil {
 		return nil, false

@@ -278,7 +278,7 @@ func ResultFormatter() asynqmon.ResultFormatter {
 // isCallType reports whether tasks of type typ carry a tasks.Call: every
 // method of the table but the sendMessage types with their own payload.
 func isCallType(typ string) bool {
-	_, ok := tasks.MethodByType(typ)
+	_, ok := tasks.MethodNameOf(typ)
 	return ok && typ != tasks.TypeSendMessage && typ != tasks.TypeSendMessageOrdered
 }
 
