@@ -213,7 +213,12 @@ func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	ev := newEvent(ctx, t, outcome, botName, chat)
 	ev.ChatID, ev.MigratedFrom, ev.MessageIDs = res.ChatID, res.MigratedFrom, res.MessageIDs
-	if err := h.core.recordDelivery(ctx, t, taskID, data, ev); err != nil {
+	if len(c.Uploads) == 0 {
+		return h.core.recordDelivery(ctx, t, taskID, data, ev)
+	}
+	// The uploads are freed once the marker is stored: a rerun without it
+	// would need them.
+	if err := h.core.recordDeliveryNow(ctx, t, taskID, data, ev); err != nil {
 		return err
 	}
 	h.release(ctx, taskID, c)

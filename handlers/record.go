@@ -37,24 +37,35 @@ func (h *SendMessageHandler) afterSend(ctx context.Context) (context.Context, co
 
 // recordDelivery records task t's confirmed delivery: its sent marker, its
 // result, data, and its outcome event ev, and deletes the keys in obsolete,
-// which the marker makes unneeded (a reply's progress). They go in one round
-// trip; if that fails, the marker is written insisting while Redis is
-// unreachable, then the event, then the result.
+// which the marker makes unneeded (a reply's progress).
+//
+// With [Completions], they ride in the round trip in which asynq completes
+// the task (see there), and recordDelivery returns at once. Otherwise they go
+// in one round trip of their own; if that fails, the marker is written
+// insisting while Redis is unreachable, then the event, then the result.
 func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, taskID string, data []byte, ev *tasks.Event, obsolete ...string) error {
+	return h.record(ctx, t, taskID, data, ev, true, obsolete)
+}
+
+// recordDeliveryNow is recordDelivery without the ride: the records are
+// written when it returns, for a caller that frees what a rerun would need
+// (an upload) once the marker is stored.
+func (h *SendMessageHandler) recordDeliveryNow(ctx context.Context, t *asynq.Task, taskID string, data []byte, ev *tasks.Event) error {
+	return h.record(ctx, t, taskID, data, ev, false, nil)
+}
+
+func (h *SendMessageHandler) record(ctx context.Context, t *asynq.Task, taskID string, data []byte, ev *tasks.Event, ride bool, obsolete []string) error {
+	qname, _ := asynq.GetQueueName(ctx)
+	if ride && h.rdb != nil && taskID != "" && qname != "" && h.completions != nil {
+		h.rideDelivery(ctx, qname, taskID, data, ev, obsolete)
+		return nil
+	}
 	marked := false
 	if h.rdb != nil && taskID != "" {
-		if h.recordSent(ctx, taskID, data, ev, obsolete) {
+		if qname != "" && h.recordSent(ctx, qname, taskID, data, ev, obsolete) {
 			return nil
 		}
-		marked = h.writeMarker(ctx, taskID, data)
-		h.appendEvent(ctx, ev)
-		if marked && len(obsolete) > 0 {
-			dctx, cancel := h.afterSend(ctx)
-			if err := h.rdb.Del(dctx, obsolete...).Err(); err != nil {
-				h.log.WarnContext(ctx, "could not delete the task's progress; it expires with the marker TTL", "task_id", taskID, "error", err)
-			}
-			cancel()
-		}
+		marked = h.recordAlone(ctx, taskID, data, ev, obsolete)
 	}
 	// asynq's connection may come back later than ours after an outage.
 	err := redisx.UntilAnswers(ctx, func() error {
@@ -75,32 +86,84 @@ func (h *SendMessageHandler) recordDelivery(ctx context.Context, t *asynq.Task, 
 	}
 }
 
-// recordSent writes the sent marker and the task's result and deletes
-// obsolete in one round trip, and reports whether all succeeded. The result
-// goes where asynq's ResultWriter puts it, the "result" field of the task's
-// hash (an HSET, as ResultWriter does); TestResultKeyMatchesAsynq checks the
-// key against asynq. A pipeline, not a transaction: in Redis Cluster the
-// keys live in different slots. On any error the caller falls back to
-// writing them one after the other, insisting on the marker.
-func (h *SendMessageHandler) recordSent(ctx context.Context, taskID string, data []byte, ev *tasks.Event, obsolete []string) bool {
-	qname, ok := asynq.GetQueueName(ctx)
-	if !ok {
-		return false
+// rideDelivery leaves the writes of recordDelivery to asynq's completion of
+// the task (see [Completions]). If they do not ride (the round trip failed,
+// or asynq did not end the task in time), they are written on their own, in
+// the background, as recordDelivery would have: the task's run is over.
+func (h *SendMessageHandler) rideDelivery(ctx context.Context, qname, taskID string, data []byte, ev *tasks.Event, obsolete []string) {
+	ctx = context.WithoutCancel(ctx)
+	var waiters *redis.StringSliceCmd
+	h.completions.add(taskID, func(p redis.Pipeliner) {
+		waiters = h.queueDelivery(ctx, p, qname, taskID, data, ev, obsolete)
+	}, func(err error) {
+		if err == nil {
+			wakeRefWaiters(h.insp, h.log, taskID, waiters.Val())
+			return
+		}
+		h.log.DebugContext(ctx, "the delivery's record did not ride with asynq's completion; writing it on its own", "task_id", taskID, "reason", err)
+		go func() {
+			if h.recordSent(ctx, qname, taskID, data, ev, obsolete) {
+				return
+			}
+			if !h.recordAlone(ctx, taskID, data, ev, obsolete) {
+				return
+			}
+			rctx, cancel := h.afterSend(ctx)
+			defer cancel()
+			if err := redisx.UntilAnswers(rctx, func() error {
+				return h.rdb.HSet(rctx, keys.AsynqTask(qname, taskID), "result", data).Err()
+			}); err != nil {
+				h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
+			}
+		}()
+	})
+}
+
+// recordAlone writes the marker, insisting while Redis is unreachable, then
+// the event, then deletes obsolete, for a delivery whose round trip failed.
+// It reports whether the marker was stored.
+func (h *SendMessageHandler) recordAlone(ctx context.Context, taskID string, data []byte, ev *tasks.Event, obsolete []string) bool {
+	marked := h.writeMarker(ctx, taskID, data)
+	h.appendEvent(ctx, ev)
+	if marked && len(obsolete) > 0 {
+		dctx, cancel := h.afterSend(ctx)
+		if err := h.rdb.Del(dctx, obsolete...).Err(); err != nil {
+			h.log.WarnContext(ctx, "could not delete the task's progress; it expires with the marker TTL", "task_id", taskID, "error", err)
+		}
+		cancel()
 	}
+	return marked
+}
+
+// queueDelivery adds a confirmed delivery's writes to p: the sent marker,
+// the task's result, the outcome event, the deletion of obsolete, and the
+// pop of the calls parked on this message (message_task_id), whose answer
+// it returns. The result goes where asynq's ResultWriter puts it, the
+// "result" field of the task's hash (an HSET, as ResultWriter does);
+// TestResultKeyMatchesAsynq checks the key against asynq.
+func (h *SendMessageHandler) queueDelivery(ctx context.Context, p redis.Pipeliner, qname, taskID string, data []byte, ev *tasks.Event, obsolete []string) *redis.StringSliceCmd {
+	p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
+	waiters := p.SPopN(ctx, keys.RefWaiters(taskID), refWaitersMax)
+	p.HSet(ctx, keys.AsynqTask(qname, taskID), "result", data)
+	if len(obsolete) > 0 {
+		p.Del(ctx, obsolete...)
+	}
+	if h.outcomes != nil && ev != nil {
+		h.outcomes.Queue(ctx, p, ev)
+	}
+	return waiters
+}
+
+// recordSent writes a delivery's records (see queueDelivery) in one round
+// trip and reports whether all succeeded. A pipeline, not a transaction: in
+// Redis Cluster the keys live in different slots. On any error the caller
+// falls back to writing them one after the other, insisting on the marker.
+func (h *SendMessageHandler) recordSent(ctx context.Context, qname, taskID string, data []byte, ev *tasks.Event, obsolete []string) bool {
 	ctx, cancel := h.afterSend(ctx)
 	defer cancel()
 	var waiters *redis.StringSliceCmd
 	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keys.Sent(taskID), data, h.markerTTL)
-		// Calls parked on this message (message_task_id) run now.
-		waiters = p.SPopN(ctx, keys.RefWaiters(taskID), refWaitersMax)
-		p.HSet(ctx, keys.AsynqTask(qname, taskID), "result", data)
-		if len(obsolete) > 0 {
-			p.Del(ctx, obsolete...)
-		}
-		if h.outcomes != nil && ev != nil {
-			h.outcomes.Queue(ctx, p, ev)
-		}
+		waiters = h.queueDelivery(ctx, p, qname, taskID, data, ev, obsolete)
 		return nil
 	})
 	if err == nil {

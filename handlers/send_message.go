@@ -53,6 +53,12 @@ type Config struct {
 	GlobalQueues []string
 	// Observer receives metrics events; nil discards them.
 	Observer Observer
+	// Completions, if not nil, carries the writes that record a delivery
+	// (marker, result, event) in the round trip in which asynq completes
+	// the task; it must be the one whose hook is on the Redis client of the
+	// asynq server that runs the handler (server.Config.Completions). Nil:
+	// they take a round trip of their own.
+	Completions *Completions
 	// Outcomes receives a "sent" event per delivered message or reply, in
 	// the round trip that stores its marker (see [NewOutcomeStream]); nil
 	// records none. Failures are recorded by the server (see
@@ -73,6 +79,7 @@ type SendMessageHandler struct {
 	globalQueues       map[string]bool  // nil: every queue counts against the global budget
 	insp               *asynq.Inspector // wakes calls waiting for a message; nil without Redis
 	obs                Observer
+	completions        *Completions
 	outcomes           Outcomes
 	log                *slog.Logger
 }
@@ -90,7 +97,7 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 	h := &SendMessageHandler{
 		bots: cfg.Bots, limiter: cfg.Limiter, rdb: cfg.Redis,
 		markerTTL: cfg.SentMarkerTTL, markerWriteTimeout: cfg.MarkerWriteTimeout,
-		obs: cfg.Observer, outcomes: cfg.Outcomes, log: cfg.Logger,
+		obs: cfg.Observer, completions: cfg.Completions, outcomes: cfg.Outcomes, log: cfg.Logger,
 	}
 	if h.markerTTL <= 0 {
 		h.markerTTL = 72 * time.Hour

@@ -67,6 +67,11 @@ type Config struct {
 	// handlers.FailureEvent); nil records none. Pass the one the handlers
 	// record deliveries with.
 	Outcomes handlers.Outcomes
+	// Completions, if not nil, is the handlers' (handlers.Config
+	// Completions): the server adds its hook to its Redis client, so that
+	// the writes recording a delivery ride in asynq's completion of the
+	// task.
+	Completions *handlers.Completions
 	// DeadAfter is how long a worker process may be silent before another
 	// takes its running tasks back (default 13s: above a 12 s stall plus a
 	// heartbeat, below 15 s with the scan and the pickup); negative turns
@@ -182,6 +187,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: unsupported Redis option type %T", cfg.Redis)
 	}
 	log := cfg.Logger
+	if cfg.Completions != nil {
+		rdb.AddHook(cfg.Completions.Hook(rdb))
+	}
 	var err error
 	acfg := asynq.Config{
 		Concurrency:              cfg.Concurrency,

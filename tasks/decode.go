@@ -43,7 +43,67 @@ func decodeStrict(payload []byte, v any) error {
 // compared as encoding/json matches them to fields, ignoring case, so that
 // {"chat_id":1,"CHAT_ID":2} cannot mean one chat to one reader and another
 // to the next.
+//
+// payload has been decoded already, so it is valid JSON: one pass over its
+// bytes finds the keys without allocating. A key written with an escape
+// sequence ("\u0063hat_id") is compared decoded, by the slower
+// duplicateKeyDecoded.
 func duplicateKey(payload []byte) error {
+	type frame struct {
+		object bool
+		first  int // index in keys of the object's first key
+	}
+	var stackBuf [8]frame
+	var keysBuf [32][]byte
+	stack, keys := stackBuf[:0], keysBuf[:0]
+	wantKey := false
+	for i := 0; i < len(payload); i++ {
+		switch payload[i] {
+		case '{':
+			stack = append(stack, frame{object: true, first: len(keys)})
+			wantKey = true
+		case '[':
+			stack = append(stack, frame{})
+			wantKey = false
+		case '}', ']':
+			if top := stack[len(stack)-1]; top.object {
+				keys = keys[:top.first]
+			}
+			stack = stack[:len(stack)-1]
+			wantKey = false
+		case ',':
+			wantKey = stack[len(stack)-1].object
+		case '"':
+			start, escaped := i+1, false
+			for i = start; payload[i] != '"'; i++ {
+				if payload[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			if !wantKey {
+				continue
+			}
+			if escaped {
+				return duplicateKeyDecoded(payload)
+			}
+			key := payload[start:i]
+			for _, k := range keys[stack[len(stack)-1].first:] {
+				// Unicode simple folding, as encoding/json matches names.
+				if bytes.EqualFold(k, key) {
+					return fmt.Errorf("%w: key %q appears twice in one object", ErrMalformedPayload, key)
+				}
+			}
+			keys = append(keys, key)
+			wantKey = false
+		}
+	}
+	return nil
+}
+
+// duplicateKeyDecoded is duplicateKey over encoding/json's tokens, which
+// decode escape sequences.
+func duplicateKeyDecoded(payload []byte) error {
 	type object struct {
 		keys    map[string]bool
 		wantKey bool

@@ -112,6 +112,11 @@ func TestDuplicateKeys(t *testing.T) {
 		{"duplicate in a nested object", `{"chat_id":1,"text":"x","reply_parameters":{"message_id":1,"message_id":2}}`, false},
 		{"duplicate in an array's object", `{"chat_id":1,"parts":[{"text":"a"},{"text":"b","TEXT":"c"}]}`, false},
 		{"duplicate in reply_markup", `{"chat_id":1,"text":"x","reply_markup":{"force_reply":true,"force_reply":false}}`, false},
+		{"duplicate written with an escape", `{"chat_id":1,"text":"x","\u0063hat_id":2}`, false},
+		{"escaped key, distinct", `{"chat_id":1,"\u0074ext":"x"}`, true},
+		{"key-like text inside an escaped string", `{"chat_id":1,"text":"a\"}, {\"chat_id\":2, [\\"}`, true},
+		{"duplicate after an escaped string", `{"text":"a\\","chat_id":1,"Chat_Id":2}`, false},
+		{"duplicate after an array of objects", `{"entities":[{"type":"bold"},{"type":"code"}],"chat_id":1,"text":"x","chat_id":3}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

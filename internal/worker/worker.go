@@ -96,7 +96,11 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
+	// The server's asynq client carries the delivery records (see
+	// handlers.Completions).
+	completions := handlers.NewCompletions(log)
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
+		Completions:   completions,
 		Bots:          bots,
 		Limiter:       limiter,
 		GlobalQueues:  cfg.RateGlobalQueues,
@@ -165,6 +169,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		SendMessage:              h,
 		Handlers:                 taskHandlers,
 		Outcomes:                 outcomes,
+		Completions:              completions,
 		Logger:                   log,
 		LogLevel:                 level,
 	})
