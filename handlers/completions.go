@@ -47,6 +47,7 @@ type Completions struct {
 	pending map[string]*ride
 
 	rode, alone atomic.Int64
+	bg          sync.WaitGroup // writes gone on their own, still running
 }
 
 // RideTimeout is how long a confirmed send's writes wait for asynq to end
@@ -100,7 +101,46 @@ func (c *Completions) add(taskID string, queue func(redis.Pipeliner), done func(
 	c.mu.Unlock()
 }
 
+// background runs fn, a write on its own after a ride failed, on a
+// goroutine that [Completions.Flush] waits for.
+func (c *Completions) background(fn func()) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		fn()
+	}()
+}
+
+// Flush writes on their own the writes still waiting for asynq, and waits,
+// until ctx is done, for every write gone on its own to finish. A server
+// calls it on shutdown after its handlers returned: a handler that outlived
+// the shutdown timeout finds its task already pushed back to the queue by
+// asynq, so no script of asynq takes its writes, and the sent marker must
+// be stored before the process exits, or the task's next run sends again.
+func (c *Completions) Flush(ctx context.Context) {
+	c.mu.Lock()
+	rides := c.pending
+	c.pending = map[string]*ride{}
+	c.n.Store(0)
+	c.mu.Unlock()
+	for _, r := range rides {
+		r.timer.Stop()
+		c.finish(r, errRideShutdown)
+	}
+	done := make(chan struct{})
+	go func() {
+		c.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.log.Error("exiting before a delivery's record was written; its message may be sent again", "error", ctx.Err())
+	}
+}
+
 var (
+	errRideShutdown = errors.New("the server is shutting down")
 	errRideTimeout  = errors.New("no asynq script ended the task in time")
 	errRideReplaced = errors.New("replaced by a later run of the task")
 )

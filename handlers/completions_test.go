@@ -203,3 +203,33 @@ func TestScriptTask(t *testing.T) {
 		})
 	}
 }
+
+// TestCompletionsFlush: at shutdown, writes still waiting for asynq go on
+// their own, and Flush waits for them.
+func TestCompletionsFlush(t *testing.T) {
+	t.Parallel()
+	comp := NewCompletions(nil)
+	comp.timeout = time.Minute
+	var written sync.WaitGroup
+	written.Add(1)
+	wrote := false
+	comp.add("t1", func(redis.Pipeliner) { t.Error("queued without a script") }, func(err error) {
+		if !errors.Is(err, errRideShutdown) {
+			t.Errorf("done(%v), want errRideShutdown", err)
+		}
+		comp.background(func() {
+			time.Sleep(50 * time.Millisecond)
+			wrote = true
+			written.Done()
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	comp.Flush(ctx)
+	if !wrote {
+		t.Fatal("Flush returned before the write on its own finished")
+	}
+	if rode, alone := comp.Rode(); rode != 0 || alone != 1 {
+		t.Errorf("Rode() = %d, %d; want 0, 1", rode, alone)
+	}
+}

@@ -101,7 +101,7 @@ func (h *SendMessageHandler) rideDelivery(ctx context.Context, qname, taskID str
 			return
 		}
 		h.log.DebugContext(ctx, "the delivery's record did not ride with asynq's completion; writing it on its own", "task_id", taskID, "reason", err)
-		go func() {
+		h.completions.background(func() {
 			if h.recordSent(ctx, qname, taskID, data, ev, obsolete) {
 				return
 			}
@@ -115,7 +115,7 @@ func (h *SendMessageHandler) rideDelivery(ctx context.Context, qname, taskID str
 			}); err != nil {
 				h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
 			}
-		}()
+		})
 	})
 }
 

@@ -96,13 +96,15 @@ var ErrUnknownTaskType = errors.New("unknown task type")
 
 // Server is an asynq server with telequeue's handlers and policies.
 type Server struct {
-	srv   *asynq.Server
-	lane  *asynq.Server            // serves tasks.QueueCallbacks alone; nil if off
-	rdb   redis.UniversalClient    // made from Config.Redis; closed by Shutdown
-	insp  *asynq.Inspector         // wakes calls waiting for a failed task's message
-	types map[string]asynq.Handler // task type → handler, matched exactly
-	log   *slog.Logger
-	drain time.Duration
+	srv  *asynq.Server
+	lane *asynq.Server         // serves tasks.QueueCallbacks alone; nil if off
+	rdb  redis.UniversalClient // made from Config.Redis; closed by Shutdown
+	// completions carries the handlers' delivery records; nil if none.
+	completions *handlers.Completions
+	insp        *asynq.Inspector         // wakes calls waiting for a failed task's message
+	types       map[string]asynq.Handler // task type → handler, matched exactly
+	log         *slog.Logger
+	drain       time.Duration
 
 	outcomes handlers.Outcomes
 
@@ -210,7 +212,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, acfg)
-	s := &Server{srv: srv, rdb: rdb, insp: asynq.NewInspectorFromRedisClient(rdb), types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
+	s := &Server{srv: srv, rdb: rdb, completions: cfg.Completions, insp: asynq.NewInspectorFromRedisClient(rdb), types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
 	queues := slices.Collect(maps.Keys(cfg.Queues))
 	if cfg.CallbackConcurrency > 0 {
@@ -330,6 +332,13 @@ func (s *Server) Shutdown() {
 		}
 		s.srv.Shutdown()
 		s.waitHandlers()
+		if s.completions != nil {
+			// Records of sends that finished after asynq pushed their
+			// tasks back: no asynq script will carry them.
+			ctx, cancel := context.WithTimeout(context.Background(), s.drain)
+			s.completions.Flush(ctx)
+			cancel()
+		}
 		if s.rec != nil {
 			// After the handlers: a task still running must stay listed,
 			// or another worker would take it back DeadAfter later.
