@@ -36,6 +36,7 @@ type bench struct {
 	bin    string
 	redis  *redistest.Server
 	rdb    *redis.Client
+	own    ownTraffic // rdb's commands and round trips
 	insp   *asynq.Inspector
 	sb     *sandbox.Sandbox
 	sbURL  string
@@ -91,6 +92,7 @@ func setup(ctx context.Context, o options, log io.Writer) (_ *bench, err error) 
 		return nil, err
 	}
 	b.rdb = redis.NewClient(&redis.Options{Addr: b.redis.Addr()})
+	b.rdb.AddHook(&b.own)
 	b.insp = asynq.NewInspector(asynq.RedisClientOpt{Addr: b.redis.Addr()})
 
 	if b.sb, err = sandbox.New(sandbox.Config{NoRecordParams: true}); err != nil {
@@ -176,6 +178,9 @@ type proc struct {
 	logf *os.File
 	done chan struct{}
 	err  error
+	// metrics is the URL of the process's Prometheus metrics, if it
+	// serves them.
+	metrics string
 }
 
 // group is a set of spawned processes that serve the same queues.
@@ -240,12 +245,18 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 var limitsOff = [4]float64{}
 
 // startWorkers spawns n telequeue workers (cmd/worker; an -alt worker if
-// alt is set; profworker writing CPU profiles into profileDir if set) and
-// waits until each has registered with asynq.
+// alt is set; profworker writing CPU profiles into profileDir if set), each
+// serving its metrics on a free port, and waits until each has registered
+// with asynq.
 func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, taskCheck time.Duration, profileDir string, alt *alt) (group, error) {
 	var g group
 	for i := range n {
-		env := b.workerEnv(limits, taskCheck)
+		port, err := redistest.FreePort()
+		if err != nil {
+			g.stop()
+			return nil, err
+		}
+		env := append(b.workerEnv(limits, taskCheck), "METRICS_PORT="+strconv.Itoa(port))
 		binary := "worker"
 		if alt != nil {
 			binary = alt.binary
@@ -260,6 +271,7 @@ func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, task
 			g.stop()
 			return nil, err
 		}
+		p.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 		g = append(g, p)
 	}
 	if err := b.waitRegistered(ctx, g); err != nil {
@@ -269,17 +281,26 @@ func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, task
 	return g, nil
 }
 
-// startPlain spawns n plain asynq workers in mode "noop" or "http".
+// startPlain spawns n plain asynq workers in mode "noop" or "http", each
+// serving its metrics on a free port.
 func (b *bench) startPlain(ctx context.Context, n int, mode string) (group, error) {
 	var g group
 	for i := range n {
+		port, err := redistest.FreePort()
+		if err != nil {
+			g.stop()
+			return nil, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
 		args := []string{"-mode", mode, "-redis", b.redis.Addr(), "-api", b.sbURL, "-token", botToken,
-			"-concurrency", "10", "-task-check", b.taskCheck.String(), "-delayed-check", b.delayedCheck.String()}
+			"-concurrency", "10", "-task-check", b.taskCheck.String(), "-delayed-check", b.delayedCheck.String(),
+			"-metrics-addr", addr}
 		p, err := b.spawn(fmt.Sprintf("plain-%s-%d-%d", mode, time.Now().UnixNano(), i), "plainworker", args, nil)
 		if err != nil {
 			g.stop()
 			return nil, err
 		}
+		p.metrics = "http://" + addr + "/metrics"
 		g = append(g, p)
 	}
 	if err := b.waitRegistered(ctx, g); err != nil {

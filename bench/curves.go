@@ -282,10 +282,11 @@ func (b *bench) curveWorkers(ctx context.Context, o curvesOptions, res *curveRes
 			if err != nil {
 				return err
 			}
-			rate, cpu, err := b.throughputRun(ctx, "telequeue", n, o.tasks, 0, nil)
+			res, err := b.throughputRun(ctx, "telequeue", n, o.tasks, 0, nil)
 			if err != nil {
 				return err
 			}
+			rate, cpu := res.rate, res.cpu
 			m1, err := readMachineCPU()
 			if err != nil {
 				return err

@@ -20,10 +20,15 @@
 //   - ceiling: plain asynq no-op handlers, 6 processes × 10;
 //   - plain asynq doing the same HTTP send: a handler that POSTs the
 //     sendMessage JSON to the sandbox (fasthttp, as telequeue's caller),
-//     without limiter, sent markers or results, 6 × 10;
+//     without limiter, sent markers or results, 1 × 10 and 6 × 10;
 //   - telequeue end to end with limits off, 1 × 10 and 6 × 10: each
 //     message goes through client.SendBatch, a cmd/worker process and
 //     telego to the sandbox;
+//   - for each of these, per message: CPU of the workers, Redis and the
+//     bench; Redis commands and round trips (INFO stats); allocations in
+//     the workers (go_memstats_mallocs_total from their /metrics); and
+//     telequeue beside plain asynq + the same HTTP send in one table
+//     (issue 13 §2);
 //   - enqueue throughput of the client (1 and 100 producers, SendBatch)
 //     and of "telequeue send --jsonl" with a 20,000-line file;
 //   - enqueue→Telegram latency, idle and at half of the 6 × 10 throughput:
@@ -46,7 +51,9 @@
 //
 // Throughput runs pause the queue, enqueue every task, then unpause it, and
 // count asynq's processed counter between 10% and 90% of the tasks, so that
-// process start-up and the tail do not count.
+// process start-up and the tail do not count; Redis commands, round trips
+// and allocations are counted over the same window, CPU over the whole
+// drain.
 //
 // Workers get the environment a deployment would set (REDIS_URL,
 // TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, WORKER_CONCURRENCY=10,

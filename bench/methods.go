@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,48 +213,24 @@ func (b *bench) methodThroughput(ctx context.Context) error {
 		mixed, mixedCPU = append(mixed, v), append(mixedCPU, c)
 
 		b.progress(fmt.Sprintf("methods %d/%d: sendMessage alone, 6 processes × 10, %d tasks", r+1, b.opts.repeat, n))
-		v, c, err = b.throughputRun(ctx, "telequeue", 6, n, r, nil)
+		res, err := b.throughputRun(ctx, "telequeue", 6, n, r, nil)
 		if err != nil {
 			return fmt.Errorf("sendMessage: %w", err)
 		}
+		v, c = res.rate, res.cpu
 		b.progress(fmt.Sprintf("  %.0f msgs/s; CPU per task: %s; load average %s", v, c, loadavg()))
 		alone, aloneCPU = append(alone, v), append(aloneCPU, c)
-	}
-	med := func(v []float64) float64 {
-		s := slices.Clone(v)
-		slices.Sort(s)
-		return s[len(s)/2]
-	}
-	runs := func(v []float64) string {
-		if len(v) == 1 {
-			return ""
-		}
-		p := make([]string, len(v))
-		for i, x := range v {
-			p[i] = fmt.Sprintf("%.0f", x)
-		}
-		return " (runs " + strings.Join(p, ", ") + ")"
-	}
-	avg := func(cs []cpuSnap) cpuSnap {
-		var s cpuSnap
-		for _, c := range cs {
-			s.workers += c.workers
-			s.redis += c.redis
-			s.bench += c.bench
-		}
-		k := time.Duration(len(cs))
-		return cpuSnap{s.workers / k, s.redis / k, s.bench / k}
 	}
 	var mix []string
 	for _, m := range mixShare {
 		mix = append(mix, fmt.Sprintf("%d%% %s", m.per20*5, m.method))
 	}
-	b.report.add(sec, "mixed workload end to end, 6 × 10, limits off", fmt.Sprintf("%.0f tasks/s%s", med(mixed), runs(mixed)), "", nil)
+	b.report.add(sec, "mixed workload end to end, 6 × 10, limits off", fmt.Sprintf("%.0f tasks/s%s", median(mixed), runList(mixed)), "", nil)
 	b.report.add(sec, "  mix: "+strings.Join(mix, ", "), "", "", nil)
-	b.report.add(sec, "sendMessage alone, same run, 6 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", med(alone), runs(alone)), "", nil)
-	b.report.add(sec, "mixed ÷ sendMessage alone", fmt.Sprintf("%.2f", med(mixed)/med(alone)), "", nil)
-	b.report.add(sec, "  CPU per task, mixed", avg(mixedCPU).String(), "", nil)
-	b.report.add(sec, "  CPU per task, sendMessage alone", avg(aloneCPU).String(), "", nil)
+	b.report.add(sec, "sendMessage alone, same run, 6 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", median(alone), runList(alone)), "", nil)
+	b.report.add(sec, "mixed ÷ sendMessage alone", fmt.Sprintf("%.2f", median(mixed)/median(alone)), "", nil)
+	b.report.add(sec, "  CPU per task, mixed", meanCPU(mixedCPU).String(), "", nil)
+	b.report.add(sec, "  CPU per task, sendMessage alone", meanCPU(aloneCPU).String(), "", nil)
 	return nil
 }
 
@@ -339,7 +314,7 @@ func (b *bench) mixedRun(ctx context.Context, n int) (float64, cpuSnap, error) {
 	if err != nil {
 		return 0, cpuSnap{}, err
 	}
-	v, err := b.drainQueues(ctx, g, n, queues...)
+	v, err := b.drainQueues(ctx, g, n, nil, queues...)
 	if err != nil {
 		return 0, cpuSnap{}, err
 	}

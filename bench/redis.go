@@ -20,13 +20,18 @@ func (b *bench) info(ctx context.Context, section string) (map[string]string, er
 	if err != nil {
 		return nil, fmt.Errorf("INFO %s: %w", section, err)
 	}
+	return infoFields(s), nil
+}
+
+// infoFields parses the reply of INFO into its fields.
+func infoFields(s string) map[string]string {
 	m := map[string]string{}
 	for _, line := range strings.Split(s, "\r\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
 			m[k] = v
 		}
 	}
-	return m, nil
+	return m
 }
 
 func (b *bench) usedMemory(ctx context.Context) (int64, error) {

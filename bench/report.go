@@ -11,6 +11,9 @@ import (
 type report struct {
 	header []string
 	rows   []row
+	// tables are printed after the rows, e.g. the throughput section's
+	// side-by-side table.
+	tables []string
 	// compliance is the compliance run's result, for the test.
 	compliance *complianceResult
 }
@@ -70,6 +73,10 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", sec, x.name, x.value, target)
 	}
 	_ = tw.Flush()
+	for _, t := range r.tables {
+		fmt.Fprintln(w)
+		fmt.Fprint(w, t)
+	}
 	if m := r.misses(); len(m) > 0 {
 		fmt.Fprintf(w, "\ntargets missed: %s\n", strings.Join(m, "; "))
 	}

@@ -5,111 +5,167 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
+
+// throughputKind is one kind of throughput run and its results.
+type throughputKind struct {
+	name  string // in the report
+	kind  string // "noop" or "http" (plainworker), "telequeue", "alt"
+	procs int
+	n     int // tasks of each run
+	alt   *alt
+	runs  []throughputResult
+}
+
+// throughputResult is one throughput run's figures.
+type throughputResult struct {
+	rate float64 // tasks/s between 10% and 90% of the tasks
+	// cpu is per task, over the whole drain (unpause to the last task).
+	cpu cpuSnap
+	// costs are per task, between 10% and 90% of the tasks, as the rate.
+	costs costs
+}
+
+func (k *throughputKind) rates() []float64 {
+	v := make([]float64, len(k.runs))
+	for i, r := range k.runs {
+		v[i] = r.rate
+	}
+	return v
+}
+
+// median is the median rate of the runs.
+func (k *throughputKind) median() float64 { return median(k.rates()) }
+
+// mean is the mean CPU and costs per task of the runs.
+func (k *throughputKind) mean() (cpuSnap, costs) {
+	var cs []cpuSnap
+	var sum costs
+	for _, r := range k.runs {
+		cs = append(cs, r.cpu)
+		sum.commands += r.costs.commands
+		sum.trips += r.costs.trips
+		sum.allocs += r.costs.allocs
+	}
+	n := float64(len(k.runs))
+	return meanCPU(cs), costs{sum.commands / n, sum.trips / n, sum.allocs / n}
+}
 
 // measureThroughput runs the baselines and telequeue -repeat times each,
 // interleaved, and reports the medians. It sets b.maxRate for the half-load
 // latency run.
 func (b *bench) measureThroughput(ctx context.Context) error {
-	var noop, plainHTTP, e2e6, e2e1 []float64
-	altRates := make([][]float64, len(b.opts.alts))
-	cpus := map[*[]float64][]cpuSnap{}
+	noop := &throughputKind{name: "no-op", kind: "noop", procs: 6, n: b.size.ceiling}
+	plain6 := &throughputKind{name: "plain + HTTP 6 × 10", kind: "http", procs: 6, n: b.size.ceiling}
+	tq6 := &throughputKind{name: "telequeue 6 × 10", kind: "telequeue", procs: 6, n: b.size.ceiling}
+	plain1 := &throughputKind{name: "plain + HTTP 1 × 10", kind: "http", procs: 1, n: b.size.oneProcess}
+	tq1 := &throughputKind{name: "telequeue 1 × 10", kind: "telequeue", procs: 1, n: b.size.oneProcess}
+	kinds := []*throughputKind{noop, plain6, tq6, plain1, tq1}
+	var alts []*throughputKind
+	for i := range b.opts.alts {
+		a := &b.opts.alts[i]
+		alts = append(alts, &throughputKind{name: "alt " + a.label, kind: "alt", procs: 6, n: b.size.ceiling, alt: a})
+	}
+	kinds = append(kinds, alts...)
 	for r := range b.opts.repeat {
-		type kind struct {
-			name  string
-			procs int
-			n     int
-			into  *[]float64
-			alt   *alt
-		}
-		kinds := []kind{
-			{"noop", 6, b.size.ceiling, &noop, nil},
-			{"http", 6, b.size.ceiling, &plainHTTP, nil},
-			{"telequeue", 6, b.size.ceiling, &e2e6, nil},
-			{"telequeue", 1, b.size.oneProcess, &e2e1, nil},
-		}
-		for i := range b.opts.alts {
-			kinds = append(kinds, kind{"alt", 6, b.size.ceiling, &altRates[i], &b.opts.alts[i]})
-		}
 		for _, k := range kinds {
-			name := k.name
-			if k.alt != nil {
-				name = "alt " + k.alt.label
-			}
-			b.progress(fmt.Sprintf("throughput %d/%d: %s, %d processes × 10, %d tasks", r+1, b.opts.repeat, name, k.procs, k.n))
-			v, c, err := b.throughputRun(ctx, k.name, k.procs, k.n, r, k.alt)
+			b.progress(fmt.Sprintf("throughput %d/%d: %s, %d processes × 10, %d tasks", r+1, b.opts.repeat, k.name, k.procs, k.n))
+			res, err := b.throughputRun(ctx, k.kind, k.procs, k.n, r, k.alt)
 			if err != nil {
 				return err
 			}
-			b.progress(fmt.Sprintf("  %.0f tasks/s; CPU per task: %s; load average %s", v, c, loadavg()))
-			*k.into = append(*k.into, v)
-			cpus[k.into] = append(cpus[k.into], c)
+			b.progress(fmt.Sprintf("  %.0f tasks/s; CPU per task: %s; %s; load average %s", res.rate, res.cpu, res.costs, loadavg()))
+			k.runs = append(k.runs, res)
 		}
 	}
-	med := func(v []float64) float64 {
-		s := slices.Clone(v)
-		slices.Sort(s)
-		return s[len(s)/2]
-	}
-	runs := func(v []float64) string {
-		if len(v) == 1 {
-			return ""
-		}
-		var p []string
-		for _, x := range v {
-			p = append(p, fmt.Sprintf("%.0f", x))
-		}
-		return " (runs " + strings.Join(p, ", ") + ")"
-	}
+	runs := func(k *throughputKind) string { return runList(k.rates()) }
 	const sec = "throughput"
-	b.maxRate = med(e2e6)
-	b.report.add(sec, "ceiling: plain asynq no-op, 6 × 10", fmt.Sprintf("%.0f tasks/s%s", med(noop), runs(noop)), "", nil)
-	b.report.add(sec, "plain asynq + same HTTP send, 6 × 10", fmt.Sprintf("%.0f msgs/s%s", med(plainHTTP), runs(plainHTTP)), "", nil)
+	b.maxRate = tq6.median()
+	b.report.add(sec, "ceiling: plain asynq no-op, 6 × 10", fmt.Sprintf("%.0f tasks/s%s", noop.median(), runs(noop)), "", nil)
+	b.report.add(sec, "plain asynq + same HTTP send, 6 × 10", fmt.Sprintf("%.0f msgs/s%s", plain6.median(), runs(plain6)), "", nil)
 	ok := b.maxRate >= targetThroughput
-	b.report.add(sec, "telequeue end to end, 6 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", b.maxRate, runs(e2e6)), "≥ 4000 msgs/s", &ok)
-	b.report.add(sec, "telequeue end to end, 1 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", med(e2e1), runs(e2e1)), "", nil)
-	ratio := b.maxRate / med(plainHTTP)
+	b.report.add(sec, "telequeue end to end, 6 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", b.maxRate, runs(tq6)), "≥ 4000 msgs/s", &ok)
+	b.report.add(sec, "plain asynq + same HTTP send, 1 × 10", fmt.Sprintf("%.0f msgs/s%s", plain1.median(), runs(plain1)), "", nil)
+	b.report.add(sec, "telequeue end to end, 1 × 10, limits off", fmt.Sprintf("%.0f msgs/s%s", tq1.median(), runs(tq1)), "", nil)
+	ratio := b.maxRate / plain6.median()
 	ok = ratio >= targetPlainRatio
-	b.report.add(sec, "6 × 10 ÷ plain asynq + same HTTP send", fmt.Sprintf("%.2f", ratio), "≥ 0.70", &ok)
-	b.report.add(sec, "6 × 10 ÷ ceiling (no-op)", fmt.Sprintf("%.2f", b.maxRate/med(noop)), "", nil)
-	b.report.add(sec, "1 × 10 ÷ ceiling (no-op, 6 × 10)", fmt.Sprintf("%.2f", med(e2e1)/med(noop)), "", nil)
-	type named struct {
-		name string
-		v    *[]float64
+	b.report.add(sec, "6 × 10 ÷ plain asynq + same HTTP send", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.2f", targetPlainRatio), &ok)
+	b.report.add(sec, "1 × 10 ÷ plain asynq + same HTTP send, 1 × 10", fmt.Sprintf("%.2f", tq1.median()/plain1.median()), "", nil)
+	cpuRatio := func(tq, plain *throughputKind) float64 {
+		t, _ := tq.mean()
+		p, _ := plain.mean()
+		return float64(t.workers) / float64(p.workers)
 	}
-	all := []named{{"no-op", &noop}, {"plain + HTTP", &plainHTTP}, {"telequeue 6 × 10", &e2e6}, {"telequeue 1 × 10", &e2e1}}
-	for i, a := range b.opts.alts {
-		v := altRates[i]
-		b.report.add(sec, fmt.Sprintf("alt %q, 6 × 10, limits off", a.label), fmt.Sprintf("%.0f msgs/s%s", med(v), runs(v)), "", nil)
-		b.report.add(sec, fmt.Sprintf("alt %q ÷ plain asynq + same HTTP send", a.label), fmt.Sprintf("%.2f", med(v)/med(plainHTTP)), "", nil)
-		all = append(all, named{"alt " + a.label, &altRates[i]})
+	ratio = cpuRatio(tq6, plain6)
+	ok = ratio <= targetWorkerCPURatio
+	b.report.add(sec, "worker CPU per message, 6 × 10 ÷ plain + HTTP", fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≤ %.2f", targetWorkerCPURatio), &ok)
+	b.report.add(sec, "worker CPU per message, 1 × 10 ÷ plain + HTTP 1 × 10", fmt.Sprintf("%.2f", cpuRatio(tq1, plain1)), "", nil)
+	b.report.add(sec, "6 × 10 ÷ ceiling (no-op)", fmt.Sprintf("%.2f", b.maxRate/noop.median()), "", nil)
+	b.report.add(sec, "1 × 10 ÷ ceiling (no-op, 6 × 10)", fmt.Sprintf("%.2f", tq1.median()/noop.median()), "", nil)
+	for _, k := range alts {
+		b.report.add(sec, fmt.Sprintf("alt %q, 6 × 10, limits off", k.alt.label), fmt.Sprintf("%.0f msgs/s%s", k.median(), runs(k)), "", nil)
+		b.report.add(sec, fmt.Sprintf("alt %q ÷ plain asynq + same HTTP send", k.alt.label), fmt.Sprintf("%.2f", k.median()/plain6.median()), "", nil)
 	}
-	for _, k := range all {
-		if len(cpus[k.v]) == 0 {
-			continue
+	figures := []struct {
+		name  string
+		value func(cpuSnap, costs) string
+	}{
+		{"CPU per task", func(c cpuSnap, _ costs) string { return c.String() }},
+		{"Redis commands per task", func(_ cpuSnap, c costs) string { return fmt.Sprintf("%.1f", c.commands) }},
+		{"Redis round trips per task", func(_ cpuSnap, c costs) string { return fmt.Sprintf("%.1f", c.trips) }},
+		{"allocations per task in the workers", func(_ cpuSnap, c costs) string { return allocs(c.allocs) }},
+	}
+	for _, f := range figures {
+		for _, k := range kinds {
+			b.report.add(sec, "  "+f.name+", "+k.name, f.value(k.mean()), "", nil)
 		}
-		var sum cpuSnap
-		for _, c := range cpus[k.v] {
-			sum.workers += c.workers
-			sum.redis += c.redis
-			sum.bench += c.bench
-		}
-		n := time.Duration(len(cpus[k.v]))
-		avg := cpuSnap{sum.workers / n, sum.redis / n, sum.bench / n}
-		b.report.add(sec, "  CPU per task, "+k.name, avg.String(), "", nil)
 	}
+	b.report.tables = append(b.report.tables, sideBySide(plain1, tq1, plain6, tq6, alts))
 	return nil
+}
+
+// sideBySide is a Markdown table of telequeue beside plain asynq + the same
+// HTTP send at each size (issue 13 §2), with telequeue ÷ plain.
+func sideBySide(plain1, tq1, plain6, tq6 *throughputKind, alts []*throughputKind) string {
+	var w strings.Builder
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	fmt.Fprintln(&w, "Side by side (msgs/s: median of the runs; the rest: mean per message; CPU over the whole drain, the rest between 10% and 90% of the tasks):")
+	fmt.Fprintln(&w)
+	fmt.Fprintln(&w, "| kind | msgs/s | worker CPU µs/msg | Redis CPU µs/msg | Redis commands/msg | Redis round trips/msg | allocs/msg (workers) |")
+	fmt.Fprintln(&w, "|---|---:|---:|---:|---:|---:|---:|")
+	line := func(k *throughputKind) {
+		c, x := k.mean()
+		fmt.Fprintf(&w, "| %s | %.0f | %.0f | %.0f | %.1f | %.1f | %s |\n", k.name, k.median(), us(c.workers), us(c.redis), x.commands, x.trips, allocs(x.allocs))
+	}
+	ratio := func(name string, tq, plain *throughputKind) {
+		tc, tx := tq.mean()
+		pc, px := plain.mean()
+		fmt.Fprintf(&w, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", name, tq.median()/plain.median(),
+			us(tc.workers)/us(pc.workers), us(tc.redis)/us(pc.redis), tx.commands/px.commands, tx.trips/px.trips, tx.allocs/px.allocs)
+	}
+	line(plain1)
+	line(tq1)
+	ratio("telequeue ÷ plain, 1 × 10", tq1, plain1)
+	line(plain6)
+	line(tq6)
+	ratio("telequeue ÷ plain, 6 × 10", tq6, plain6)
+	for _, k := range alts {
+		line(k)
+		ratio(k.name+" ÷ plain, 6 × 10", k, plain6)
+	}
+	fmt.Fprintf(&w, "\nTargets (issue 13), 6 × 10: msgs/s ratio ≥ %.2f, worker CPU per message ratio ≤ %.2f.\n", targetPlainRatio, targetWorkerCPURatio)
+	return w.String()
 }
 
 // throughputRun starts procs processes of kind ("noop" and "http": the plain
 // asynq baseline; "telequeue": cmd/worker), pauses the queue, enqueues n
 // tasks, unpauses it and measures.
-func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep int, alt *alt) (float64, cpuSnap, error) {
+func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep int, alt *alt) (throughputResult, error) {
+	var res throughputResult
 	if err := b.flush(ctx); err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
 	}
 	var g group
 	var err error
@@ -118,7 +174,7 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 		if b.opts.profile != "" && procs == 6 {
 			dir = filepath.Join(b.opts.profile, fmt.Sprintf("run%d", rep+1))
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return 0, cpuSnap{}, err
+				return res, err
 			}
 		}
 		g, err = b.startWorkers(ctx, procs, limitsOff, b.taskCheck, dir, alt)
@@ -126,59 +182,63 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 		g, err = b.startPlain(ctx, procs, kind)
 	}
 	if err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
 	}
 	defer g.stop()
 	if err := b.insp.PauseQueue(queue); err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
 	}
 	if kind == "telequeue" || kind == "alt" {
 		c, err := b.newClient()
 		if err != nil {
-			return 0, cpuSnap{}, err
+			return res, err
 		}
 		err = enqueueMany(ctx, c, messages(n, 1_000_000, "m"))
 		_ = c.Close()
 		if err != nil {
-			return 0, cpuSnap{}, err
+			return res, err
 		}
 	} else if err := b.enqueuePlain(ctx, n); err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
 	}
 	before, err := b.cpu(ctx, g)
 	if err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
 	}
-	v, err := b.drain(ctx, g, n)
-	if err != nil {
-		return 0, cpuSnap{}, err
+	var snaps []costSnap
+	mark := func(ctx context.Context) error {
+		s, err := b.costSnap(ctx, g, []string{queue})
+		snaps = append(snaps, s)
+		return err
+	}
+	if res.rate, err = b.drainQueues(ctx, g, n, mark, queue); err != nil {
+		return res, err
 	}
 	after, err := b.cpu(ctx, g)
 	if err != nil {
-		return 0, cpuSnap{}, err
+		return res, err
+	}
+	res.cpu = before.perMessage(after, n)
+	if res.costs, err = snaps[0].perMessage(snaps[1]); err != nil {
+		return res, err
 	}
 	if kind != "noop" {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := b.sb.WaitFor(wctx, n); err != nil {
-			return 0, cpuSnap{}, fmt.Errorf("sandbox received %d of %d messages", b.sb.Count(), n)
+			return res, fmt.Errorf("sandbox received %d of %d messages", b.sb.Count(), n)
 		}
 		if st := b.sb.Stats(); st.Delivered != n || st.Requests != n {
-			return 0, cpuSnap{}, fmt.Errorf("sandbox: %d requests, %d delivered, want %d", st.Requests, st.Delivered, n)
+			return res, fmt.Errorf("sandbox: %d requests, %d delivered, want %d", st.Requests, st.Delivered, n)
 		}
 	}
-	return v, before.perMessage(after, n), nil
-}
-
-// drain unpauses the queue and returns the processed rate between 10% and
-// 90% of n tasks.
-func (b *bench) drain(ctx context.Context, g group, n int) (float64, error) {
-	return b.drainQueues(ctx, g, n, queue)
+	return res, nil
 }
 
 // drainQueues unpauses queues and returns the rate of tasks processed in
-// them all between 10% and 90% of n tasks.
-func (b *bench) drainQueues(ctx context.Context, g group, n int, queues ...string) (float64, error) {
+// them all between 10% and 90% of n tasks. If mark is not nil, it is
+// called once at each of those two instants.
+func (b *bench) drainQueues(ctx context.Context, g group, n int, mark func(context.Context) error, queues ...string) (float64, error) {
 	processed := func() (int64, error) {
 		var sum int64
 		for _, q := range queues {
@@ -189,6 +249,9 @@ func (b *bench) drainQueues(ctx context.Context, g group, n int, queues ...strin
 			sum += p
 		}
 		return sum, nil
+	}
+	if mark == nil {
+		mark = func(context.Context) error { return nil }
 	}
 	p0, err := processed()
 	if err != nil {
@@ -210,9 +273,15 @@ func (b *bench) drainQueues(ctx context.Context, g group, n int, queues ...strin
 		now := time.Now()
 		if t10.IsZero() && p >= lo {
 			t10 = now
+			if err := mark(ctx); err != nil {
+				return 0, err
+			}
 		}
 		if t90.IsZero() && p >= hi {
 			t90 = now
+			if err := mark(ctx); err != nil {
+				return 0, err
+			}
 		}
 		if p >= p0+int64(n) {
 			break

@@ -2,7 +2,10 @@
 // the same concurrency, queues and polling as a telequeue worker, whose
 // handler either does nothing ("noop") or POSTs the task payload, a
 // sendMessage JSON body, to a Bot API server and decodes the reply ("http"),
-// without limiter, sent markers or results.
+// without limiter, sent markers or results. With -metrics-addr it serves the
+// Go runtime's metrics at /metrics, from the same collector as a telequeue
+// worker's METRICS_PORT, so that the benchmark reads allocations the same way
+// for both.
 //
 //	plainworker -mode http -redis 127.0.0.1:PORT -api http://127.0.0.1:PORT -token 123:abc
 //
@@ -16,6 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -24,6 +29,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/valyala/fasthttp"
+
+	"github.com/telequeue/telequeue/internal/metrics"
 )
 
 // TaskType is the type of the baseline's tasks.
@@ -49,6 +56,7 @@ func run(ctx context.Context, args []string) error {
 		taskCheck   = fs.Duration("task-check", time.Second, "asynq TaskCheckInterval")
 		delayed     = fs.Duration("delayed-check", 5*time.Second, "asynq DelayedTaskCheckInterval")
 		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile here until exit")
+		metricsAddr = fs.String("metrics-addr", "", "serve the Go runtime's metrics at http://ADDR/metrics (default: off)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,6 +86,13 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
+	if *metricsAddr != "" {
+		stop, err := serveMetrics(*metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: *addr}, asynq.Config{
 		Concurrency:              *concurrency,
 		Queues:                   map[string]int{"critical": 6, "default": 3, "bulk": 1},
@@ -95,6 +110,20 @@ func run(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
+}
+
+// serveMetrics serves the Go and process collectors of a telequeue worker's
+// registry at addr until stop is called.
+func serveMetrics(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry()))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 // sender POSTs the payload with fasthttp, as telequeue's Bot API caller does.
