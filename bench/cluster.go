@@ -264,7 +264,8 @@ func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, task
 		}
 		if profileDir != "" {
 			binary = "profworker"
-			env = append(env, "BENCH_CPUPROFILE="+filepath.Join(profileDir, fmt.Sprintf("worker-%d.pprof", i)))
+			env = append(env, "BENCH_CPUPROFILE="+filepath.Join(profileDir, fmt.Sprintf("worker-%d.pprof", i)),
+				"BENCH_MEMPROFILE="+filepath.Join(profileDir, fmt.Sprintf("worker-%d.allocs.pprof", i)))
 		}
 		p, err := b.spawn(fmt.Sprintf("worker-%d-%d", time.Now().UnixNano(), i), binary, nil, env)
 		if err != nil {

@@ -56,7 +56,9 @@ const RideTimeout = 2 * time.Second
 
 // ride is the writes of one task waiting for asynq's script.
 type ride struct {
-	queue func(redis.Pipeliner) // adds the writes to a pipeline
+	// writes are the commands, built by the handler on its own goroutine
+	// (asynq's, which sends them, starts with a small stack).
+	writes []redis.Cmder
 	// done is called once with the writes' error: nil if they were written
 	// in asynq's round trip, else the reason they were not (the caller
 	// then writes them on its own).
@@ -80,10 +82,10 @@ func NewCompletions(log *slog.Logger) *Completions {
 func (c *Completions) Rode() (rode, alone int64) { return c.rode.Load(), c.alone.Load() }
 
 // add leaves a task's writes to ride with asynq's script that ends it.
-// queue adds them to a pipeline; done receives their error, once, on the
-// goroutine that sent them (asynq's, or a timer's).
-func (c *Completions) add(taskID string, queue func(redis.Pipeliner), done func(error)) {
-	r := &ride{queue: queue, done: done}
+// done receives their error, once, on the goroutine that sent them
+// (asynq's), or that gave up on them (a timer's, or Flush's).
+func (c *Completions) add(taskID string, writes []redis.Cmder, done func(error)) {
+	r := &ride{writes: writes, done: done}
 	c.mu.Lock()
 	if old := c.pending[taskID]; old != nil {
 		// Cannot happen (asynq runs a task once at a time in a process);
@@ -200,12 +202,11 @@ func (h completionHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		r.timer.Stop()
 		pipe := rdb.Pipeline()
-		r.queue(pipe)
-		writes := pipe.Cmds()
+		_ = pipe.BatchProcess(ctx, r.writes...)
 		_ = pipe.Process(ctx, cmd)
 		_, _ = pipe.Exec(ctx)
 		var werr error
-		for _, w := range writes {
+		for _, w := range r.writes {
 			if err := w.Err(); err != nil && !errors.Is(err, redis.Nil) {
 				werr = err
 				break

@@ -110,7 +110,7 @@ func TestCompletionsRideAsynqScripts(t *testing.T) {
 			release := make(chan struct{})
 			if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
 				id, _ := asynq.GetTaskID(ctx)
-				comp.add(id, func(p redis.Pipeliner) { p.Set(context.Background(), "ride:"+id, "rode-"+id, 0) },
+				comp.add(id, []redis.Cmder{redis.NewStatusCmd(ctx, "set", "ride:"+id, "rode-"+id)},
 					func(err error) { rode <- err })
 				close(started)
 				if tc.shutdown {
@@ -167,7 +167,7 @@ func TestCompletionsWriteAloneAfterTimeout(t *testing.T) {
 	comp := NewCompletions(nil)
 	comp.timeout = 50 * time.Millisecond
 	got := make(chan error, 1)
-	comp.add("t1", func(redis.Pipeliner) { t.Error("queued without a script") }, func(err error) { got <- err })
+	comp.add("t1", []redis.Cmder{redis.NewStatusCmd(context.Background(), "set", "x", "y")}, func(err error) { got <- err })
 	select {
 	case err := <-got:
 		if !errors.Is(err, errRideTimeout) {
@@ -213,7 +213,7 @@ func TestCompletionsFlush(t *testing.T) {
 	var written sync.WaitGroup
 	written.Add(1)
 	wrote := false
-	comp.add("t1", func(redis.Pipeliner) { t.Error("queued without a script") }, func(err error) {
+	comp.add("t1", []redis.Cmder{redis.NewStatusCmd(context.Background(), "set", "x", "y")}, func(err error) {
 		if !errors.Is(err, errRideShutdown) {
 			t.Errorf("done(%v), want errRideShutdown", err)
 		}

@@ -92,10 +92,9 @@ func (h *SendMessageHandler) record(ctx context.Context, t *asynq.Task, taskID s
 // the background, as recordDelivery would have: the task's run is over.
 func (h *SendMessageHandler) rideDelivery(ctx context.Context, qname, taskID string, data []byte, ev *tasks.Event, obsolete []string) {
 	ctx = context.WithoutCancel(ctx)
-	var waiters *redis.StringSliceCmd
-	h.completions.add(taskID, func(p redis.Pipeliner) {
-		waiters = h.queueDelivery(ctx, p, qname, taskID, data, ev, obsolete)
-	}, func(err error) {
+	p := h.rdb.Pipeline()
+	waiters := h.queueDelivery(ctx, p, qname, taskID, data, ev, obsolete)
+	h.completions.add(taskID, p.Cmds(), func(err error) {
 		if err == nil {
 			wakeRefWaiters(h.insp, h.log, taskID, waiters.Val())
 			return

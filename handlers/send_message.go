@@ -303,7 +303,9 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 		}
 		var readMarker func(redis.Pipeliner)
 		if check != nil && !check.done {
-			readMarker = func(p redis.Pipeliner) { check.cmd = p.Get(ctx, check.key) }
+			// MGET: a missing key is a nil element, not the redis.Nil
+			// error that makes go-redis classify the pipeline's error.
+			readMarker = func(p redis.Pipeliner) { check.cmd = p.MGet(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
 		err := redisx.UntilAnswers(ctx, func() (err error) {
@@ -371,23 +373,27 @@ var errAlreadySent = errors.New("already sent")
 // limiter call (see waitForSlot).
 type sentCheck struct {
 	key    string
-	cmd    *redis.StringCmd
-	done   bool   // read, and no marker
-	marker []byte // the marker, once read
+	cmd    *redis.SliceCmd // MGET of key
+	done   bool            // read, and no marker
+	marker []byte          // the marker, once read
 }
 
-// read interprets the GET: nil if there is no marker, errAlreadySent if
+// read interprets the MGET: nil if there is no marker, errAlreadySent if
 // there is one.
 func (c *sentCheck) read() error {
-	res, err := c.cmd.Bytes()
-	switch {
-	case errors.Is(err, redis.Nil):
-		c.done = true
-		return nil
-	case err != nil:
+	res, err := c.cmd.Result()
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("MGET answered %d values", len(res))
+	}
+	if err != nil {
 		return fmt.Errorf("check sent marker: %w", err)
 	}
-	c.marker = res
+	marker, ok := res[0].(string)
+	if !ok {
+		c.done = true
+		return nil
+	}
+	c.marker = []byte(marker)
 	return errAlreadySent
 }
 

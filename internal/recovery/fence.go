@@ -48,7 +48,9 @@ const fenceSkew = 5 * time.Second
 // Exec.
 type Fence struct {
 	run run
-	cmd *redis.StringCmd
+	// MGET of the fence: a missing key is a nil element, not the
+	// redis.Nil error that makes go-redis classify the pipeline's error.
+	cmd *redis.SliceCmd
 }
 
 // QueueFence adds the read of the fence of the task that ctx runs to pipe.
@@ -59,7 +61,7 @@ func QueueFence(ctx context.Context, pipe redis.Pipeliner, queue, taskID string)
 	if r.proc == "" || queue == "" || taskID == "" {
 		return nil
 	}
-	return &Fence{run: r, cmd: pipe.Get(ctx, keys.Fence(queue, taskID))}
+	return &Fence{run: r, cmd: pipe.MGet(ctx, keys.Fence(queue, taskID))}
 }
 
 // Check returns ErrFenced if the task was taken from this run: the fence
@@ -71,12 +73,16 @@ func (f *Fence) Check() error {
 		return nil
 	}
 	// "<process> <Redis time of the take, Unix ms>", as takeScript writes.
-	v, err := f.cmd.Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil
-	case err != nil:
+	res, err := f.cmd.Result()
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("MGET answered %d values", len(res))
+	}
+	if err != nil {
 		return fmt.Errorf("read fence: %w", err)
+	}
+	v, ok := res[0].(string)
+	if !ok {
+		return nil
 	}
 	proc, at, _ := strings.Cut(v, " ")
 	ms, err := strconv.ParseInt(at, 10, 64)

@@ -1,7 +1,8 @@
 // Command profworker is cmd/worker with a CPU profile: the benchmark spawns
 // it instead of cmd/worker when asked to profile (go run ./bench -profile DIR).
 // It reads the same environment as cmd/worker, plus BENCH_CPUPROFILE, the
-// file the profile is written to on exit.
+// file the CPU profile is written to on exit, and BENCH_MEMPROFILE, the file
+// of the allocation profile (go tool pprof -sample_index=alloc_objects).
 package main
 
 import (
@@ -36,6 +37,14 @@ func run(ctx context.Context) error {
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
 	}
 	cfg, err := config.Load(os.LookupEnv, true)
 	if err != nil {
