@@ -4,10 +4,13 @@
 // API sandbox, inject a fault, and count: every accepted message delivered,
 // duplicates counted and bounded.
 //
-//   - TestWorkerSIGKILL: two of six workers killed (-9) mid-load, just
-//     after sends of theirs were confirmed and recorded but not yet done,
-//     with and without sent markers: with them none of those is sent
-//     again, without them each is.
+//   - TestWorkerSIGKILL: two of six workers killed (-9) mid-load while
+//     Redis stops answering them. With the records riding asynq's
+//     completion (the default), no task with a marker is taken back or
+//     sent twice; with COMPLETION_RIDES=false the kill comes just after
+//     sends of theirs were confirmed and recorded but not yet done, with
+//     and without sent markers: with them none of those is sent again,
+//     without them each is.
 //   - TestWorkerSIGTERM: a deploy; in-flight sends finish, the rest waits
 //     for the next worker; and a send that outlives SHUTDOWN_TIMEOUT.
 //   - TestRedisOutage: redis-server killed (-9) and restarted from its AOF

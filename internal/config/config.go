@@ -177,6 +177,13 @@ type Config struct {
 	// re-sends every message whose task is retried after Telegram confirmed
 	// it; it exists so that the fault tests can measure what markers prevent.
 	SentMarkers bool `env:"SENT_MARKERS" envDefault:"true"`
+	// COMPLETION_RIDES: send a delivery's records (marker, result, event)
+	// in the round trip in which asynq completes the task, saving one
+	// round trip per message (handlers.Completions). Off: in a round trip
+	// of their own, before the task completes. It relies on the keys of
+	// asynq's scripts (a contract test guards them); the switch is there
+	// in case an asynq upgrade breaks that.
+	CompletionRides bool `env:"COMPLETION_RIDES" envDefault:"true"`
 
 	// Bots maps bot names to tokens, from TELEGRAM_BOT_TOKEN and TELEGRAM_BOTS.
 	Bots map[string]Secret `env:"-"`

@@ -98,7 +98,10 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	}
 	// The server's asynq client carries the delivery records (see
 	// handlers.Completions).
-	completions := handlers.NewCompletions(log)
+	var completions *handlers.Completions // nil: records in a round trip of their own
+	if cfg.CompletionRides {
+		completions = handlers.NewCompletions(log)
+	}
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Completions:   completions,
 		Bots:          bots,
