@@ -303,8 +303,7 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 		}
 		var readMarker func(redis.Pipeliner)
 		if check != nil && !check.done {
-			// MGET: a missing key is a nil element, not the redis.Nil
-			// error that makes go-redis classify the pipeline's error.
+			// MGET, read by redisx.OneValue.
 			readMarker = func(p redis.Pipeliner) { check.cmd = p.MGet(ctx, check.key) }
 		}
 		var r ratelimit.Reservation
@@ -373,7 +372,7 @@ var errAlreadySent = errors.New("already sent")
 // limiter call (see waitForSlot).
 type sentCheck struct {
 	key    string
-	cmd    *redis.SliceCmd // MGET of key
+	cmd    *redis.SliceCmd // MGET of key (redisx.OneValue)
 	done   bool            // read, and no marker
 	marker []byte          // the marker, once read
 }
@@ -381,14 +380,10 @@ type sentCheck struct {
 // read interprets the MGET: nil if there is no marker, errAlreadySent if
 // there is one.
 func (c *sentCheck) read() error {
-	res, err := c.cmd.Result()
-	if err == nil && len(res) != 1 {
-		err = fmt.Errorf("MGET answered %d values", len(res))
-	}
+	marker, ok, err := redisx.OneValue(c.cmd)
 	if err != nil {
 		return fmt.Errorf("check sent marker: %w", err)
 	}
-	marker, ok := res[0].(string)
 	if !ok {
 		c.done = true
 		return nil

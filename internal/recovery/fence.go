@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/internal/redisx"
 )
 
 type ctxKey struct{}
@@ -48,9 +49,7 @@ const fenceSkew = 5 * time.Second
 // Exec.
 type Fence struct {
 	run run
-	// MGET of the fence: a missing key is a nil element, not the
-	// redis.Nil error that makes go-redis classify the pipeline's error.
-	cmd *redis.SliceCmd
+	cmd *redis.SliceCmd // MGET of the fence, read by redisx.OneValue
 }
 
 // QueueFence adds the read of the fence of the task that ctx runs to pipe.
@@ -73,14 +72,10 @@ func (f *Fence) Check() error {
 		return nil
 	}
 	// "<process> <Redis time of the take, Unix ms>", as takeScript writes.
-	res, err := f.cmd.Result()
-	if err == nil && len(res) != 1 {
-		err = fmt.Errorf("MGET answered %d values", len(res))
-	}
+	v, ok, err := redisx.OneValue(f.cmd)
 	if err != nil {
 		return fmt.Errorf("read fence: %w", err)
 	}
-	v, ok := res[0].(string)
 	if !ok {
 		return nil
 	}

@@ -1,10 +1,12 @@
 // Package redisx answers "is Redis unreachable?" once for the client and
-// the workers, and holds the loops that wait for Redis to answer again.
+// the workers, holds the loops that wait for Redis to answer again, and
+// reads the answer of a one-key MGET.
 package redisx
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -118,4 +120,21 @@ func Insist(ctx context.Context, log *slog.Logger, what, risk string, attrs []an
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
+}
+
+// OneValue reads the answer of an MGET of one key: its value and true, or
+// false if the key does not exist. A read of a key that may be missing is
+// queued as MGET rather than GET in a pipeline that answers something else
+// too: a missing key is then a nil element, not the redis.Nil error that
+// makes go-redis classify the whole pipeline's error.
+func OneValue(cmd *redis.SliceCmd) (string, bool, error) {
+	res, err := cmd.Result()
+	if err == nil && len(res) != 1 {
+		err = fmt.Errorf("MGET of one key answered %d values", len(res))
+	}
+	if err != nil {
+		return "", false, err
+	}
+	v, ok := res[0].(string)
+	return v, ok, nil
 }

@@ -135,3 +135,34 @@ func TestInsist(t *testing.T) {
 		})
 	}
 }
+
+func TestOneValue(t *testing.T) {
+	ctx := context.Background()
+	cmd := func(vals []any, err error) *redis.SliceCmd {
+		c := redis.NewSliceCmd(ctx, "mget", "k")
+		c.SetVal(vals)
+		c.SetErr(err)
+		return c
+	}
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		cmd     *redis.SliceCmd
+		want    string
+		ok      bool
+		wantErr error
+	}{
+		{"value", cmd([]any{"v"}, nil), "v", true, nil},
+		{"missing key", cmd([]any{nil}, nil), "", false, nil},
+		{"error", cmd(nil, boom), "", false, boom},
+		{"two values", cmd([]any{"a", "b"}, nil), "", false, errors.New("")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok, err := OneValue(tt.cmd)
+			if v != tt.want || ok != tt.ok || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("OneValue = %q, %v, %v; want %q, %v, error %v", v, ok, err, tt.want, tt.ok, tt.wantErr)
+			}
+		})
+	}
+}
