@@ -60,6 +60,17 @@ func (h *SendMessageHandler) record(ctx context.Context, t *asynq.Task, taskID s
 		h.rideDelivery(ctx, qname, taskID, data, ev, obsolete)
 		return nil
 	}
+	return h.recordNow(ctx, qname, taskID, data, ev, obsolete, func() error {
+		_, err := t.ResultWriter().Write(data)
+		return err
+	})
+}
+
+// recordNow writes a delivery's records in one round trip; if that fails,
+// the marker insisting while Redis is unreachable, then the event, then the
+// result with writeResult, retried while Redis is unreachable until ctx is
+// done. It fails only if neither the marker nor the result was stored.
+func (h *SendMessageHandler) recordNow(ctx context.Context, qname, taskID string, data []byte, ev *tasks.Event, obsolete []string, writeResult func() error) error {
 	marked := false
 	if h.rdb != nil && taskID != "" {
 		if qname != "" && h.recordSent(ctx, qname, taskID, data, ev, obsolete) {
@@ -68,10 +79,7 @@ func (h *SendMessageHandler) record(ctx context.Context, t *asynq.Task, taskID s
 		marked = h.recordAlone(ctx, taskID, data, ev, obsolete)
 	}
 	// asynq's connection may come back later than ours after an outage.
-	err := redisx.UntilAnswers(ctx, func() error {
-		_, err := t.ResultWriter().Write(data)
-		return err
-	})
+	err := redisx.UntilAnswers(ctx, writeResult)
 	switch {
 	case err == nil:
 		return nil
@@ -101,18 +109,14 @@ func (h *SendMessageHandler) rideDelivery(ctx context.Context, qname, taskID str
 		}
 		h.log.DebugContext(ctx, "the delivery's record did not ride with asynq's completion; writing it on its own", "task_id", taskID, "reason", err)
 		h.completions.background(func() {
-			if h.recordSent(ctx, qname, taskID, data, ev, obsolete) {
-				return
-			}
-			if !h.recordAlone(ctx, taskID, data, ev, obsolete) {
-				return
-			}
+			// The task's ResultWriter went with its context: the result is
+			// written where that writer puts it (see queueDelivery).
 			rctx, cancel := h.afterSend(ctx)
 			defer cancel()
-			if err := redisx.UntilAnswers(rctx, func() error {
+			if err := h.recordNow(rctx, qname, taskID, data, ev, obsolete, func() error {
 				return h.rdb.HSet(rctx, keys.AsynqTask(qname, taskID), "result", data).Err()
 			}); err != nil {
-				h.log.WarnContext(ctx, "could not store the task's result; its sent marker holds it", "task_id", taskID, "error", err)
+				h.log.ErrorContext(ctx, "a delivered message's record is lost; it may be sent again", "task_id", taskID, "error", err)
 			}
 		})
 	})
