@@ -76,6 +76,14 @@ type Status struct {
 	Call *tasks.Call `json:"call,omitempty"`
 }
 
+// superseded sets the state of a call that a newer edit overtook: its
+// result says so.
+func (s *Status) superseded() {
+	if s.CallResult != nil && s.CallResult.Superseded {
+		s.State = StateSuperseded
+	}
+}
+
 // statusQueues are the queues a task can wait in.
 var statusQueues = append(tasks.Queues[:len(tasks.Queues):len(tasks.Queues)], tasks.QueueCallbacks)
 
@@ -111,9 +119,7 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 					st.Result, st.MessageIDs = decodeResult(marker)
 				}
 			}
-			if st.CallResult != nil && st.CallResult.Superseded {
-				st.State = StateSuperseded
-			}
+			st.superseded()
 			return st, nil
 		}
 	}
@@ -124,9 +130,7 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 	if r := decodeCallResult(marker); r != nil {
 		if m, ok := tasks.MethodByName(r.Method); ok {
 			st.Type, st.CallResult = m.Type, r
-			if r.Superseded {
-				st.State = StateSuperseded
-			}
+			st.superseded()
 			return st, nil
 		}
 	}

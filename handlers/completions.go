@@ -76,10 +76,10 @@ func NewCompletions(log *slog.Logger) *Completions {
 	return &Completions{log: log, timeout: RideTimeout, pending: map[string]*ride{}}
 }
 
-// Rode reports how many tasks' writes rode in asynq's round trip, and how
+// counts reports how many tasks' writes rode in asynq's round trip, and how
 // many were written on their own (no asynq script took them in time, or the
 // round trip failed).
-func (c *Completions) Rode() (rode, alone int64) { return c.rode.Load(), c.alone.Load() }
+func (c *Completions) counts() (rode, alone int64) { return c.rode.Load(), c.alone.Load() }
 
 // add leaves a task's writes to ride with asynq's script that ends it.
 // done receives their error, once, on the goroutine that sent them
@@ -88,8 +88,8 @@ func (c *Completions) add(taskID string, writes []redis.Cmder, done func(error))
 	r := &ride{writes: writes, done: done}
 	c.mu.Lock()
 	if old := c.pending[taskID]; old != nil {
-		// Cannot happen (asynq runs a task once at a time in a process);
-		// if it did, the older writes go on their own.
+		// The task ran here again before its earlier writes rode (asynq
+		// skipped ending it: its lease had expired): those go on their own.
 		old.timer.Stop()
 		defer c.finish(old, errRideReplaced)
 	}

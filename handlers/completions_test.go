@@ -141,8 +141,8 @@ func TestCompletionsRideAsynqScripts(t *testing.T) {
 			if !log.rodeWith("rode-" + info.ID) {
 				t.Errorf("the write went without asynq's script; pipelines: %v", log.pipes)
 			}
-			if rode, alone := comp.Rode(); rode != 1 || alone != 0 {
-				t.Errorf("Rode() = %d, %d; want 1, 0", rode, alone)
+			if rode, alone := comp.counts(); rode != 1 || alone != 0 {
+				t.Errorf("counts() = %d, %d; want 1, 0", rode, alone)
 			}
 			insp := asynq.NewInspectorFromRedisClient(rdb)
 			ti, err := insp.GetTaskInfo(queue, info.ID)
@@ -176,8 +176,8 @@ func TestCompletionsWriteAloneAfterTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the ride never timed out")
 	}
-	if rode, alone := comp.Rode(); rode != 0 || alone != 1 {
-		t.Errorf("Rode() = %d, %d; want 0, 1", rode, alone)
+	if rode, alone := comp.counts(); rode != 0 || alone != 1 {
+		t.Errorf("counts() = %d, %d; want 0, 1", rode, alone)
 	}
 }
 
@@ -229,7 +229,7 @@ func TestCompletionsFlush(t *testing.T) {
 	if !wrote {
 		t.Fatal("Flush returned before the write on its own finished")
 	}
-	if rode, alone := comp.Rode(); rode != 0 || alone != 1 {
-		t.Errorf("Rode() = %d, %d; want 0, 1", rode, alone)
+	if rode, alone := comp.counts(); rode != 0 || alone != 1 {
+		t.Errorf("counts() = %d, %d; want 0, 1", rode, alone)
 	}
 }
