@@ -15,6 +15,7 @@ import (
 
 	"github.com/telequeue/telequeue/internal/broadcast"
 	"github.com/telequeue/telequeue/internal/ctxwait"
+	"github.com/telequeue/telequeue/internal/events"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -308,7 +309,26 @@ func (c *Client) CancelBroadcast(ctx context.Context, id string) (*BroadcastProg
 		}
 	}
 	c.log.DebugContext(ctx, "broadcast cancelled", "broadcast", id, "chunks_settled", len(res.Settled), "chunks_running", len(res.Running))
-	return c.BroadcastStatus(ctx, id)
+	p, err := c.BroadcastStatus(ctx, id)
+	if err == nil && res.Cancelled {
+		c.cancelledEvent(ctx, p)
+	}
+	return p, err
+}
+
+// cancelledEvent appends the outcome event of a broadcast that was just
+// cancelled, once per broadcast. Its recipients not sent are counted, not
+// streamed, as its sent ones are: BroadcastStatus has them. The stream is
+// not trimmed here (the client does not know EVENTS_MAXLEN): the workers'
+// next append trims it. A failure is logged: the cancellation stands.
+func (c *Client) cancelledEvent(ctx context.Context, p *BroadcastProgress) {
+	e := &tasks.Event{
+		Outcome: tasks.OutcomeCancelled, TaskID: p.ID, BroadcastID: p.ID, Type: tasks.TypeBroadcastChunk, Bot: p.Bot,
+		Description: "broadcast cancelled; BroadcastStatus counts the recipients not sent", Time: time.Now(),
+	}
+	if err := events.NewWriter(c.rdb, -1).Append(ctx, e); err != nil {
+		c.log.WarnContext(ctx, "broadcast cancelled, but its outcome event could not be written", "broadcast", p.ID, "error", err)
+	}
 }
 
 // BroadcastBlocked returns the chats that answered 403 (blocked the bot,

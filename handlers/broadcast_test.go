@@ -15,6 +15,7 @@ import (
 
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/handlers"
+	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/ratelimit"
@@ -321,6 +322,24 @@ func TestBroadcastCancel(t *testing.T) {
 	again, err := e.client.CancelBroadcast(ctx, r.ID)
 	if err != nil || again.Sent != p.Sent || again.Cancelled != p.Cancelled {
 		t.Errorf("second cancel: %+v, %v", again, err)
+	}
+	// One "cancelled" outcome event for the broadcast, however often it
+	// was cancelled.
+	entries, err := e.rdb.XRange(ctx, keys.Events, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled := 0
+	for _, m := range entries {
+		if m.Values["outcome"] == string(tasks.OutcomeCancelled) {
+			cancelled++
+			if m.Values["broadcast_id"] != r.ID || m.Values["task_id"] != r.ID {
+				t.Errorf("cancelled event %v, want broadcast_id and task_id %s", m.Values, r.ID)
+			}
+		}
+	}
+	if cancelled != 1 {
+		t.Errorf("%d cancelled events, want 1", cancelled)
 	}
 	for chat, n := range e.deliveries() {
 		if n != 1 {

@@ -246,6 +246,9 @@ return {state, 0, marked}
 type CancelResult struct {
 	// Finished is true if the broadcast had finished before: nothing changed.
 	Finished bool
+	// Cancelled is true if this call cancelled the broadcast (it was not
+	// cancelled before).
+	Cancelled bool
 	// Settled lists the chunks no task had started, now settled as
 	// cancelled.
 	Settled []int
@@ -272,6 +275,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 		out.Finished = true
 		return out, nil
 	}
+	out.Cancelled = res[0] != "cancelled"
 	marked, _ := res[2].([]any)
 	for _, m := range marked {
 		if c, ok := m.(int64); ok {
