@@ -117,6 +117,7 @@ func TestFastAPIMigration(t *testing.T) {
 		Env: []string{
 			"TELEQUEUE_URL=" + webURL, "TELEQUEUE_API_TOKEN=" + apiToken, "TELEQUEUE_ROLLOUT=100",
 			"WEBHOOK_SECRET=" + secret, "DB_PATH=" + filepath.Join(t.TempDir(), "bot.db"),
+			"PYTHONDONTWRITEBYTECODE=1", // leave the checkout as it was
 		},
 	})
 	// uvicorn's worker processes are its children, in its process group:
