@@ -181,3 +181,49 @@ func TestDeadlineDropsStaleMessages(t *testing.T) {
 		t.Errorf("delivered %v, want only the fresh message", msgs)
 	}
 }
+
+// TestDeadlinePassingMidCall: a message whose deadline passes while its
+// Bot API call is on the wire (the call is cut at the deadline) is dropped
+// by that run, not retried to be dropped by the next.
+func TestDeadlinePassingMidCall(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	tg := telegramtest.NewServer(telegramtest.WithLatency(3 * time.Second))
+	t.Cleanup(tg.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := client.New(client.Config{Redis: asynq.RedisClientOpt{Addr: rs.Addr()}, Bots: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := c.Events(ctx, client.EventsConfig{Group: "app", Consumer: "test", FromStart: true})
+	workertest.Start(t, map[string]string{"REDIS_URL": rs.URL(), "TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL})
+	r, err := c.SendMessage(ctx, &tasks.SendMessage{ChatID: telego.ChatID{ID: 42}, Text: "typing…"},
+		client.Deadline(time.Now().Add(time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, err := range events {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.TaskID != r.ID {
+			continue
+		}
+		if e.Outcome != tasks.OutcomeDropped {
+			t.Errorf("event %+v, want dropped", e)
+		}
+		break
+	}
+	st, err := c.Status(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != client.StateArchived || st.Attempts != 0 || !strings.Contains(st.LastError, "deadline") {
+		t.Errorf("state %s, %d failed attempts, last error %q; want archived by its first run with the reason", st.State, st.Attempts, st.LastError)
+	}
+	if n := len(tg.Calls()); n > 1 {
+		t.Errorf("%d Bot API calls, want at most the one cut at the deadline", n)
+	}
+}

@@ -141,7 +141,8 @@ func NewUploadStore(rdb redis.UniversalClient, maxBytes int64) (Uploads, error) 
 }
 
 // ProcessTask makes one call.
-func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+func (h *CallHandler) ProcessTask(ctx context.Context, t *asynq.Task) (err error) {
+	defer func() { err = Expired(t, err) }()
 	ctx, cancel, err := withDeadline(ctx, t)
 	defer cancel()
 	if err != nil {

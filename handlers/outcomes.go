@@ -90,6 +90,29 @@ func withDeadline(ctx context.Context, t *asynq.Task) (_ context.Context, cancel
 	return ctx, cancel, nil
 }
 
+// Expired returns err, the error of a run of task t, as a [StaleError]
+// wrapped with asynq.SkipRetry when t's deadline has passed by the time the
+// run ends (it waited for a slot, or its call timed out with the deadline):
+// a retry would only drop it then, after a second run and a misleading
+// "will retry". An error that already ends the task (asynq.SkipRetry), a
+// run fenced off (another worker has the task) and nil pass unchanged. The
+// handlers that honour deadlines apply it to what their ProcessTask returns,
+// so that an ordered message's wrapper sees the drop and hands its chat on.
+func Expired(t *asynq.Task, err error) error {
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		return err
+	}
+	var fenced *FencedError
+	if errors.As(err, &fenced) {
+		return err
+	}
+	d, ok := TaskDeadline(t)
+	if !ok || time.Now().Before(d) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", &StaleError{Deadline: d}, asynq.SkipRetry)
+}
+
 // FailureEvent returns the event of a task that ends for good with err — it
 // is archived: "dropped" for a [StaleError], "blocked" for a 403, "archived"
 // otherwise, with Telegram's code and description or err's text. It returns nil when err does not end

@@ -47,7 +47,8 @@ func NewSendMessagesHandler(send *SendMessageHandler) *SendMessagesHandler {
 }
 
 // ProcessTask sends the parts not sent yet, in order.
-func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+func (p *SendMessagesHandler) ProcessTask(ctx context.Context, t *asynq.Task) (err error) {
+	defer func() { err = Expired(t, err) }()
 	h := p.h
 	ctx, cancel, err := withDeadline(ctx, t)
 	defer cancel()

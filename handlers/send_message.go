@@ -129,7 +129,8 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 
 // ProcessTask sends one message. See the package documentation for how each
 // outcome ends.
-func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+func (h *SendMessageHandler) ProcessTask(ctx context.Context, t *asynq.Task) (err error) {
+	defer func() { err = Expired(t, err) }()
 	ctx, cancel, err := withDeadline(ctx, t)
 	defer cancel()
 	if err != nil {
