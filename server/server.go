@@ -424,16 +424,28 @@ func errorLogger(log *slog.Logger) func(ctx context.Context, t *asynq.Task, err 
 	}
 }
 
+// chatOf reads the chat of a payload for a log line: a message's chat_id,
+// or a call's (params.chat_id).
 func chatOf(payload []byte) string {
 	var p struct {
 		ChatID json.RawMessage `json:"chat_id"`
+		Params struct {
+			ChatID json.RawMessage `json:"chat_id"`
+		} `json:"params"`
 	}
-	if json.Unmarshal(payload, &p) != nil || len(p.ChatID) > 40 {
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	chat := p.ChatID
+	if len(chat) == 0 {
+		chat = p.Params.ChatID
+	}
+	if len(chat) > 40 {
 		return ""
 	}
 	var s string
-	if json.Unmarshal(p.ChatID, &s) == nil {
+	if json.Unmarshal(chat, &s) == nil {
 		return s
 	}
-	return string(p.ChatID)
+	return string(chat)
 }

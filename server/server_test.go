@@ -47,7 +47,9 @@ func TestChatOf(t *testing.T) {
 		`{"chat_id":"@news","text":"x"}`: "@news",
 		`not json`:                       "",
 		`{"text":"x"}`:                   "",
-		`{"chat_id":{"nested":"object that is very long indeed"}}`: "",
+		`{"chat_id":{"nested":"object that is very long indeed"}}`:                       "",
+		`{"v":1,"method":"sendPhoto","params":{"chat_id":-100123,"photo":"AgAC"}}`:       "-100123",
+		`{"v":1,"method":"editMessageText","params":{"chat_id":"@news","message_id":5}}`: "@news",
 	}
 	for in, want := range tests {
 		if got := chatOf([]byte(in)); got != want {
