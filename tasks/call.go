@@ -99,7 +99,7 @@ func (c *Call) Validate() error {
 	if c.Version < 0 || c.Version > CallVersion {
 		return invalid("v", ErrUnsupportedVersion, "version %d, this build reads up to %d", c.Version, CallVersion)
 	}
-	if c.Bot != "" && !botNameRE.MatchString(c.Bot) {
+	if c.Bot != "" && !ValidBotName(c.Bot) {
 		return invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", c.Bot)
 	}
 	m := method(c.Method)

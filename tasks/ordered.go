@@ -83,7 +83,7 @@ func ReadOrderKey(payload []byte) (OrderKey, error) {
 	if err := decodeStrict(payload, &p); err != nil {
 		return OrderKey{}, err
 	}
-	if p.Bot != "" && !botNameRE.MatchString(p.Bot) {
+	if p.Bot != "" && !ValidBotName(p.Bot) {
 		return OrderKey{}, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", p.Bot)
 	}
 	if p.Method != "" {

@@ -80,7 +80,7 @@ func (r *SendMessages) normalized() (*SendMessages, error) {
 	if r.Version < 0 || r.Version > SendMessagesVersion {
 		return nil, invalid("v", ErrUnsupportedVersion, "version %d, this build reads up to %d", r.Version, SendMessagesVersion)
 	}
-	if r.Bot != "" && !botNameRE.MatchString(r.Bot) {
+	if r.Bot != "" && !ValidBotName(r.Bot) {
 		return nil, invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", r.Bot)
 	}
 	if err := validateChat("chat_id", r.ChatID); err != nil {

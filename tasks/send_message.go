@@ -73,9 +73,19 @@ type SendMessage struct {
 }
 
 var (
-	botNameRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	usernameRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{3,31}$`)
 )
+
+// botName is what a bot name may be: short, and unlike a token (which has a
+// colon), so that a pair written the wrong way round (token=name) fails
+// validation rather than making a token a name that answers, logs and Redis
+// keys would repeat.
+var botName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidBotName reports whether name is a valid bot name: 1 to 64 ASCII
+// letters, digits, '_' or '-'. Configuration, payloads, the upload store
+// and the workers' registry all check names with it.
+func ValidBotName(name string) bool { return botName.MatchString(name) }
 
 // maxChatID bounds integer chat ids: the Bot API promises at most 52
 // significant bits.
@@ -101,7 +111,7 @@ func (m *SendMessage) Validate() error {
 	if m.Version < 0 || m.Version > SendMessageVersion {
 		return invalid("v", ErrUnsupportedVersion, "version %d, this build reads up to %d", m.Version, SendMessageVersion)
 	}
-	if m.Bot != "" && !botNameRE.MatchString(m.Bot) {
+	if m.Bot != "" && !ValidBotName(m.Bot) {
 		return invalid("bot", ErrInvalidBot, "%q: use 1-64 letters, digits, '_' or '-'", m.Bot)
 	}
 	if err := validateChat("chat_id", m.ChatID); err != nil {

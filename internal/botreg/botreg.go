@@ -13,13 +13,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/tasks"
 )
 
 // Timing of the registry.
@@ -31,10 +31,6 @@ const (
 	// Interval is how often a worker announces its names.
 	Interval = 20 * time.Second
 )
-
-// validName is the form of a bot name; anything else (a token pasted in the
-// wrong place) is never written to the registry.
-var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // announceScript extends every name in ARGV[2..] to now+ARGV[1] ms (never
 // shortening a later expiry another worker set), drops expired names and
@@ -62,11 +58,11 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `)
 
 // Announce registers names as known for ttl from now. Names that are not
-// bot names ([A-Za-z0-9_-], 1 to 64 characters) are skipped.
+// bot names (tasks.ValidBotName) are skipped.
 func Announce(ctx context.Context, rdb redis.Scripter, names []string, ttl time.Duration) error {
 	args := []any{strconv.FormatInt(ttl.Milliseconds(), 10)}
 	for _, n := range names {
-		if validName.MatchString(n) {
+		if tasks.ValidBotName(n) { // a token pasted in the wrong place never reaches the registry
 			args = append(args, n)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -298,7 +297,7 @@ func (c *Config) finish(requireRedis bool) error {
 		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_MARGIN = %v: must be above 0 and below 0.5", c.RateMargin))
 	}
 	for i, n := range c.BotNamesSpec {
-		if !ValidBotName(n) {
+		if !tasks.ValidBotName(n) {
 			// Never echo it: a token pasted here must not reach a log.
 			errs = append(errs, fmt.Errorf("TELEGRAM_BOT_NAMES: entry %d: a name is 1-64 letters, digits, '_' or '-'", i+1))
 		}
@@ -337,15 +336,6 @@ func (c *Config) finish(requireRedis bool) error {
 	return errors.Join(errs...)
 }
 
-// botName is what a bot name may be: short, and unlike a token (which has a
-// colon), so that a pair written the wrong way round (token=name) fails here
-// rather than making a token a name that API answers and logs would print.
-var botName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidBotName reports whether name is a valid bot name: 1 to 64 ASCII
-// letters, digits, '_' or '-'.
-func ValidBotName(name string) bool { return botName.MatchString(name) }
-
 func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
 	bots := map[string]Secret{}
 	if defaultToken != "" {
@@ -361,7 +351,7 @@ func parseBots(defaultToken, spec Secret) (map[string]Secret, error) {
 			// Never echo the pair: it holds a token.
 			return nil, fmt.Errorf("TELEGRAM_BOTS: entry %d: want name=token", i+1)
 		}
-		if !ValidBotName(name) {
+		if !tasks.ValidBotName(name) {
 			// Never echo the name either: it may be a token.
 			return nil, fmt.Errorf("TELEGRAM_BOTS: entry %d: the bot name must be 1-64 letters, digits, '_' or '-' "+
 				"(is the pair written token=name? want name=token)", i+1)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,11 +12,6 @@ import (
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/tasks"
 )
-
-// validBot is the form of a bot name (as internal/botreg has it); anything
-// else, such as a token pasted in the wrong place, never reaches a key, and
-// errors do not repeat it.
-var validBot = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 var errBot = errors.New("files: invalid bot name")
 
@@ -34,7 +28,7 @@ func (s *Store) FileID(ctx context.Context, bot string, u tasks.Upload) (string,
 // e.g. "photo" or "media.2"). Uploads without a file_id are not in the
 // result: the task uploads those.
 func (s *Store) Resolve(ctx context.Context, bot string, ups map[string]tasks.Upload) (map[string]string, error) {
-	if !validBot.MatchString(bot) {
+	if !tasks.ValidBotName(bot) {
 		return nil, errBot
 	}
 	for _, u := range ups {
@@ -77,7 +71,7 @@ func (s *Store) SetFileID(ctx context.Context, bot string, u tasks.Upload, fileI
 // SetFileIDs is SetFileID for several uploads in one round trip: it stores
 // fileIDs[f] for ups[f] (fields of fileIDs not in ups are an error).
 func (s *Store) SetFileIDs(ctx context.Context, bot string, ups map[string]tasks.Upload, fileIDs map[string]string) error {
-	if !validBot.MatchString(bot) {
+	if !tasks.ValidBotName(bot) {
 		return errBot
 	}
 	for f, id := range fileIDs {
@@ -107,7 +101,7 @@ func (s *Store) SetFileIDs(ctx context.Context, bot string, ups map[string]tasks
 // ForgetFileID deletes bot's file_id for u, e.g. after Telegram refused it
 // ("wrong file identifier"): the next send uploads the bytes again.
 func (s *Store) ForgetFileID(ctx context.Context, bot string, u tasks.Upload) error {
-	if !validBot.MatchString(bot) {
+	if !tasks.ValidBotName(bot) {
 		return errBot
 	}
 	if err := checkRef(u); err != nil {
@@ -128,7 +122,7 @@ func (s *Store) ForgetFileID(ctx context.Context, bot string, u tasks.Upload) er
 // (it may have expired and been taken by another); a claim that is never
 // released expires after ttl.
 func (s *Store) ClaimUpload(ctx context.Context, bot string, u tasks.Upload, ttl time.Duration) (release func(), ok bool, err error) {
-	if !validBot.MatchString(bot) {
+	if !tasks.ValidBotName(bot) {
 		return nil, false, errBot
 	}
 	if err := checkRef(u); err != nil {
