@@ -70,7 +70,9 @@ func (r *chunkRun) releaseUploads(ctx context.Context) {
 	for _, u := range r.call.Uploads {
 		ups = append(ups, u)
 	}
-	if err := r.h.uploads.Release(context.WithoutCancel(ctx), r.id, ups...); err != nil {
+	tctx, cancel := tidyContext(ctx)
+	defer cancel()
+	if err := r.h.uploads.Release(tctx, r.id, ups...); err != nil {
 		r.log.WarnContext(ctx, "could not release the broadcast's uploads; they expire with their retention", "error", err)
 	}
 }

@@ -236,7 +236,9 @@ func (h *CallHandler) release(ctx context.Context, taskID string, c *tasks.Call)
 	for _, u := range c.Uploads {
 		ups = append(ups, u)
 	}
-	if err := h.uploads.Release(context.WithoutCancel(ctx), taskID, ups...); err != nil {
+	tctx, cancel := tidyContext(ctx)
+	defer cancel()
+	if err := h.uploads.Release(tctx, taskID, ups...); err != nil {
 		h.core.log.WarnContext(ctx, "could not release the task's uploads; they expire with their retention", "task_id", taskID, "error", err)
 	}
 }
@@ -552,7 +554,10 @@ func (up uploader) rememberFileIDs(ctx context.Context, bot string, c *tasks.Cal
 		if !ok || id == "" {
 			continue
 		}
-		if err := up.uploads.SetFileID(context.WithoutCancel(ctx), bot, u, id); err != nil {
+		tctx, cancel := tidyContext(ctx)
+		err := up.uploads.SetFileID(tctx, bot, u, id)
+		cancel()
+		if err != nil {
 			up.log.WarnContext(ctx, "could not record an upload's file_id; the next send uploads it again", "bot", bot, "upload", u.String(), "error", err)
 		}
 	}

@@ -146,7 +146,7 @@ func (h *OrderedHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if final(ctx, err) {
 		// The next message may go: independent of the task's context, which
 		// may be about to expire, and bounded.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		dctx, cancel := tidyContext(ctx)
 		if derr := h.seq.Done(dctx, order, id); derr != nil {
 			h.log.WarnContext(ctx, "could not hand the chat over to its next ordered message; it takes over when its park delay ends",
 				"task_id", id, "bot", key.Bot, "chat_id", key.Chat, "error", derr)

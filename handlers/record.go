@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -26,6 +27,17 @@ func sendResult(msg *telego.Message, chat telego.ChatID, migratedFrom int64) tas
 		res.ChatUsername = chat.Username
 	}
 	return res
+}
+
+// tidyTimeout bounds a best-effort write after a send, whose failure only
+// delays something: a second upload, a retention's end, an ordered chat's
+// hand-over to its park delay.
+const tidyTimeout = 10 * time.Second
+
+// tidyContext returns a context for such a write: not canceled with the
+// task's, and bounded by tidyTimeout.
+func tidyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), tidyTimeout)
 }
 
 // afterSend returns a context for the writes that record a confirmed send:
