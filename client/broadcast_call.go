@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/telequeue/telequeue/tasks"
@@ -40,8 +41,12 @@ func (c *Client) BroadcastCall(ctx context.Context, params any, chatIDs []int64,
 
 // BroadcastCallJSON is [Client.BroadcastCall] for callers that have the
 // method's parameters in JSON, as the Bot API takes them, without chat_id
-// (an HTTP API): files go by file_id or URL.
-func (c *Client) BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
+// (an HTTP API). A file goes by file_id, URL or "attach://<name>" naming
+// one of files, stored once and held by the broadcast as by BroadcastCall.
+// A [File.Stored] (from [Client.PutFile], held by an id of the caller's)
+// is held by the broadcast too; the caller releases its own hold with
+// [Client.ReleaseFiles] once BroadcastCallJSON returns, whatever it returns.
+func (c *Client) BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, files map[string]File, chatIDs []int64, opts ...Option) (*BroadcastReceipt, error) {
 	m, ok := tasks.MethodByName(method)
 	if !ok {
 		return nil, &tasks.ValidationError{Field: "method", Err: tasks.ErrUnknownMethod,
@@ -51,7 +56,7 @@ func (c *Client) BroadcastCallJSON(ctx context.Context, method string, params js
 	if err != nil {
 		return nil, err
 	}
-	return c.broadcastCall(ctx, s, &tasks.Call{Version: tasks.CallVersion, Bot: s.bot, Method: m.Name, Params: params}, nil, chatIDs)
+	return c.broadcastCall(ctx, s, &tasks.Call{Version: tasks.CallVersion, Bot: s.bot, Method: m.Name, Params: params}, attachedIn(params, files), chatIDs)
 }
 
 // callBroadcastSettings applies the options of a broadcast of m.
@@ -92,6 +97,13 @@ func (c *Client) broadcastCall(ctx context.Context, s *settings, call *tasks.Cal
 		if err != nil {
 			return nil, nil, err
 		}
+		if stored := storedOf(attached); len(stored) > 0 {
+			if err := store.Hold(ctx, id, slicesOf(stored)...); err != nil {
+				c.releaseFiles(ctx, store, id, ups)
+				return nil, nil, fmt.Errorf("client: hold stored files: %w", unavailable(err))
+			}
+			maps.Copy(ups, stored)
+		}
 		undo := func() { c.releaseFiles(ctx, store, id, ups) }
 		if len(ups) > 0 {
 			call.Uploads = ups
@@ -104,6 +116,17 @@ func (c *Client) broadcastCall(ctx context.Context, s *settings, call *tasks.Cal
 		return b, undo, nil
 	}
 	return c.broadcast(ctx, s, call.BotName(), chatIDs, body)
+}
+
+// storedOf returns the attachments stored already, by attach name.
+func storedOf(attached []attachment) map[string]tasks.Upload {
+	out := map[string]tasks.Upload{}
+	for _, a := range attached {
+		if a.file.Stored != nil {
+			out[a.name] = *a.file.Stored
+		}
+	}
+	return out
 }
 
 // withoutChat drops a zero chat_id (telego marshals an unset ChatID as "")

@@ -144,7 +144,7 @@ type sentReceipt struct {
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	s.serveQueue(w, r, queueRequest{
 		limit: MaxBodyBytes, what: "message", location: "/v1/messages/", options: messageOptions,
-		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+		queue: func(ctx context.Context, fields requestBody, _ map[string]client.File, opts []client.Option) (string, any, error) {
 			rest, apiErr := fields.marshal()
 			if apiErr != nil {
 				return "", nil, apiErr
@@ -169,26 +169,48 @@ type queueRequest struct {
 	limit    int64  // the largest body accepted
 	what     string // "message" or "broadcast", for errors
 	location string // the path of the result, before its id
+	// form, when set, is how a multipart/form-data body is read (its
+	// non-file fields within limit); without it, the body is JSON.
+	form *formSpec
 	// options takes the request options out of the body and returns the
 	// client options they ask for.
 	options func(requestBody) ([]client.Option, *apiError)
-	// queue queues what the rest of the body holds with opts and returns
-	// the id and the 202 body; an *apiError is a bad request.
-	queue func(ctx context.Context, fields requestBody, opts []client.Option) (id string, answer any, err error)
+	// queue queues what the rest of the body holds, and the files of a
+	// form (stored already, by name), with opts and returns the id and the
+	// 202 body; an *apiError is a bad request.
+	queue func(ctx context.Context, fields requestBody, files map[string]client.File, opts []client.Option) (id string, answer any, err error)
 }
 
 // serveQueue is the flow every POST that queues shares: read the JSON
-// object, take the request options out of it, add the Idempotency-Key
-// header, queue the rest, and answer 202 with a Location, or the error.
+// object (or the form), take the request options out of it, add the
+// Idempotency-Key header, queue the rest, and answer 202 with a Location,
+// or the error.
 func (s *Server) serveQueue(w http.ResponseWriter, r *http.Request, q queueRequest) {
-	body, ok := readJSONBody(w, r, q.limit)
-	if !ok {
-		return
-	}
-	fields, apiErr := decodeRequestBody(body)
-	if apiErr != nil {
-		writeError(w, http.StatusBadRequest, *apiErr)
-		return
+	var (
+		fields requestBody
+		files  map[string]client.File
+	)
+	if q.form != nil && isForm(r.Header.Get("Content-Type")) {
+		// The form's files are stored as they arrive, held by an id of
+		// the request's own until what queues them holds them too.
+		holder := client.NewTaskID()
+		form, uploads, err := s.readForm(r.Context(), w, r, *q.form, holder)
+		defer s.cfg.Client.ReleaseFiles(r.Context(), holder, uploads)
+		if err != nil {
+			s.callError(w, r, q.what, err)
+			return
+		}
+		fields, files = form, storedFiles(uploads)
+	} else {
+		body, ok := readJSONBody(w, r, q.limit)
+		if !ok {
+			return
+		}
+		var apiErr *apiError
+		if fields, apiErr = decodeRequestBody(body); apiErr != nil {
+			writeError(w, http.StatusBadRequest, *apiErr)
+			return
+		}
 	}
 	opts, apiErr := q.options(fields)
 	if apiErr != nil {
@@ -203,9 +225,9 @@ func (s *Server) serveQueue(w http.ResponseWriter, r *http.Request, q queueReque
 	if ok {
 		opts = append(opts, client.IdempotencyKey(key))
 	}
-	id, answer, err := q.queue(r.Context(), fields, opts)
+	id, answer, err := q.queue(r.Context(), fields, files, opts)
 	if err != nil {
-		s.queueError(w, r, q.what, err)
+		s.callError(w, r, q.what, err)
 		return
 	}
 	w.Header().Set("Location", q.location+id)

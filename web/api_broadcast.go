@@ -18,7 +18,7 @@ import (
 // otherwise they answer 404.
 type Broadcasts interface {
 	Broadcast(ctx context.Context, m *tasks.SendMessage, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
-	BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
+	BroadcastCallJSON(ctx context.Context, method string, params json.RawMessage, files map[string]client.File, chatIDs []int64, opts ...client.Option) (*client.BroadcastReceipt, error)
 	BroadcastStatus(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	CancelBroadcast(ctx context.Context, id string) (*client.BroadcastProgress, error)
 	BroadcastBlocked(ctx context.Context, id string, offset, limit int) ([]int64, error)
@@ -80,11 +80,39 @@ func (s *Server) withBroadcasts(h broadcastHandler) http.HandlerFunc {
 	}
 }
 
-// postBroadcast queues one message for many chats (client.Broadcast).
+// broadcastFields are telequeue's own fields of a broadcast's form, taken
+// out before the rest goes to Telegram; chat_ids and parallelism are JSON.
+var broadcastFields = map[string]bool{"method": false, "bot": false, "chat_ids": true, "parallelism": true, "send_at": false, "send_in": false}
+
+// broadcastForm is how POST /v1/broadcasts reads a multipart/form-data
+// body: the fields of the JSON body, with the files of the method (as for
+// POST /v1/methods/{method}) after its "method" field.
+var broadcastForm = formSpec{
+	method: func(values map[string]string) (*tasks.Method, error) {
+		name, ok := values["method"]
+		if !ok {
+			return nil, invalidField("method", "is required in a form, before its files: e.g. method=sendPhoto")
+		}
+		m, ok := tasks.MethodByName(name)
+		if !ok {
+			return nil, invalidField("method", "%q: telequeue queues %s", name, methodNames())
+		}
+		return m, nil
+	},
+	own:      broadcastFields,
+	validate: tasks.ValidateBroadcastCall,
+	limit:    MaxBroadcastBodyBytes,
+}
+
+// postBroadcast queues one message, or a call of a send-type method, for
+// many chats (client.Broadcast, client.BroadcastCallJSON). The body is JSON,
+// or multipart/form-data whose files are stored once and held by the
+// broadcast.
 func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadcasts) {
 	s.serveQueue(w, r, queueRequest{
 		limit: MaxBroadcastBodyBytes, what: "broadcast", location: "/v1/broadcasts/", options: broadcastOptions,
-		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+		form: &broadcastForm,
+		queue: func(ctx context.Context, fields requestBody, files map[string]client.File, opts []client.Option) (string, any, error) {
 			var ids []int64
 			set, err := fields.take("chat_ids", &ids)
 			if !set {
@@ -109,11 +137,14 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request, b Broadca
 				if apiErr != nil {
 					return "", nil, apiErr
 				}
-				receipt, err := b.BroadcastCallJSON(ctx, method, params, ids, opts...)
+				receipt, err := b.BroadcastCallJSON(ctx, method, params, files, ids, opts...)
 				if err != nil {
 					return "", nil, err
 				}
 				return receipt.ID, toBroadcastReceipt(receipt), nil
+			}
+			if len(files) > 0 {
+				return "", nil, invalidField("method", "sendMessage takes no files: name the method that sends them, e.g. sendPhoto")
 			}
 			rest, apiErr := fields.marshal()
 			if apiErr != nil {

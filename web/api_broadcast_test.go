@@ -35,6 +35,17 @@ func (b *bundle) postBroadcast(t *testing.T, body string, header map[string]stri
 	return b.postJSON(t, "/v1/broadcasts", body, header)
 }
 
+// broadcastDone waits until broadcast id is done and returns its progress.
+func (b *bundle) broadcastDone(t *testing.T, id string) client.BroadcastProgress {
+	t.Helper()
+	var p client.BroadcastProgress
+	eventually(t, "broadcast done", func() bool {
+		b.get(t, "/v1/broadcasts/"+id).json(t, &p)
+		return p.Done()
+	})
+	return p
+}
+
 func idsJSON(ids []int64) string {
 	b, _ := json.Marshal(ids)
 	return string(b)
@@ -76,10 +87,7 @@ func TestBroadcastAPI(t *testing.T) {
 	}
 
 	startBroadcastWorker(t, b, sb)
-	eventually(t, "broadcast done", func() bool {
-		b.get(t, "/v1/broadcasts/"+rec.ID).json(t, &p)
-		return p.Done()
-	})
+	p = b.broadcastDone(t, rec.ID)
 	if p.Sent != 300-len(blocked) || p.Blocked != len(blocked) || p.State != client.BroadcastDone {
 		t.Errorf("done: %+v", p)
 	}
@@ -286,12 +294,7 @@ func TestBroadcastAPIAnyMethod(t *testing.T) {
 	var rec struct{ ID string }
 	r.json(t, &rec)
 	startBroadcastWorker(t, b, sb)
-	var p client.BroadcastProgress
-	eventually(t, "broadcast done", func() bool {
-		b.get(t, "/v1/broadcasts/"+rec.ID).json(t, &p)
-		return p.Done()
-	})
-	if p.Sent != len(ids) {
+	if p := b.broadcastDone(t, rec.ID); p.Sent != len(ids) {
 		t.Errorf("done: %+v", p)
 	}
 	if st := sb.Stats(); st.Methods["sendPhoto"].OK != len(ids) {

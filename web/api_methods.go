@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"sort"
@@ -33,8 +32,34 @@ const UploadTimeout = 10 * time.Minute
 const maxFormFiles = 10
 
 // callFields are telequeue's own fields of a call's body, taken out before
-// the rest goes to Telegram.
-var callFields = []string{"bot", "priority", "send_at", "send_in", "ordered", "coalesce"}
+// the rest goes to Telegram; in a form, all are text.
+var callFields = map[string]bool{"bot": false, "priority": false, "send_at": false, "send_in": false, "ordered": false, "coalesce": false}
+
+// formSpec is what a multipart/form-data body is read as: a call of one
+// method, or a broadcast of one.
+type formSpec struct {
+	// method is the method whose parameters the form holds, given the
+	// values read before its first file (and then all of them).
+	method func(values map[string]string) (*tasks.Method, error)
+	// own are telequeue's fields, kept out of the method's parameters: the
+	// value is whether the field's text is JSON (a broadcast's chat_ids)
+	// rather than a string.
+	own map[string]bool
+	// validate checks the call the parameters make.
+	validate func(*tasks.Call) error
+	// limit is the most the form's non-file fields may hold, in bytes.
+	limit int64
+}
+
+// callForm is the form of a call of m.
+func callForm(m *tasks.Method) formSpec {
+	return formSpec{
+		method:   func(map[string]string) (*tasks.Method, error) { return m, nil },
+		own:      callFields,
+		validate: (*tasks.Call).Validate,
+		limit:    MaxMethodBodyBytes,
+	}
+}
 
 // callReceipt is the 202 body of POST /v1/methods/{method}.
 type callReceipt struct {
@@ -63,8 +88,7 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
-	multipart := mt == "multipart/form-data"
+	multipart := isForm(ct)
 	if !multipart && !isJSON(ct) {
 		writeError(w, http.StatusUnsupportedMediaType, apiError{Code: CodeUnsupportedMedia,
 			Message: fmt.Sprintf("Content-Type %q: send application/json or multipart/form-data", ct)})
@@ -88,7 +112,7 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 		err     error
 	)
 	if multipart {
-		fields, uploads, err = s.readForm(r.Context(), w, r, m, id)
+		fields, uploads, err = s.readForm(r.Context(), w, r, callForm(m), id)
 	} else {
 		body, ok := readJSONBody(w, r, MaxMethodBodyBytes)
 		if !ok {
@@ -108,25 +132,30 @@ func (s *Server) postMethod(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.cfg.Client.ReleaseFiles(r.Context(), id, uploads)
-		s.callError(w, r, err)
+		s.callError(w, r, "call", err)
 		return
 	}
 	opts = append(opts, client.TaskID(id))
 	if hasKey {
 		opts = append(opts, client.IdempotencyKey(key))
 	}
-	files := make(map[string]client.File, len(uploads))
-	for name, u := range uploads {
-		files[name] = client.File{Stored: &u}
-	}
 	// CallJSON releases the uploads when it queues nothing.
-	receipt, err := s.cfg.Client.CallJSON(r.Context(), m.Name, params, files, opts...)
+	receipt, err := s.cfg.Client.CallJSON(r.Context(), m.Name, params, storedFiles(uploads), opts...)
 	if err != nil {
-		s.callError(w, r, err)
+		s.callError(w, r, "call", err)
 		return
 	}
 	w.Header().Set("Location", "/v1/messages/"+receipt.ID)
 	writeJSON(w, http.StatusAccepted, callReceipt{ID: receipt.ID, Queue: receipt.Queue, Method: m.Name, ScheduledAt: receipt.ScheduledAt})
+}
+
+// storedFiles are the files of uploads a form stored, for the client.
+func storedFiles(uploads map[string]tasks.Upload) map[string]client.File {
+	files := make(map[string]client.File, len(uploads))
+	for name, u := range uploads {
+		files[name] = client.File{Stored: &u}
+	}
+	return files
 }
 
 // callOptions takes telequeue's fields out of the body: the rest are the
@@ -174,9 +203,10 @@ func callOptions(fields requestBody) (json.RawMessage, []client.Option, error) {
 	return params, opts, nil
 }
 
-// callError answers the error that kept a call from being queued: a file
-// over its limit is 413 naming the field, the rest as for messages.
-func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
+// callError answers the error that kept a call or a broadcast (what) from
+// being queued: a file over its limit is 413 naming the field, the rest as
+// for messages.
+func (s *Server) callError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	var (
 		tl  *client.FileTooLargeError
 		ve  *tasks.ValidationError
@@ -195,39 +225,40 @@ func (s *Server) callError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, apiError{Code: CodeTooLarge,
 			Message: fmt.Sprintf("the body exceeds %d bytes", mbe.Limit)})
 	default:
-		s.queueError(w, r, "call", err)
+		s.queueError(w, r, what, err)
 	}
 }
 
 // formBodyLimit is the largest multipart body: the non-file fields and an
 // album's worth of files of the largest size.
-func (s *Server) formBodyLimit() int64 {
-	return MaxMethodBodyBytes + maxFormFiles*s.cfg.Client.UploadMaxBytes()
+func (s *Server) formBodyLimit(f formSpec) int64 {
+	return f.limit + maxFormFiles*s.cfg.Client.UploadMaxBytes()
 }
 
-// readForm reads a multipart/form-data body as the Bot API takes it. A part
-// with a file name is a file: stored at once (held by task id) as the
-// upload of its part's name; a part named by one of the method's file
+// readForm reads a multipart/form-data body as the Bot API takes it, as f
+// says. A part with a file name is a file: stored at once (held by id) as
+// the upload of its part's name; a part named by one of the method's file
 // parameters (e.g. "photo") becomes "attach://photo" in that parameter.
 // The other parts are the parameters' values, as text: each becomes the
 // JSON value it reads as (a number, true/false, an object or array) when
 // the method takes that, else a string (see [formParams]). On error, the
 // uploads stored so far are returned for the caller to release.
-func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Request, m *tasks.Method, id string) (requestBody, map[string]tasks.Upload, error) {
+func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Request, f formSpec, id string) (requestBody, map[string]tasks.Upload, error) {
 	// The server's read timeout fits JSON bodies, not 50 MB uploads over a
 	// slow link: a form gets longer (the server's own limits apply where
 	// the connection cannot change them).
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(UploadTimeout))
 	_ = rc.SetWriteDeadline(time.Now().Add(UploadTimeout + writeTimeout))
-	r.Body = http.MaxBytesReader(w, r.Body, s.formBodyLimit())
+	r.Body = http.MaxBytesReader(w, r.Body, s.formBodyLimit(f))
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, nil, &apiError{Code: CodeMalformedJSON, Message: "cannot read the multipart body: " + err.Error()}
 	}
 	values := map[string]string{}
 	uploads := map[string]tasks.Upload{}
-	room := int64(MaxMethodBodyBytes)
+	room := f.limit
+	var m *tasks.Method // known by the first file
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -250,6 +281,11 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 			return nil, uploads, invalidField(name, "given twice")
 		}
 		if part.FileName() != "" {
+			if m == nil {
+				if m, err = f.method(values); err != nil {
+					return nil, uploads, err
+				}
+			}
 			// The file's field is the part's name (e.g. "photo"), or the
 			// parameter read so far that attaches it (e.g.
 			// "media[1].media"): its limit applies, and errors name it.
@@ -273,19 +309,24 @@ func (s *Server) readForm(ctx context.Context, w http.ResponseWriter, r *http.Re
 		room -= int64(len(data))
 		if room < 0 {
 			return nil, uploads, &apiError{Code: CodeTooLarge, Field: name,
-				Message: fmt.Sprintf("the form's fields exceed %d bytes (files aside)", MaxMethodBodyBytes)}
+				Message: fmt.Sprintf("the form's fields exceed %d bytes (files aside)", f.limit)}
 		}
 		if !utf8.Valid(data) {
 			return nil, uploads, invalidField(name, "not valid UTF-8")
 		}
 		values[name] = string(data)
 	}
-	for _, f := range client.FileParams(m.Name) {
-		if _, ok := uploads[f]; ok {
-			values[f] = "attach://" + f
+	if m == nil {
+		if m, err = f.method(values); err != nil {
+			return nil, uploads, err
 		}
 	}
-	fields, err := formParams(m, values, uploads)
+	for _, p := range client.FileParams(m.Name) {
+		if _, ok := uploads[p]; ok {
+			values[p] = "attach://" + p
+		}
+	}
+	fields, err := formParams(f, m, values, uploads)
 	return fields, uploads, err
 }
 
@@ -315,24 +356,24 @@ func fileAttachment(m *tasks.Method, values map[string]string, name string) clie
 }
 
 // formParams turns a form's text values into JSON fields: telequeue's own
-// fields and file parameters are strings; any other value that reads as a
-// JSON number, true, false, object or array is taken as that, unless the
-// method refuses it there, in which case it is the string it was sent as
-// (a caption "42" stays text).
-func formParams(m *tasks.Method, values map[string]string, uploads map[string]tasks.Upload) (requestBody, error) {
+// fields are strings, or JSON where f says so; file parameters are
+// strings; any other value that reads as a JSON number, true, false,
+// object or array is taken as that, unless the method refuses it there, in
+// which case it is the string it was sent as (a caption "42" stays text).
+func formParams(f formSpec, m *tasks.Method, values map[string]string, uploads map[string]tasks.Upload) (requestBody, error) {
 	fields := requestBody{}
 	guessed := map[string]bool{}
 	for name, v := range values {
 		q, _ := json.Marshal(v)
 		fields[name] = q
-		if !isCallField(name) && readsAsJSON(v) {
-			fields[name], guessed[name] = json.RawMessage(v), true
+		if isJSON, own := f.own[name]; (isJSON || !own) && readsAsJSON(v) {
+			fields[name], guessed[name] = json.RawMessage(v), !own
 		}
 	}
 	for range len(guessed) + 1 {
 		params := requestBody{}
 		for k, v := range fields {
-			if !isCallField(k) {
+			if _, own := f.own[k]; !own {
 				params[k] = v
 			}
 		}
@@ -343,7 +384,7 @@ func formParams(m *tasks.Method, values map[string]string, uploads map[string]ta
 		var bot string
 		_ = json.Unmarshal(fields["bot"], &bot)
 		c := &tasks.Call{Bot: bot, Method: m.Name, Params: raw, Uploads: uploads}
-		err := c.Validate()
+		err := f.validate(c)
 		var ve *tasks.ValidationError
 		if err == nil || !errors.As(err, &ve) || !guessed[ve.Field] {
 			// Valid, or an error a string would not cure: Send reports it.
@@ -353,15 +394,6 @@ func formParams(m *tasks.Method, values map[string]string, uploads map[string]ta
 		fields[ve.Field], guessed[ve.Field] = q, false
 	}
 	return fields, nil
-}
-
-func isCallField(name string) bool {
-	for _, f := range callFields {
-		if f == name {
-			return true
-		}
-	}
-	return false
 }
 
 // readsAsJSON reports whether a form value is a JSON number, true, false,

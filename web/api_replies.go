@@ -57,7 +57,7 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 	}
 	s.serveQueue(w, r, queueRequest{
 		limit: MaxReplyBodyBytes, what: "message", location: "/v1/messages/", options: messageOptions,
-		queue: func(ctx context.Context, fields requestBody, opts []client.Option) (string, any, error) {
+		queue: func(ctx context.Context, fields requestBody, _ map[string]client.File, opts []client.Option) (string, any, error) {
 			chat, parts, apiErr := parseReply(fields)
 			if apiErr != nil {
 				return "", nil, apiErr
