@@ -130,7 +130,9 @@ func (c *Client) broadcast(ctx context.Context, s *settings, bot string, chatIDs
 	store := broadcast.NewStore(c.rdb)
 	switch err := store.Create(ctx, spec); {
 	case errors.Is(err, broadcast.ErrExists) && s.key != "":
-		undo()
+		// The id is the key's, so the files' holds are the existing
+		// broadcast's: releasing them would take its files from under it.
+		// A file only this retry brought stays until its retention ends.
 		return nil, &DuplicateError{Key: s.key, ID: id, Queue: tasks.QueueBulk}
 	case err != nil:
 		undo()

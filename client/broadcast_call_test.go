@@ -48,6 +48,21 @@ func TestBroadcastCall(t *testing.T) {
 		b.stored(t, photo, r.ID) // held by the broadcast
 	}
 
+	// A retry with the broadcast's idempotency key is refused as a
+	// duplicate and leaves the live broadcast's hold on the file: both
+	// name the broadcast by the key.
+	keyed, err := b.c.BroadcastCall(ctx, &telego.SendPhotoParams{Photo: file(photo, "offer.png")}, []int64{7, 8},
+		client.Bot("promo"), client.IdempotencyKey("spring-sale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var de *client.DuplicateError
+	if _, err := b.c.BroadcastCall(ctx, &telego.SendPhotoParams{Photo: file(photo, "offer.png")}, []int64{7, 8},
+		client.Bot("promo"), client.IdempotencyKey("spring-sale")); !errors.As(err, &de) || de.ID != keyed.ID {
+		t.Fatalf("retry with the key: %v, want a DuplicateError naming %s", err, keyed.ID)
+	}
+	b.stored(t, photo, r.ID, keyed.ID)
+
 	before := b.uploadKeys(t)
 	for _, tc := range []struct {
 		name   string
