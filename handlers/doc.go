@@ -9,7 +9,10 @@
 //	429 Too Many Requests        rescheduled after retry_after, not counted as a failure
 //	                             (see [IsFailure]); the Limiter pauses the bot or chat
 //	400 + migrate_to_chat_id     resent at once to the new supergroup id
-//	400, 403                     archived at once (asynq.SkipRetry) with Telegram's description
+//	400, 403                     archived at once (asynq.SkipRetry) with Telegram's description,
+//	                             except an edit's "message is not modified" (completed, not
+//	                             modified) and a delete's "message to delete not found"
+//	                             (completed, already gone): see classifyCall
 //	401                          archived, logged as a configuration error
 //	5xx, timeout, network        retried with exponential backoff and jitter (see [RetryDelay])
 //	invalid payload, unknown bot archived at once, with the field and the reason
