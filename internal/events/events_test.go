@@ -144,7 +144,13 @@ func TestGroupsShareAndSurviveRestarts(t *testing.T) {
 	other := newReader("audit", "x")
 	var ids []string
 	for range 6 {
-		ids = append(ids, next(t, other).TaskID)
+		e := next(t, other)
+		ids = append(ids, e.TaskID)
+		// Acknowledged, or x would claim it back from itself once idle
+		// for ClaimIdle, as long as the wait below.
+		if err := other.Ack(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !slices.Equal(ids, []string{"t0", "t1", "t2", "t3", "t4", "t5"}) {
 		t.Errorf("group audit read %v, want t0..t5 in order", ids)
