@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -254,13 +255,38 @@ func (l *Limiter) throttle(ctx context.Context, k Key, retryAfter time.Duration)
 	}
 	pauseBot := !k.Group
 	kk := keys.RateLimitOf(l.prefix, k.Bot)
-	keys := []string{kk.Pause(), kk.ChatPause(k.Chat), kk.Recent429()}
-	n, err := throttleScript.Run(ctx, l.rdb, keys,
-		retryAfter.Microseconds(), k.Chat, pauseBot, distinctWindow.Microseconds(), distinctChats).Int64()
+	n, err := throttleScript.Run(ctx, l.rdb, []string{kk.Pause(), kk.ChatPause(k.Chat), kk.Recent429(), kk.Pauses()},
+		retryAfter.Microseconds(), k.Chat, pauseBot, distinctWindow.Microseconds(), distinctChats,
+		keys.PauseMemberChatPrefix+k.Chat, keys.PauseMemberBot).Int64()
 	if err != nil {
 		return false, fmt.Errorf("ratelimit: record 429 for bot %q: %w", k.Bot, err)
 	}
 	return n == 1, nil
+}
+
+// PauseIndex is the key of the sorted set that lists bot's running 429
+// pauses, kept by [Limiter.Throttled]: a reader that learns the running
+// pauses in a round trip it makes anyway (a worker's dequeue) can tell with
+// [Paused] whether a key needs the limiter's round trip at all. Members:
+// "bot" for the bot's pause, "chat:<chat>" for a chat's; scores: the
+// pause's end, in microseconds of the Redis clock. Ended pauses are removed
+// lazily: a reader compares the scores with the Redis clock.
+func (l *Limiter) PauseIndex(bot string) string { return keys.RateLimitOf(l.prefix, bot).Pauses() }
+
+// Unlimited reports whether no limit applies to k (every limit of its kind
+// is off): only a 429 pause can delay it.
+func (l *Limiter) Unlimited(k Key) bool { return l.shapes[shapeIndex(k)].limits() == 0 }
+
+// Paused reports whether running, the members of k's bot's pause index
+// (see [Limiter.PauseIndex]) whose pauses have not ended, hold k: a pause of
+// its bot or of its chat.
+func Paused(k Key, running []string) bool {
+	for _, m := range running {
+		if m == keys.PauseMemberBot || (strings.HasPrefix(m, keys.PauseMemberChatPrefix) && m[len(keys.PauseMemberChatPrefix):] == k.Chat) {
+			return true
+		}
+	}
+	return false
 }
 
 func shapeIndex(k Key) int {

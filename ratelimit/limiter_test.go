@@ -622,6 +622,7 @@ func TestKeysExpire(t *testing.T) {
 		"telequeue:rl:{d}:pause":        400 * time.Millisecond,
 		"telequeue:rl:{d}:pause:chat:3": 400 * time.Millisecond,
 		"telequeue:rl:{d}:429":          distinctWindow,
+		"telequeue:rl:{d}:pauses":       400 * time.Millisecond,
 	} {
 		ttl, err := rdb.PTTL(ctx, key).Result()
 		if err != nil {
@@ -632,8 +633,8 @@ func TestKeysExpire(t *testing.T) {
 		}
 	}
 	keys, _ := rdb.Keys(ctx, "*").Result()
-	if len(keys) != 10 {
-		t.Errorf("keys %v, want the 10 above", keys)
+	if len(keys) != 11 {
+		t.Errorf("keys %v, want the 11 above", keys)
 	}
 	waitFor(ctx, t, "every key to expire", func() bool {
 		n, err := rdb.DBSize(ctx).Result()

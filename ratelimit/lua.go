@@ -74,10 +74,12 @@ return {1, wait, at, chat_bound}
 // throttleScript records a 429.
 //
 // KEYS[1] bot pause, KEYS[2] chat pause, KEYS[3] sorted set of the bot's
-// chats that got a 429 recently (member chat, score µs).
+// chats that got a 429 recently (member chat, score µs), KEYS[4] the bot's
+// index of running pauses (member ARGV[6] or ARGV[7], score its end, µs).
 // ARGV[1] retry_after (µs), ARGV[2] chat, ARGV[3] 1 to pause the bot in any
 // case, ARGV[4] window of the distinct-chat rule (µs), ARGV[5] number of
-// distinct chats within the window that pauses the bot.
+// distinct chats within the window that pauses the bot, ARGV[6] the chat's
+// member of the index, ARGV[7] the bot's.
 //
 // A pause key holds its end (µs) and expires at that end, so that EXISTS
 // tells whether a pause is running. A pause is only ever extended.
@@ -93,13 +95,20 @@ local pause_end = now + d
 local pause_bot = ARGV[3] == '1'
 local window = tonumber(ARGV[4])
 
-local function extend(key)
+local function extend(key, member)
   local old = tonumber(redis.call('GET', key))
   if old ~= nil and old >= pause_end then return end
   redis.call('SET', key, string.format('%.0f', pause_end), 'PX', math.ceil(d / 1000))
+  -- The index of running pauses (Limiter.PauseIndex): ended ones leave it
+  -- here, and it expires with its longest pause.
+  redis.call('ZADD', KEYS[4], string.format('%.0f', pause_end), member)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', now))
+  if redis.call('PTTL', KEYS[4]) < math.ceil(d / 1000) then
+    redis.call('PEXPIRE', KEYS[4], math.ceil(d / 1000))
+  end
 end
 
-extend(KEYS[2])
+extend(KEYS[2], ARGV[6])
 
 redis.call('ZADD', KEYS[3], now, ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.0f', now - window))
@@ -109,7 +118,7 @@ if not pause_bot and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
 end
 
 if pause_bot then
-  extend(KEYS[1])
+  extend(KEYS[1], ARGV[7])
   return 1
 end
 return 0

@@ -28,6 +28,17 @@ func (k RateLimit) Pause() string { return string(k) + "pause" }
 // ChatPause is the end of a chat's 429 pause.
 func (k RateLimit) ChatPause(chat string) string { return string(k) + "pause:chat:" + chat }
 
+// Pauses is the sorted set of the bot's running 429 pauses: member
+// [PauseMemberBot] or [PauseMemberChat], score the pause's end.
+func (k RateLimit) Pauses() string { return string(k) + "pauses" }
+
+// PauseMemberBot is the member of [RateLimit.Pauses] for the bot's pause.
+const PauseMemberBot = "bot"
+
+// PauseMemberChatPrefix starts the member of [RateLimit.Pauses] for a
+// chat's pause: the chat follows.
+const PauseMemberChatPrefix = "chat:"
+
 // Recent429 is the set of the bot's chats that got a 429 in the last
 // second.
 func (k RateLimit) Recent429() string { return string(k) + "429" }
