@@ -20,12 +20,23 @@ type ctxKey struct{}
 type run struct {
 	proc  string
 	start time.Time
+	beats *continuity // nil: always read the fence
 }
 
 // WithProcess returns ctx carrying the id of the process that runs the
-// task and the run's start, for the handlers' fence check.
+// task and the run's start, for the handlers' fence check. Its runs always
+// read their fences; [Process.WithRun] lets them skip reads that cannot
+// find a take.
 func WithProcess(ctx context.Context, id string, start time.Time) context.Context {
 	return context.WithValue(ctx, ctxKey{}, run{proc: id, start: start})
+}
+
+// WithRun returns ctx carrying p and the start of a run of a task, for the
+// handlers' fence check: [QueueFence] reads the fence only if p's
+// heartbeat was not continuous since start (see continuity), the only way
+// a recoverer could have taken the task from this run.
+func (p *Process) WithRun(ctx context.Context, start time.Time) context.Context {
+	return context.WithValue(ctx, ctxKey{}, run{proc: p.cfg.ID, start: start, beats: p.beats})
 }
 
 // ProcessOf returns the id WithProcess stored, or "" (fast recovery off).
@@ -53,14 +64,27 @@ type Fence struct {
 }
 
 // QueueFence adds the read of the fence of the task that ctx runs to pipe.
-// It returns nil, and adds nothing, if fast recovery is off or ctx has no
-// task.
+// It returns nil, and adds nothing, if fast recovery is off, ctx has no
+// task, or the run's process has beaten without a gap since the run began
+// (see [Process.WithRun]): no recoverer can have taken the task then.
 func QueueFence(ctx context.Context, pipe redis.Pipeliner, queue, taskID string) *Fence {
 	r, _ := ctx.Value(ctxKey{}).(run)
 	if r.proc == "" || queue == "" || taskID == "" {
 		return nil
 	}
+	if r.beats != nil && r.beats.fresh(r.start, time.Now()) {
+		return nil
+	}
 	return &Fence{run: r, cmd: pipe.MGet(ctx, keys.Fence(queue, taskID))}
+}
+
+// NeedsFence reports whether a check of the fence of the task that ctx
+// runs would read anything now (see [QueueFence]): false if fast recovery
+// is off, or if the run's process has beaten without a gap since the run
+// began.
+func NeedsFence(ctx context.Context) bool {
+	r, _ := ctx.Value(ctxKey{}).(run)
+	return r.proc != "" && (r.beats == nil || !r.beats.fresh(r.start, time.Now()))
 }
 
 // Check returns ErrFenced if the task was taken from this run: the fence

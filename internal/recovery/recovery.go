@@ -106,6 +106,7 @@ type Process struct {
 	tasks map[Task]int // running now → how many runs (normally 1)
 
 	recovered atomic.Int64
+	beats     *continuity // whether runs need to read their fences
 
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -118,7 +119,8 @@ func New(cfg Config) (*Process, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Process{cfg: cfg, rdb: cfg.Redis, log: cfg.Logger, tasks: map[Task]int{}, stop: make(chan struct{})}, nil
+	return &Process{cfg: cfg, rdb: cfg.Redis, log: cfg.Logger, tasks: map[Task]int{}, stop: make(chan struct{}),
+		beats: newContinuity(cfg.DeadAfter / 2)}, nil
 }
 
 // ID is the process's id, as fences name it.
@@ -272,8 +274,13 @@ func (p *Process) beat(ctx context.Context, scan bool) ([]string, error) {
 	if scan {
 		flag = "1"
 	}
-	return beatScript.Run(ctx, p.rdb, []string{keys.RecoveryProcs, keys.RecoveryInflight(p.cfg.ID), keys.RecoveryLock},
+	sent := time.Now()
+	dead, err := beatScript.Run(ctx, p.rdb, []string{keys.RecoveryProcs, keys.RecoveryInflight(p.cfg.ID), keys.RecoveryLock},
 		p.cfg.ID, list, inflightTTL.Milliseconds(), flag, p.cfg.DeadAfter.Milliseconds(), lockTTL.Milliseconds(), maxDeadPerScan).StringSlice()
+	if err == nil {
+		p.beats.beat(sent, time.Now())
+	}
+	return dead, err
 }
 
 // unlockScript releases the lock if this process holds it.
