@@ -173,16 +173,23 @@ func (c *Completions) finish(r *ride, err error) {
 // Hook returns the go-redis hook that sends waiting writes with asynq's
 // scripts on rdb, the Redis client of the asynq server that runs the
 // handlers: rdb.AddHook(c.Hook(rdb)) before the server starts.
-func (c *Completions) Hook(rdb redis.UniversalClient) redis.Hook { return completionHook{c, rdb} }
+func (c *Completions) Hook(rdb redis.UniversalClient) redis.Hook {
+	return completionHook{c: c, rdb: rdb}
+}
 
 type completionHook struct {
+	commandHook
 	c   *Completions
 	rdb redis.UniversalClient
 }
 
-func (completionHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+// commandHook is the part of a go-redis hook that acts on single commands
+// only: dials and pipelines pass.
+type commandHook struct{}
 
-func (completionHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (commandHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 

@@ -296,11 +296,19 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 	// after a sleep, the sent marker in the first call: no round trip of
 	// their own.
 	ride := newFenceRide(ctx, h.log)
+	pf := takePrefetched(ctx)
 	for {
 		if stale != nil {
 			if err := stale(ctx); err != nil {
 				return err
 			}
+		}
+		if pf != nil {
+			slot, err := h.prefetchedSlot(ctx, pf, k, check)
+			if slot || err != nil {
+				return err
+			}
+			pf = nil
 		}
 		var readMarker func(redis.Pipeliner)
 		if check != nil && !check.done {
@@ -355,6 +363,29 @@ func (h *SendMessageHandler) waitForSlotUnless(ctx context.Context, bot string, 
 	}
 }
 
+// prefetchedSlot uses what the task's dequeue read (see [Prefetch]) in
+// place of the limiter's first round trip: the sent marker (errAlreadySent
+// if there is one; else check is done), and, if no limit applies to k, the
+// running pauses: slot is true if none holds k and the run's fence needs
+// no read, and the send may go now.
+func (h *SendMessageHandler) prefetchedSlot(ctx context.Context, pf *prefetched, k ratelimit.Key, check *sentCheck) (slot bool, err error) {
+	if check != nil && !check.done && pf.markers {
+		if pf.hasMarker {
+			check.marker = pf.marker
+			return false, errAlreadySent
+		}
+		check.done = true
+	}
+	running, ok := pf.pauses[k.Bot]
+	if !ok || recovery.NeedsFence(ctx) {
+		return false, nil
+	}
+	if u, ok := h.limiter.(interface{ Unlimited(ratelimit.Key) bool }); !ok || !u.Unlimited(k) {
+		return false, nil
+	}
+	return !ratelimit.Paused(k, running), nil
+}
+
 // fenceError turns a fence check's error into the handler's: a
 // *FencedError if the task was taken from this process.
 func fenceError(ctx context.Context, log *slog.Logger, err error, taskID string) error {
@@ -399,6 +430,13 @@ func (c *sentCheck) read() error {
 func (h *SendMessageHandler) alreadySent(ctx context.Context, t *asynq.Task, taskID string) (bool, error) {
 	if h.rdb == nil || taskID == "" {
 		return false, nil
+	}
+	if pf := takePrefetched(ctx); pf != nil && pf.markers && !recovery.NeedsFence(ctx) {
+		// Read in asynq's dequeue (see Prefetch), and no fence to read.
+		if !pf.hasMarker {
+			return false, nil
+		}
+		return true, h.completeSent(ctx, t, taskID, pf.marker)
 	}
 	// The fence rides with the marker's read.
 	queue, _ := asynq.GetQueueName(ctx)

@@ -22,9 +22,12 @@ func testBots(t *testing.T, apiURL string, timeout time.Duration) map[string]han
 }
 
 // startServer starts a handler server with cfg plus the tests' fast polling
-// (20ms, delayed 100ms) and a 2s shutdown, stopped when the test ends.
+// (20ms, delayed 100ms) and a 2s shutdown, stopped when the test ends. Its
+// runs read their fences (server.Config.ReadFences): the fence tests take
+// tasks over without stopping a process.
 func startServer(t *testing.T, cfg server.Config) {
 	t.Helper()
+	cfg.ReadFences = true
 	cfg.TaskCheckInterval, cfg.DelayedTaskCheckInterval = 20*time.Millisecond, 100*time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
 	srv, err := server.New(cfg)

@@ -72,6 +72,11 @@ type Config struct {
 	// the writes recording a delivery ride in asynq's completion of the
 	// task.
 	Completions *handlers.Completions
+	// Prefetch, if not nil, is the handlers' reads that ride with asynq's
+	// dequeue (handlers.Prefetch): the server adds its hook to its Redis
+	// client, unless that is a cluster client, and hands each task's reads
+	// to its handler.
+	Prefetch *handlers.Prefetch
 	// DeadAfter is how long a worker process may be silent before another
 	// takes its running tasks back (default 13s: above a 12 s stall plus a
 	// heartbeat, below 15 s with the scan and the pickup); negative turns
@@ -82,6 +87,13 @@ type Config struct {
 	// looks for dead processes (default 250ms); DeadAfter must be at least
 	// ten of them.
 	Heartbeat time.Duration
+	// ReadFences makes every run read its task's fence wherever a handler
+	// checks it (see internal/recovery), as a run of a process whose
+	// heartbeat had a gap does. Off (the default), a run whose process has
+	// beaten without a gap since the run began skips the read: no
+	// recoverer can have taken its task. For tests that take a task over
+	// without stopping its process.
+	ReadFences bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// LogLevel is the level of asynq's own messages (default info).
@@ -101,10 +113,14 @@ type Server struct {
 	rdb  redis.UniversalClient // made from Config.Redis; closed by Shutdown
 	// completions carries the handlers' delivery records; nil if none.
 	completions *handlers.Completions
-	insp        *asynq.Inspector         // wakes calls waiting for a failed task's message
-	types       map[string]asynq.Handler // task type → handler, matched exactly
-	log         *slog.Logger
-	drain       time.Duration
+	// prefetch holds the reads of asynq's dequeues; nil if none.
+	prefetch *handlers.Prefetch
+	// readFences: runs always read their fences (Config.ReadFences).
+	readFences bool
+	insp       *asynq.Inspector         // wakes calls waiting for a failed task's message
+	types      map[string]asynq.Handler // task type → handler, matched exactly
+	log        *slog.Logger
+	drain      time.Duration
 
 	outcomes handlers.Outcomes
 
@@ -192,6 +208,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Completions != nil {
 		rdb.AddHook(cfg.Completions.Hook(rdb))
 	}
+	prefetch := cfg.Prefetch
+	if _, cluster := rdb.(*redis.ClusterClient); cluster {
+		prefetch = nil
+	}
+	if prefetch != nil {
+		rdb.AddHook(prefetch.Hook(rdb))
+	}
 	var err error
 	acfg := asynq.Config{
 		Concurrency:              cfg.Concurrency,
@@ -212,7 +235,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, acfg)
-	s := &Server{srv: srv, rdb: rdb, completions: cfg.Completions, insp: asynq.NewInspectorFromRedisClient(rdb), types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
+	s := &Server{srv: srv, rdb: rdb, completions: cfg.Completions, prefetch: prefetch, readFences: cfg.ReadFences, insp: asynq.NewInspectorFromRedisClient(rdb), types: map[string]asynq.Handler{}, log: log, drain: cfg.DrainTimeout, outcomes: cfg.Outcomes,
 		warm: newWarmPool(cfg.Concurrency, log)}
 	queues := slices.Collect(maps.Keys(cfg.Queues))
 	if cfg.CallbackConcurrency > 0 {
@@ -287,11 +310,16 @@ func (s *Server) track(h asynq.Handler) asynq.Handler {
 			s.running.Add(-1)
 			s.inflight.Done()
 		}()
+		id, _ := asynq.GetTaskID(ctx)
+		ctx = s.prefetch.Attach(ctx, id)
 		if s.rec != nil {
 			queue, _ := asynq.GetQueueName(ctx)
-			id, _ := asynq.GetTaskID(ctx)
 			defer s.rec.Begin(queue, id)()
-			ctx = recovery.WithProcess(ctx, s.rec.ID(), time.Now())
+			if s.readFences {
+				ctx = recovery.WithProcess(ctx, s.rec.ID(), time.Now())
+			} else {
+				ctx = s.rec.WithRun(ctx, time.Now())
+			}
 		}
 		return s.warm.run(func() error { return h.ProcessTask(ctx, t) })
 	})

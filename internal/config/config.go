@@ -183,6 +183,14 @@ type Config struct {
 	// asynq's scripts (a contract test guards them); the switch is there
 	// in case an asynq upgrade breaks that.
 	CompletionRides bool `env:"COMPLETION_RIDES" envDefault:"true"`
+	// DEQUEUE_RIDES: read what a handler needs before its send (the sent
+	// marker; with limits off, the running 429 pauses) in the round trip
+	// in which asynq dequeues the task, saving one round trip per message
+	// with limits off (handlers.Prefetch). Off, and on Redis Cluster: in
+	// the limiter's round trip. It replaces asynq's dequeue script by one
+	// that also reads (a contract test guards the copy); the switch is
+	// there in case an asynq upgrade breaks that.
+	DequeueRides bool `env:"DEQUEUE_RIDES" envDefault:"true"`
 
 	// Bots maps bot names to tokens, from TELEGRAM_BOT_TOKEN and TELEGRAM_BOTS.
 	Bots map[string]Secret `env:"-"`

@@ -102,6 +102,12 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 	if cfg.CompletionRides {
 		completions = handlers.NewCompletions(log)
 	}
+	// The server's asynq client reads for each task it dequeues (see
+	// handlers.Prefetch).
+	var prefetch *handlers.Prefetch // nil: handlers read in the limiter's round trip
+	if cfg.DequeueRides {
+		prefetch = handlers.NewPrefetch(cfg.SentMarkers, limiter, cfg.BotNames(), log)
+	}
 	h, err := handlers.NewSendMessageHandler(handlers.Config{
 		Completions:   completions,
 		Bots:          bots,
@@ -173,6 +179,7 @@ func New(cfg *config.Config, log *slog.Logger, deps Deps) (*Worker, error) {
 		Handlers:                 taskHandlers,
 		Outcomes:                 outcomes,
 		Completions:              completions,
+		Prefetch:                 prefetch,
 		Logger:                   log,
 		LogLevel:                 level,
 	})
@@ -239,7 +246,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // newLimiter builds the cluster-wide limiter. With every limit at 0 it still
 // honours the cluster-wide pauses that Telegram's 429 answers set.
-func newLimiter(rdb redis.UniversalClient, cfg *config.Config) (handlers.Limiter, error) {
+func newLimiter(rdb redis.UniversalClient, cfg *config.Config) (*ratelimit.Limiter, error) {
 	return ratelimit.New(rdb, ratelimit.Config{
 		Global:  cfg.RateGlobal,
 		Chat:    cfg.RateChat,

@@ -1,0 +1,300 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/telequeue/telequeue/internal/keys"
+	"github.com/telequeue/telequeue/ratelimit"
+)
+
+// Prefetch lets the reads a handler makes before its first Bot API call
+// ride in the round trip in which asynq dequeues the task, instead of one of
+// their own: the task's sent marker, and, for a limiter whose limits are
+// off, the bot's running 429 pauses. With limits off a delivered message
+// then costs asynq's two round trips and no other (the sent marker, result
+// and event ride with asynq's completion: see [Completions]).
+//
+// How: [Prefetch.Hook], added to the Redis client of the asynq server,
+// recognises asynq's dequeue script by its SHA-1 and runs in its place a
+// script that does exactly what asynq's does (the same commands on the same
+// keys, the same answer for asynq) and then reads, for the task it
+// dequeued, its sent marker and the running pauses of every bot (see
+// [ratelimit.Limiter.PauseIndex]). The server hands what was read to the
+// task's handler in its context ([Prefetch.Attach]).
+//
+// What it keeps: the marker is read a moment before the send, as the
+// limiter's round trip read it before; the pauses as the limiter's EXISTS
+// saw them. A task whose run sleeps (a rate-limit wait) or resends (a
+// migrated group) reads both again in the limiter's calls, as before. The
+// fence of a task (internal/recovery) is not read at dequeue, when no
+// recoverer can have taken the task yet: a run reads it before its send
+// unless its process's heartbeat has been continuous since the run began.
+//
+// A dequeue script of another asynq version has another SHA-1: the hook
+// then leaves it alone and handlers read what they need in a round trip of
+// their own. prefetch_test.go fails when that happens. Not for Redis
+// Cluster, where the marker and the pauses live in other slots than the
+// queue's keys.
+type Prefetch struct {
+	log          *slog.Logger
+	markerPrefix string   // keys.Sent's prefix; "" reads no marker
+	bots         []string // the bots whose pauses are read ...
+	indexes      []string // ... from these keys (ratelimit.Limiter.PauseIndex)
+
+	mu        sync.Mutex
+	cur, prev map[string]*prefetched // by task id; prev is dropped a period later
+	rotated   time.Time
+
+	rode atomic.Int64 // dequeues that read for their task
+}
+
+// prefetched is what a task's dequeue read for its handler.
+type prefetched struct {
+	at        time.Time // when the answer came
+	marker    []byte    // the sent marker, if hasMarker
+	hasMarker bool
+	markers   bool                // the marker was read (Prefetch with markers)
+	pauses    map[string][]string // bot → members of its running pauses
+	used      atomic.Bool
+}
+
+// prefetchMaxAge is the oldest a dequeue's reads may be to stand for the
+// limiter's: a handler that starts later than that (a starved process)
+// reads on its own.
+const prefetchMaxAge = 100 * time.Millisecond
+
+// takePrefetched returns what the dequeue of ctx's task read, once per
+// run, if it is young enough; else nil: the first check before the run's
+// first Bot API call may use it, later ones read on their own.
+func takePrefetched(ctx context.Context) *prefetched {
+	f, _ := ctx.Value(prefetchedKey{}).(*prefetched)
+	if f == nil || f.used.Swap(true) || time.Since(f.at) > prefetchMaxAge {
+		return nil
+	}
+	return f
+}
+
+// prefetchKeep is how long a dequeued task's reads wait for its handler
+// before they are dropped (asynq may dequeue a task and not run it, e.g.
+// when its deadline has passed): one to two periods.
+const prefetchKeep = time.Minute
+
+// NewPrefetch returns a Prefetch that reads sent markers if markers is
+// true, and the running pauses of bots as limiter keeps them if limiter is
+// not nil. See server.Config.Prefetch. log defaults to slog.Default().
+func NewPrefetch(markers bool, limiter *ratelimit.Limiter, bots []string, log *slog.Logger) *Prefetch {
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Prefetch{log: log, cur: map[string]*prefetched{}, prev: map[string]*prefetched{}, rotated: time.Now()}
+	if markers {
+		p.markerPrefix = keys.Sent("")
+	}
+	if limiter != nil {
+		for _, b := range bots {
+			p.bots = append(p.bots, b)
+			p.indexes = append(p.indexes, limiter.PauseIndex(b))
+		}
+	}
+	return p
+}
+
+// Attach returns ctx carrying what the dequeue of taskID read, if the hook
+// read anything for it, for the task's handler; the reads are dropped from
+// p either way.
+func (p *Prefetch) Attach(ctx context.Context, taskID string) context.Context {
+	if p == nil {
+		return ctx
+	}
+	p.mu.Lock()
+	f := p.cur[taskID]
+	if f != nil {
+		delete(p.cur, taskID)
+	} else if f = p.prev[taskID]; f != nil {
+		delete(p.prev, taskID)
+	}
+	p.mu.Unlock()
+	if f == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, prefetchedKey{}, f)
+}
+
+type prefetchedKey struct{}
+
+// put keeps f for taskID until Attach or two periods.
+func (p *Prefetch) put(taskID string, f *prefetched) {
+	now := time.Now()
+	p.mu.Lock()
+	if now.Sub(p.rotated) >= prefetchKeep {
+		p.prev, p.cur, p.rotated = p.cur, make(map[string]*prefetched, len(p.cur)), now
+	}
+	p.cur[taskID] = f
+	p.mu.Unlock()
+}
+
+// Hook returns the go-redis hook that reads for each task asynq dequeues
+// on rdb, the Redis client of the asynq server that runs the handlers:
+// rdb.AddHook(p.Hook(rdb)) before the server starts. rdb must not be a
+// cluster client.
+func (p *Prefetch) Hook(rdb redis.UniversalClient) redis.Hook { return prefetchHook{p: p, rdb: rdb} }
+
+type prefetchHook struct {
+	commandHook
+	p   *Prefetch
+	rdb redis.UniversalClient
+}
+
+func (h prefetchHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	p, rdb := h.p, h.rdb
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c, ok := cmd.(*redis.Cmd)
+		if !ok || c.Name() != "evalsha" {
+			return next(ctx, cmd)
+		}
+		args := c.Args()
+		// EVALSHA sha 4 pending paused active lease leaseExpiry taskKeyPrefix
+		if len(args) != 9 || args[1] != asynqDequeueSHA || !isInt(args[2], 4) {
+			return next(ctx, cmd)
+		}
+		ks := make([]string, 4)
+		for i := range ks {
+			if ks[i], ok = args[3+i].(string); !ok {
+				return next(ctx, cmd)
+			}
+		}
+		argv := make([]any, 0, 3+len(p.indexes))
+		argv = append(argv, args[7], args[8], p.markerPrefix)
+		for _, ix := range p.indexes {
+			argv = append(argv, ix)
+		}
+		res, err := dequeueReadScript.Run(ctx, rdb, ks, argv...).Slice()
+		switch {
+		case errors.Is(err, redis.Nil):
+			c.SetErr(redis.Nil)
+			return redis.Nil
+		case err != nil:
+			c.SetErr(err)
+			return err
+		}
+		id, f, msg, err := p.decode(res)
+		if err != nil {
+			// asynq's part ran: the task is active. Give asynq its
+			// message; the handler reads on its own.
+			p.log.Warn("prefetch: unexpected dequeue answer; the handler reads on its own", "error", err)
+		}
+		if f != nil {
+			p.put(id, f)
+			p.rode.Add(1)
+		}
+		c.SetVal(msg)
+		return nil
+	}
+}
+
+// decode reads the answer of dequeueReadScript: {msg, id, marker or nil,
+// {members of the first index's running pauses}, ...}.
+func (p *Prefetch) decode(res []any) (id string, f *prefetched, msg string, err error) {
+	if len(res) < 3+len(p.indexes) {
+		if len(res) > 0 {
+			msg, _ = res[0].(string)
+		}
+		return "", nil, msg, errors.New("short answer")
+	}
+	msg, ok1 := res[0].(string)
+	id, ok2 := res[1].(string)
+	if !ok1 || !ok2 {
+		return "", nil, msg, errors.New("no message or id")
+	}
+	f = &prefetched{at: time.Now(), markers: p.markerPrefix != ""}
+	if m, ok := res[2].(string); ok {
+		f.marker, f.hasMarker = []byte(m), true
+	}
+	if len(p.indexes) > 0 {
+		f.pauses = make(map[string][]string, len(p.indexes))
+		for i, b := range p.bots {
+			list, _ := res[3+i].([]any)
+			members := make([]string, 0, len(list))
+			for _, m := range list {
+				if s, ok := m.(string); ok {
+					members = append(members, s)
+				}
+			}
+			f.pauses[b] = members
+		}
+	}
+	return id, f, msg, nil
+}
+
+// isInt reports whether a command argument is the integer n.
+func isInt(v any, n int) bool {
+	switch x := v.(type) {
+	case int:
+		return x == n
+	case int64:
+		return x == int64(n)
+	}
+	return false
+}
+
+// asynqDequeueSource is asynq's dequeue script (internal/rdb, dequeueCmd),
+// byte for byte; its SHA-1 is how the hook recognises it.
+const asynqDequeueSource = `
+if redis.call("EXISTS", KEYS[2]) == 0 then
+	local id = redis.call("RPOPLPUSH", KEYS[1], KEYS[3])
+	if id then
+		local key = ARGV[2] .. id
+		redis.call("HSET", key, "state", "active")
+		redis.call("HDEL", key, "pending_since")
+		redis.call("ZADD", KEYS[4], ARGV[1], id)
+		return redis.call("HGET", key, "msg")
+	end
+end
+return nil`
+
+var asynqDequeueSHA = func() string {
+	sum := sha1.Sum([]byte(asynqDequeueSource))
+	return hex.EncodeToString(sum[:])
+}()
+
+// dequeueReadScript is asynq's dequeue script whose answer, once it has
+// dequeued a task, also carries the reads of Prefetch: asynq's part is
+// asynqDequeueSource itself.
+//
+// KEYS as asynq's: pending, paused, active, lease.
+// ARGV[1], ARGV[2] as asynq's: lease expiry, task key prefix; ARGV[3] the
+// sent markers' key prefix ("": none); ARGV[4..] pause indexes.
+//
+// Returns nil if asynq's would, else {msg, id, marker or false,
+// {running pauses of ARGV[4]}, ...}.
+var dequeueReadScript = redis.NewScript("if redis.replicate_commands then redis.replicate_commands() end" +
+	strings.Replace(asynqDequeueSource, asynqDequeueAnswer, prefetchAnswer, 1))
+
+// asynqDequeueAnswer is the line of asynqDequeueSource that answers with
+// the dequeued task's message, and prefetchAnswer what dequeueReadScript
+// answers instead.
+const (
+	asynqDequeueAnswer = `return redis.call("HGET", key, "msg")`
+	prefetchAnswer     = `local res = {redis.call("HGET", key, "msg"), id, false}
+		if ARGV[3] ~= "" then
+			res[3] = redis.call("GET", ARGV[3] .. id)
+		end
+		if #ARGV > 3 then
+			local t = redis.call("TIME")
+			local now = string.format("%.0f", tonumber(t[1]) * 1000000 + tonumber(t[2]))
+			for i = 4, #ARGV do
+				res[#res + 1] = redis.call("ZRANGEBYSCORE", ARGV[i], "(" .. now, "+inf")
+			end
+		end
+		return res`
+)
