@@ -284,7 +284,7 @@ func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, task
 
 // startPlain spawns n plain asynq workers in mode "noop" or "http", each
 // serving its metrics on a free port.
-func (b *bench) startPlain(ctx context.Context, n int, mode string) (group, error) {
+func (b *bench) startPlain(ctx context.Context, n int, mode, profileDir string) (group, error) {
 	var g group
 	for i := range n {
 		port, err := redistest.FreePort()
@@ -296,6 +296,9 @@ func (b *bench) startPlain(ctx context.Context, n int, mode string) (group, erro
 		args := []string{"-mode", mode, "-redis", b.redis.Addr(), "-api", b.sbURL, "-token", botToken,
 			"-concurrency", "10", "-task-check", b.taskCheck.String(), "-delayed-check", b.delayedCheck.String(),
 			"-metrics-addr", addr}
+		if profileDir != "" {
+			args = append(args, "-cpuprofile", filepath.Join(profileDir, fmt.Sprintf("plain-%s-%d.pprof", mode, i)))
+		}
 		p, err := b.spawn(fmt.Sprintf("plain-%s-%d-%d", mode, time.Now().UnixNano(), i), "plainworker", args, nil)
 		if err != nil {
 			g.stop()

@@ -169,17 +169,17 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 	}
 	var g group
 	var err error
-	if kind == "telequeue" || kind == "alt" {
-		dir := ""
-		if b.opts.profile != "" && procs == 6 {
-			dir = filepath.Join(b.opts.profile, fmt.Sprintf("run%d", rep+1))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return res, err
-			}
+	dir := ""
+	if b.opts.profile != "" && procs == 6 {
+		dir = filepath.Join(b.opts.profile, fmt.Sprintf("run%d", rep+1))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return res, err
 		}
+	}
+	if kind == "telequeue" || kind == "alt" {
 		g, err = b.startWorkers(ctx, procs, limitsOff, b.taskCheck, dir, alt)
 	} else {
-		g, err = b.startPlain(ctx, procs, kind)
+		g, err = b.startPlain(ctx, procs, kind, dir)
 	}
 	if err != nil {
 		return res, err
