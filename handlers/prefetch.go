@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type Prefetch struct {
 	markerPrefix string   // keys.Sent's prefix; "" reads no marker
 	bots         []string // the bots whose pauses are read ...
 	indexes      []string // ... from these keys (ratelimit.Limiter.PauseIndex)
+	script       *redis.Script
 
 	mu        sync.Mutex
 	cur, prev map[string]*prefetched // by task id; prev is dropped a period later
@@ -106,6 +108,7 @@ func NewPrefetch(markers bool, limiter *ratelimit.Limiter, bots []string, log *s
 			p.indexes = append(p.indexes, limiter.PauseIndex(b))
 		}
 	}
+	p.script = dequeueReadScript(p.markerPrefix, p.indexes)
 	return p
 }
 
@@ -162,36 +165,32 @@ func (h prefetchHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if !ok || c.Name() != "evalsha" {
 			return next(ctx, cmd)
 		}
+		// EVALSHA sha 4 pending paused active lease leaseExpiry taskKeyPrefix:
+		// the same keys and arguments serve p's script, whose SHA-1 takes
+		// the place of asynq's.
 		args := c.Args()
-		// EVALSHA sha 4 pending paused active lease leaseExpiry taskKeyPrefix
 		if len(args) != 9 || args[1] != asynqDequeueSHA || !isInt(args[2], 4) {
 			return next(ctx, cmd)
 		}
-		ks := make([]string, 4)
-		for i := range ks {
-			if ks[i], ok = args[3+i].(string); !ok {
-				return next(ctx, cmd)
+		args[1] = p.script.Hash()
+		err := next(ctx, cmd)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis lost its scripts (a restart, SCRIPT FLUSH, a
+			// failover): load p's and run it again.
+			if err = p.script.Load(ctx, rdb).Err(); err == nil {
+				c.SetErr(nil)
+				err = next(ctx, cmd)
 			}
 		}
-		argv := make([]any, 0, 3+len(p.indexes))
-		argv = append(argv, args[7], args[8], p.markerPrefix)
-		for _, ix := range p.indexes {
-			argv = append(argv, ix)
-		}
-		res, err := dequeueReadScript.Run(ctx, rdb, ks, argv...).Slice()
-		switch {
-		case errors.Is(err, redis.Nil):
-			c.SetErr(redis.Nil)
-			return redis.Nil
-		case err != nil:
-			c.SetErr(err)
-			return err
-		}
-		id, f, msg, err := p.decode(res)
 		if err != nil {
+			return err // redis.Nil included: no task, as asynq's says
+		}
+		res, _ := c.Val().([]any)
+		id, f, msg, derr := p.decode(res)
+		if derr != nil {
 			// asynq's part ran: the task is active. Give asynq its
 			// message; the handler reads on its own.
-			p.log.Warn("prefetch: unexpected dequeue answer; the handler reads on its own", "error", err)
+			p.log.Warn("prefetch: unexpected dequeue answer; the handler reads on its own", "error", derr)
 		}
 		if f != nil {
 			p.put(id, f)
@@ -267,34 +266,51 @@ var asynqDequeueSHA = func() string {
 	return hex.EncodeToString(sum[:])
 }()
 
-// dequeueReadScript is asynq's dequeue script whose answer, once it has
-// dequeued a task, also carries the reads of Prefetch: asynq's part is
-// asynqDequeueSource itself.
+// dequeueReadScript returns asynq's dequeue script whose answer, once it
+// has dequeued a task, also carries the reads of a Prefetch: asynq's part is
+// asynqDequeueSource itself, and its keys and arguments are asynq's, so
+// that the hook only swaps the SHA-1. What the reads need is written into
+// the script: the sent markers' key prefix markerPrefix ("": none) and the
+// pause indexes.
 //
-// KEYS as asynq's: pending, paused, active, lease.
-// ARGV[1], ARGV[2] as asynq's: lease expiry, task key prefix; ARGV[3] the
-// sent markers' key prefix ("": none); ARGV[4..] pause indexes.
-//
-// Returns nil if asynq's would, else {msg, id, marker or false,
-// {running pauses of ARGV[4]}, ...}.
-var dequeueReadScript = redis.NewScript("if redis.replicate_commands then redis.replicate_commands() end" +
-	strings.Replace(asynqDequeueSource, asynqDequeueAnswer, prefetchAnswer, 1))
+// The script answers nil if asynq's would, else {msg, id, marker or false,
+// {running pauses of indexes[0]}, ...}.
+func dequeueReadScript(markerPrefix string, indexes []string) *redis.Script {
+	var reads strings.Builder
+	reads.WriteString(`local res = {redis.call("HGET", key, "msg"), id, false}`)
+	if markerPrefix != "" {
+		reads.WriteString("\n\t\tres[3] = redis.call(\"GET\", " + luaQuote(markerPrefix) + " .. id)")
+	}
+	if len(indexes) > 0 {
+		reads.WriteString(`
+		local t = redis.call("TIME")
+		local now = "(" .. string.format("%.0f", tonumber(t[1]) * 1000000 + tonumber(t[2]))`)
+		for _, ix := range indexes {
+			reads.WriteString("\n\t\tres[#res + 1] = redis.call(\"ZRANGEBYSCORE\", " + luaQuote(ix) + ", now, \"+inf\")")
+		}
+	}
+	reads.WriteString("\n\t\treturn res")
+	return redis.NewScript("if redis.replicate_commands then redis.replicate_commands() end" +
+		strings.Replace(asynqDequeueSource, asynqDequeueAnswer, reads.String(), 1))
+}
+
+// luaQuote returns s as a Lua string literal: printable ASCII as it is,
+// every other byte, and the quote and backslash, as a decimal escape.
+func luaQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "\\%03d", c)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
 
 // asynqDequeueAnswer is the line of asynqDequeueSource that answers with
-// the dequeued task's message, and prefetchAnswer what dequeueReadScript
-// answers instead.
-const (
-	asynqDequeueAnswer = `return redis.call("HGET", key, "msg")`
-	prefetchAnswer     = `local res = {redis.call("HGET", key, "msg"), id, false}
-		if ARGV[3] ~= "" then
-			res[3] = redis.call("GET", ARGV[3] .. id)
-		end
-		if #ARGV > 3 then
-			local t = redis.call("TIME")
-			local now = string.format("%.0f", tonumber(t[1]) * 1000000 + tonumber(t[2]))
-			for i = 4, #ARGV do
-				res[#res + 1] = redis.call("ZRANGEBYSCORE", ARGV[i], "(" .. now, "+inf")
-			end
-		end
-		return res`
-)
+// the dequeued task's message, which dequeueReadScript replaces.
+const asynqDequeueAnswer = `return redis.call("HGET", key, "msg")`

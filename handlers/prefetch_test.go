@@ -52,11 +52,6 @@ func TestPrefetchRidesAsynqDequeue(t *testing.T) {
 	if err := rdb.Set(ctx, keys.Sent("marked"), `{"message_id":7}`, time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range ids {
-		if _, err := c.Enqueue(asynq.NewTask("contract:prefetch", nil), asynq.Queue(queue), asynq.TaskID(id), asynq.Retention(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var mu sync.Mutex
 	got := map[string]*prefetched{}
 	srv := asynq.NewServerFromRedisClient(srvClient, asynq.Config{Concurrency: 1, Queues: map[string]int{queue: 1, "empty": 1},
@@ -72,6 +67,18 @@ func TestPrefetchRidesAsynqDequeue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
+	// The server polls the empty queues meanwhile, with the hook's script;
+	// Redis then forgets its scripts (as after a restart): the first
+	// dequeue of a task meets NOSCRIPT and loads the script again.
+	time.Sleep(100 * time.Millisecond)
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := c.Enqueue(asynq.NewTask("contract:prefetch", nil), asynq.Queue(queue), asynq.TaskID(id), asynq.Retention(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		q, err := insp.GetQueueInfo(queue)
@@ -141,5 +148,19 @@ func TestPrefetchUsedOnce(t *testing.T) {
 func TestDequeueReadScriptKeepsAsynqs(t *testing.T) {
 	if n := strings.Count(asynqDequeueSource, asynqDequeueAnswer); n != 1 {
 		t.Fatalf("asynq's dequeue script holds its answer line %d times, want 1", n)
+	}
+}
+
+func TestLuaQuote(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"telequeue:sent:", `"telequeue:sent:"`},
+		{`a"b\c`, `"a\034b\092c"`},
+		{"tab\there", `"tab\009here"`},
+		{"é", `"\195\169"`},
+		{"", `""`},
+	} {
+		if got := luaQuote(tc.in); got != tc.want {
+			t.Errorf("luaQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }
