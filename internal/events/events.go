@@ -90,7 +90,8 @@ func Encode(e *tasks.Event) []any {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	v := []any{
+	v := make([]any, 0, 26) // every field
+	v = append(v,
 		"outcome", string(e.Outcome),
 		"task_id", e.TaskID,
 		"method", e.Method,
@@ -98,25 +99,36 @@ func Encode(e *tasks.Event) []any {
 		"bot", e.Bot,
 		"chat", e.Chat,
 		"time", strconv.FormatInt(at.UnixMilli(), 10),
+	)
+	if e.IdempotencyKey != "" {
+		v = append(v, "idempotency_key", e.IdempotencyKey)
 	}
-	opt := func(name, val string) {
-		if val != "" && val != "0" {
-			v = append(v, name, val)
-		}
+	if e.ChatID != 0 {
+		v = append(v, "chat_id", strconv.FormatInt(e.ChatID, 10))
 	}
-	opt("idempotency_key", e.IdempotencyKey)
-	opt("chat_id", strconv.FormatInt(e.ChatID, 10))
-	opt("migrated_from", strconv.FormatInt(e.MigratedFrom, 10))
-	if len(e.MessageIDs) > 0 {
+	if e.MigratedFrom != 0 {
+		v = append(v, "migrated_from", strconv.FormatInt(e.MigratedFrom, 10))
+	}
+	switch len(e.MessageIDs) {
+	case 0:
+	case 1:
+		v = append(v, "message_ids", strconv.FormatInt(e.MessageIDs[0], 10))
+	default:
 		ids := make([]string, len(e.MessageIDs))
 		for i, id := range e.MessageIDs {
 			ids[i] = strconv.FormatInt(id, 10)
 		}
 		v = append(v, "message_ids", strings.Join(ids, ","))
 	}
-	opt("error_code", strconv.Itoa(e.ErrorCode))
-	opt("description", e.Description)
-	opt("broadcast_id", e.BroadcastID)
+	if e.ErrorCode != 0 {
+		v = append(v, "error_code", strconv.Itoa(e.ErrorCode))
+	}
+	if e.Description != "" {
+		v = append(v, "description", e.Description)
+	}
+	if e.BroadcastID != "" {
+		v = append(v, "broadcast_id", e.BroadcastID)
+	}
 	return v
 }
 
