@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mymmrac/telego"
+	"github.com/valyala/fasthttp"
+)
+
+// sentMessageAnswer is a realistic Bot API answer to a sendMessage in a
+// private chat: the whole Message, of which telequeue keeps four fields.
+const sentMessageAnswer = `{"ok":true,"result":{"message_id":48213,"from":{"id":7123456789,"is_bot":true,` +
+	`"first_name":"Telequeue Alerts","username":"telequeue_alerts_bot"},"chat":{"id":123456789,"first_name":"Anna",` +
+	`"last_name":"Schmidt","username":"anna_s","type":"private"},"date":1764856800,` +
+	`"text":"Deploy finished: api v2.14.3 is live in eu-west-1 (build 8812, 4m12s).",` +
+	`"entities":[{"offset":0,"length":15,"type":"bold"}],"link_preview_options":{"is_disabled":true}}}`
+
+// BenchmarkBotClientSendMessage measures one sendMessage of a sender of
+// NewBots, against a fake Bot API on 127.0.0.1 that reads the request and
+// answers with sentMessageAnswer.
+func BenchmarkBotClientSendMessage(b *testing.B) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if len(ctx.PostBody()) == 0 {
+			ctx.Error("no body", fasthttp.StatusBadRequest)
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(sentMessageAnswer)
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	b.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
+
+	const token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
+	bots, err := NewBots(BotsConfig{Tokens: map[string]string{"default": token}, APIURL: "http://" + ln.Addr().String(), Timeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bot := bots["default"]
+	params := &telego.SendMessageParams{
+		ChatID:              telego.ChatID{ID: 123456789},
+		Text:                "Deploy finished: <b>api v2.14.3</b> is live in eu-west-1 (build 8812, 4m12s).",
+		ParseMode:           telego.ModeHTML,
+		DisableNotification: true,
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := bot.SendMessage(ctx, params)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.MessageID != 48213 || m.Chat.ID != 123456789 || m.Chat.Type != "private" || m.Date != 1764856800 {
+			b.Fatalf("message %+v", m)
+		}
+	}
+}
