@@ -21,31 +21,7 @@ const sentMessageAnswer = `{"ok":true,"result":{"message_id":48213,"from":{"id":
 // NewBots, against a fake Bot API on 127.0.0.1 that reads the request and
 // answers with sentMessageAnswer.
 func BenchmarkBotClientSendMessage(b *testing.B) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if len(ctx.PostBody()) == 0 {
-			ctx.Error("no body", fasthttp.StatusBadRequest)
-			return
-		}
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(sentMessageAnswer)
-	}}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	b.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
-	})
-
-	const token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
-	bots, err := NewBots(BotsConfig{Tokens: map[string]string{"default": token}, APIURL: "http://" + ln.Addr().String(), Timeout: 5 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bot := bots["default"]
+	bot := fakeAPIBot(b, fasthttp.StatusOK, sentMessageAnswer)
 	params := &telego.SendMessageParams{
 		ChatID:              telego.ChatID{ID: 123456789},
 		Text:                "Deploy finished: <b>api v2.14.3</b> is live in eu-west-1 (build 8812, 4m12s).",
@@ -63,4 +39,36 @@ func BenchmarkBotClientSendMessage(b *testing.B) {
 			b.Fatalf("message %+v", m)
 		}
 	}
+}
+
+// fakeAPIBot returns a sender of NewBots whose Bot API, on 127.0.0.1 until
+// tb ends, answers every request that has a body with status and answer.
+func fakeAPIBot(tb testing.TB, status int, answer string) Sender {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if len(ctx.PostBody()) == 0 {
+			ctx.Error("no body", fasthttp.StatusBadRequest)
+			return
+		}
+		ctx.SetStatusCode(status)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(answer)
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
+
+	const token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
+	bots, err := NewBots(BotsConfig{Tokens: map[string]string{"default": token}, APIURL: "http://" + ln.Addr().String(), Timeout: 5 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bots["default"]
 }

@@ -1,0 +1,332 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+
+	"github.com/mymmrac/telego"
+)
+
+// This file reads sendMessage's answer in one pass. The general path
+// (decodeAnswer, then the result into sentMessage) decodes a body twice with
+// reflection and copies the result; parseSentMessage reads the four fields
+// telequeue keeps straight from the body, and hands every body it is not
+// sure about back to the general path, so that both always agree.
+
+// readSentMessage makes a Message of the answer to a sendMessage, with the
+// errors of the general path: a refused call is a *telegoapi.Error, anything
+// else a [*TransportError].
+func readSentMessage(status int, body []byte) (*telego.Message, error) {
+	if m, ok := parseSentMessage(body); ok {
+		return m, nil
+	}
+	return answerMessage(status, body)
+}
+
+// answerMessage is readSentMessage's general path: decodeAnswer, then the
+// result into a sentMessage.
+func answerMessage(status int, body []byte) (*telego.Message, error) {
+	resp, err := decodeAnswer(status, body)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Ok {
+		return nil, resp.Error
+	}
+	return messageOf(resp.Result)
+}
+
+// sentMessage is the part of Telegram's Message that telequeue records.
+type sentMessage struct {
+	MessageID int   `json:"message_id"`
+	Date      int64 `json:"date"`
+	Chat      struct {
+		ID   int64  `json:"id"`
+		Type string `json:"type"`
+	} `json:"chat"`
+}
+
+// messageOf decodes the result of a sendMessage.
+func messageOf(result json.RawMessage) (*telego.Message, error) {
+	var m sentMessage
+	if err := json.Unmarshal(result, &m); err != nil || m.MessageID == 0 {
+		return nil, &TransportError{Kind: "response", err: errors.New("result is not a message")}
+	}
+	return &telego.Message{MessageID: m.MessageID, Date: m.Date, Chat: telego.Chat{ID: m.Chat.ID, Type: m.Chat.Type}}, nil
+}
+
+// parseSentMessage reads a successful answer as Telegram writes it:
+// {"ok":true,"result":{..."message_id":N,..."date":N,..."chat":{..."id":N,
+// ..."type":"..."}...}}, other keys in any order. ok is false for anything
+// else — an error answer, a key given twice, written with escapes, another
+// case or non-ASCII letters (encoding/json matches keys without regard to
+// case), a value of another type, a number that is not an integer, a chat
+// type with escapes or non-ASCII bytes, a message_id of 0 — which
+// readSentMessage then leaves to the general path.
+func parseSentMessage(body []byte) (m *telego.Message, ok bool) {
+	if !json.Valid(body) {
+		return nil, false
+	}
+	s := jsonScan{b: body}
+	var msg telego.Message
+	seen, ok := s.fields(answerKeys, func(i int) bool {
+		switch i {
+		case 0:
+			return s.literal("true")
+		case 1:
+			return s.message(&msg)
+		}
+		return false // an error answer
+	})
+	if !ok || seen != 0b11 || msg.MessageID == 0 {
+		return nil, false
+	}
+	return &msg, true
+}
+
+// The keys of the objects parseSentMessage reads, as encoding/json would
+// match them to the fields of telegoapi.Response and sentMessage.
+var (
+	answerKeys  = []string{"ok", "result", "description", "error_code", "parameters"}
+	messageKeys = []string{"message_id", "date", "chat"}
+	chatKeys    = []string{"id", "type"}
+)
+
+// jsonScan walks JSON that json.Valid accepted.
+type jsonScan struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScan) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space.
+func (s *jsonScan) peek() byte {
+	s.space()
+	return s.b[s.i]
+}
+
+// object reads an object, calling member for each key with s at the value;
+// member reads the value and reports whether to go on.
+func (s *jsonScan) object(member func(key []byte) bool) bool {
+	if s.peek() != '{' {
+		return false
+	}
+	s.i++
+	if s.peek() == '}' {
+		s.i++
+		return true
+	}
+	for {
+		key, ok := s.string()
+		if !ok {
+			return false
+		}
+		s.peek() // ':'
+		s.i++
+		if !member(key) {
+			return false
+		}
+		if s.peek() == '}' {
+			s.i++
+			return true
+		}
+		s.i++ // ','
+	}
+}
+
+// fields reads an object, calling read(i) with s at the value of keys[i],
+// at most once for each key; read reads the value and reports whether to go
+// on. It skips the values of other keys, and reports false for a key
+// encoding/json might match to one of keys. seen has bit i set when keys[i]
+// was read.
+func (s *jsonScan) fields(keys []string, read func(i int) bool) (seen uint, ok bool) {
+	ok = s.object(func(key []byte) bool {
+		for i, k := range keys {
+			if string(key) == k {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return read(i)
+			}
+		}
+		return s.skipUnless(key, keys)
+	})
+	return seen, ok
+}
+
+// message reads the result object of a sendMessage into m.
+func (s *jsonScan) message(m *telego.Message) bool {
+	_, ok := s.fields(messageKeys, func(i int) bool {
+		switch i {
+		case 0:
+			n, ok := s.int()
+			m.MessageID = int(n)
+			return ok && int64(m.MessageID) == n
+		case 1:
+			n, ok := s.int()
+			m.Date = n
+			return ok
+		}
+		return s.chat(&m.Chat)
+	})
+	return ok
+}
+
+// chat reads the chat object of a message into c.
+func (s *jsonScan) chat(c *telego.Chat) bool {
+	_, ok := s.fields(chatKeys, func(i int) bool {
+		if i == 0 {
+			n, ok := s.int()
+			c.ID = n
+			return ok
+		}
+		t, ok := s.string()
+		c.Type = chatType(t)
+		return ok
+	})
+	return ok
+}
+
+// chatType returns t as a string, without allocating for Telegram's types.
+func chatType(t []byte) string {
+	switch string(t) {
+	case telego.ChatTypePrivate:
+		return telego.ChatTypePrivate
+	case telego.ChatTypeGroup:
+		return telego.ChatTypeGroup
+	case telego.ChatTypeSupergroup:
+		return telego.ChatTypeSupergroup
+	case telego.ChatTypeChannel:
+		return telego.ChatTypeChannel
+	}
+	return string(t)
+}
+
+// skipUnless skips the value of key, which is none of names. It reports
+// false when encoding/json might match key to one of names: the same letters
+// in another case, or non-ASCII letters, which may fold to ASCII ones (the
+// Kelvin sign to k).
+func (s *jsonScan) skipUnless(key []byte, names []string) bool {
+	for _, c := range key {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	for _, n := range names {
+		if bytes.EqualFold(key, []byte(n)) {
+			return false
+		}
+	}
+	s.skip()
+	return true
+}
+
+// string reads a string without escapes and non-ASCII bytes (its bytes are
+// then its value) and returns its content.
+func (s *jsonScan) string() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
+	}
+	s.i++
+	start := s.i
+	for ; s.b[s.i] != '"'; s.i++ {
+		if c := s.b[s.i]; c == '\\' || c >= 0x80 {
+			return nil, false
+		}
+	}
+	s.i++
+	return s.b[start : s.i-1], true
+}
+
+// int reads a number that is an integer within int64, as strconv.ParseInt
+// (which encoding/json uses) would.
+func (s *jsonScan) int() (int64, bool) {
+	s.space()
+	neg := s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	start := s.i
+	var n uint64
+	for ; s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9'; s.i++ {
+		if n > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(s.b[s.i]-'0')
+	}
+	if s.i == start || s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	switch {
+	case !neg && n <= math.MaxInt64:
+		return int64(n), true
+	case neg && n <= 1<<63:
+		return -int64(n), true
+	}
+	return 0, false
+}
+
+// literal reads the literal lit (true, false or null).
+func (s *jsonScan) literal(lit string) bool {
+	s.space()
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// skip skips a value.
+func (s *jsonScan) skip() {
+	depth := 0
+	for {
+		switch c := s.peek(); c {
+		case '"':
+			s.i++
+			for ; s.b[s.i] != '"'; s.i++ {
+				if s.b[s.i] == '\\' {
+					s.i++
+				}
+			}
+			s.i++
+		case '{', '[':
+			depth++
+			s.i++
+		case '}', ']':
+			depth--
+			s.i++
+		case ',', ':':
+			s.i++
+			continue
+		default: // a number or literal
+			for s.i < len(s.b) && !endsValue(s.b[s.i]) {
+				s.i++
+			}
+		}
+		if depth == 0 {
+			return
+		}
+	}
+}
+
+// endsValue reports whether c ends a number or literal.
+func endsValue(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ']', '}':
+		return true
+	}
+	return false
+}
