@@ -94,7 +94,7 @@ func (b *botClient) CallMethod(ctx context.Context, method string, body *ta.Requ
 // refused call wraps a *telegoapi.Error, anything else wraps the caller's
 // [*TransportError].
 func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error) {
-	data, err := jsonRequest(params)
+	data, err := sendMessageRequest(params)
 	if err != nil {
 		return nil, fmt.Errorf("internal execution: %w", err)
 	}

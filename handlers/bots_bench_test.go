@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
 	"github.com/valyala/fasthttp"
 )
 
@@ -71,4 +72,53 @@ func fakeAPIBot(tb testing.TB, status int, answer string) Sender {
 		tb.Fatal(err)
 	}
 	return bots["default"]
+}
+
+// BenchmarkSendMessageRequest compares the encodings of the benchmark's
+// sendMessage: json.Marshal (jsonRequest) and sendMessageRequest.
+func BenchmarkSendMessageRequest(b *testing.B) {
+	params := &telego.SendMessageParams{
+		ChatID:              telego.ChatID{ID: 123456789},
+		Text:                "Deploy finished: <b>api v2.14.3</b> is live in eu-west-1 (build 8812, 4m12s).",
+		ParseMode:           telego.ModeHTML,
+		DisableNotification: true,
+	}
+	for _, enc := range []struct {
+		name   string
+		encode func(*telego.SendMessageParams) (*ta.RequestData, error)
+	}{
+		{"json.Marshal", func(p *telego.SendMessageParams) (*ta.RequestData, error) { return jsonRequest(p) }},
+		{"sendMessageRequest", sendMessageRequest},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc.encode(params); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadSentMessage compares the readings of sentMessageAnswer: the
+// general path (answerMessage) and readSentMessage.
+func BenchmarkReadSentMessage(b *testing.B) {
+	body := []byte(sentMessageAnswer)
+	for _, read := range []struct {
+		name string
+		read func(int, []byte) (*telego.Message, error)
+	}{
+		{"general", answerMessage},
+		{"readSentMessage", readSentMessage},
+	} {
+		b.Run(read.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := read.read(200, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

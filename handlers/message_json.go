@@ -5,15 +5,169 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/mymmrac/telego"
+	ta "github.com/mymmrac/telego/telegoapi"
 )
 
-// This file reads sendMessage's answer in one pass. The general path
-// (decodeAnswer, then the result into sentMessage) decodes a body twice with
-// reflection and copies the result; parseSentMessage reads the four fields
-// telequeue keeps straight from the body, and hands every body it is not
-// sure about back to the general path, so that both always agree.
+// This file writes sendMessage's request and reads its answer without
+// reflection, for the messages telequeue sends most, and leaves every other
+// one to encoding/json, so that the bytes sent and the message or error
+// returned are always those of the general path.
+//
+// The general path encodes the request with json.Marshal, which calls
+// telego.ChatID's MarshalJSON (an encoding of its own, then compacted), and
+// decodes an answer twice with reflection (decodeAnswer, then the result
+// into sentMessage), copying the result.
+
+// sendMessageRequest encodes params as jsonRequest does.
+func sendMessageRequest(params *telego.SendMessageParams) (*ta.RequestData, error) {
+	if body, ok := appendSendMessage(make([]byte, 0, 128+len(params.Text)), params); ok {
+		return &ta.RequestData{ContentType: ta.ContentTypeJSON, BodyRaw: body}, nil
+	}
+	return jsonRequest(params)
+}
+
+// appendSendMessage appends the JSON encoding/json gives p, field by field
+// in its order, omitting the empty ones. ok is false when p sets a field it
+// does not write (entities, reply_parameters, reply_markup,
+// suggested_post_parameters) or names its chat by neither an ID nor a plain
+// @username.
+func appendSendMessage(b []byte, p *telego.SendMessageParams) (_ []byte, ok bool) {
+	if len(p.Entities) != 0 || p.SuggestedPostParameters != nil || p.ReplyParameters != nil || p.ReplyMarkup != nil {
+		return nil, false
+	}
+	b = append(b, '{')
+	b = appendStringField(b, "business_connection_id", p.BusinessConnectionID)
+	b = append(b, `"chat_id":`...)
+	switch {
+	case p.ChatID.ID != 0:
+		b = strconv.AppendInt(b, p.ChatID.ID, 10)
+	case plainUsername(p.ChatID.Username):
+		b = append(append(append(b, '"'), p.ChatID.Username...), '"')
+	default:
+		return nil, false
+	}
+	b = append(b, ',')
+	b = appendIntField(b, "message_thread_id", int64(p.MessageThreadID))
+	b = appendIntField(b, "direct_messages_topic_id", p.DirectMessagesTopicID)
+	b = append(b, `"text":`...)
+	b = append(appendJSONString(b, p.Text), ',')
+	b = appendStringField(b, "parse_mode", p.ParseMode)
+	if lp := p.LinkPreviewOptions; lp != nil {
+		b = append(b, `"link_preview_options":{`...)
+		n := len(b)
+		b = appendBoolField(b, "is_disabled", lp.IsDisabled)
+		b = appendStringField(b, "url", lp.URL)
+		b = appendBoolField(b, "prefer_small_media", lp.PreferSmallMedia)
+		b = appendBoolField(b, "prefer_large_media", lp.PreferLargeMedia)
+		b = appendBoolField(b, "show_above_text", lp.ShowAboveText)
+		if len(b) > n {
+			b = b[:len(b)-1] // the last field's comma
+		}
+		b = append(b, "},"...)
+	}
+	b = appendBoolField(b, "disable_notification", p.DisableNotification)
+	b = appendBoolField(b, "protect_content", p.ProtectContent)
+	b = appendBoolField(b, "allow_paid_broadcast", p.AllowPaidBroadcast)
+	b = appendStringField(b, "message_effect_id", p.MessageEffectID)
+	b[len(b)-1] = '}' // the last field's comma
+	return b, true
+}
+
+// plainUsername reports whether u is an @username of letters, digits and
+// underscores, which every JSON encoder writes as it is.
+func plainUsername(u string) bool {
+	if len(u) < 2 || u[0] != '@' {
+		return false
+	}
+	for _, c := range []byte(u[1:]) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// The appendXxxField functions append `"name":value,` unless value is empty
+// (the `omitempty` of telego's tags).
+
+func appendStringField(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(append(append(b, '"'), name...), `":`...)
+	return append(appendJSONString(b, v), ',')
+}
+
+func appendIntField(b []byte, name string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(append(append(b, '"'), name...), `":`...)
+	return append(strconv.AppendInt(b, v, 10), ',')
+}
+
+func appendBoolField(b []byte, name string, v bool) []byte {
+	if !v {
+		return b
+	}
+	return append(append(append(b, '"'), name...), `":true,`...)
+}
+
+// appendJSONString appends s quoted as json.Marshal quotes it: \", \\,
+// \b, \f, \n, \r and \t, other control characters and <, > and & as
+// \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and each byte of
+// invalid UTF-8 as \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(append(b, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(b, s[start:]...), '"')
+}
 
 // readSentMessage makes a Message of the answer to a sendMessage, with the
 // errors of the general path: a refused call is a *telegoapi.Error, anything

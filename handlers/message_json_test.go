@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
@@ -164,4 +165,123 @@ func FuzzParseSentMessage(f *testing.F) {
 			t.Fatalf("one pass %+v; general path %+v, %v\nbody %s", got, want, err, body)
 		}
 	})
+}
+
+// TestSendMessageRequest checks that sendMessageRequest writes the bytes of
+// jsonRequest, itself or through it, for parameters telequeue sends.
+func TestSendMessageRequest(t *testing.T) {
+	t.Parallel()
+	text := "plain <b>&</b> \"quoted\" back\\slash \b\f\n\r\t\x00\x1f\x7f \u2028\u2029 é 😀 \xff\xc3 end"
+	tests := []struct {
+		name   string
+		params telego.SendMessageParams
+		own    bool // written by appendSendMessage, not json.Marshal
+	}{
+		{"text only", telego.SendMessageParams{ChatID: telego.ChatID{ID: 42}, Text: "hi"}, true},
+		{"empty text", telego.SendMessageParams{ChatID: telego.ChatID{ID: -1001234567890}}, true},
+		{"escapes", telego.SendMessageParams{ChatID: telego.ChatID{ID: 1}, Text: text, ParseMode: telego.ModeHTML}, true},
+		{"username", telego.SendMessageParams{ChatID: telego.ChatID{Username: "@my_channel2"}, Text: "x"}, true},
+		{"username and ID", telego.SendMessageParams{ChatID: telego.ChatID{ID: 5, Username: "@ignored"}, Text: "x"}, true},
+		{"every field written", telego.SendMessageParams{
+			BusinessConnectionID:  "bc<1>",
+			ChatID:                telego.ChatID{ID: 7},
+			MessageThreadID:       3,
+			DirectMessagesTopicID: -4,
+			Text:                  text,
+			ParseMode:             telego.ModeMarkdownV2,
+			LinkPreviewOptions:    &telego.LinkPreviewOptions{IsDisabled: true, URL: "https://example.org/?a=1&b=2", PreferSmallMedia: true, PreferLargeMedia: true, ShowAboveText: true},
+			DisableNotification:   true,
+			ProtectContent:        true,
+			AllowPaidBroadcast:    true,
+			MessageEffectID:       "5104841245755180586",
+		}, true},
+		{"empty link preview options", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", LinkPreviewOptions: &telego.LinkPreviewOptions{}}, true},
+		{"link preview URL only", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", LinkPreviewOptions: &telego.LinkPreviewOptions{URL: "u"}}, true},
+		{"empty entities", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", Entities: []telego.MessageEntity{}}, true},
+		{"no chat", telego.SendMessageParams{Text: "x"}, false},
+		{"odd username", telego.SendMessageParams{ChatID: telego.ChatID{Username: "@a<b>\u2028"}, Text: "x"}, false},
+		{"username without @", telego.SendMessageParams{ChatID: telego.ChatID{Username: "channel"}, Text: "x"}, false},
+		{"entities", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "bold", Entities: []telego.MessageEntity{{Type: "bold", Length: 4}}}, false},
+		{"reply", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", ReplyParameters: &telego.ReplyParameters{MessageID: 3}}, false},
+		{"markup", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", ReplyMarkup: &telego.ReplyKeyboardRemove{RemoveKeyboard: true}}, false},
+		{"nil markup pointer", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", ReplyMarkup: (*telego.InlineKeyboardMarkup)(nil)}, false},
+		{"suggested post", telego.SendMessageParams{ChatID: telego.ChatID{ID: 7}, Text: "x", SuggestedPostParameters: &telego.SuggestedPostParameters{SendDate: 9}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkSendMessageRequest(t, &tt.params)
+			if _, own := appendSendMessage(nil, &tt.params); own != tt.own {
+				t.Errorf("written by appendSendMessage: %v, want %v", own, tt.own)
+			}
+		})
+	}
+}
+
+// TestAppendSendMessageKnowsEveryField fails when telego's
+// SendMessageParams or LinkPreviewOptions gain a field, which
+// appendSendMessage would leave out.
+func TestAppendSendMessageKnowsEveryField(t *testing.T) {
+	t.Parallel()
+	known := map[reflect.Type]string{
+		reflect.TypeFor[telego.SendMessageParams](): "business_connection_id chat_id message_thread_id direct_messages_topic_id text parse_mode " +
+			"entities link_preview_options disable_notification protect_content allow_paid_broadcast message_effect_id " +
+			"suggested_post_parameters reply_parameters reply_markup",
+		reflect.TypeFor[telego.LinkPreviewOptions](): "is_disabled url prefer_small_media prefer_large_media show_above_text",
+	}
+	for typ, want := range known {
+		var names []string
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("%s has the fields\n%s\nappendSendMessage knows\n%s", typ, got, want)
+		}
+	}
+}
+
+// FuzzSendMessageRequest checks that sendMessageRequest writes the bytes of
+// jsonRequest for any values of the fields appendSendMessage writes.
+func FuzzSendMessageRequest(f *testing.F) {
+	f.Add(int64(42), "", "hi", "", 0, int64(0), "", "", "", uint8(0))
+	f.Add(int64(0), "@channel", "<b>x</b> & \u2028", "HTML", 7, int64(0), "", "", "", uint8(0b101))
+	f.Add(int64(-1001234567890), "", "a\"b\\c\n\x00\x7f\xff😀", "MarkdownV2", 0, int64(9), "bc", "https://x.org/?a&b", "e1", uint8(0xff))
+	f.Add(int64(0), "@a<b>", "x", "", 0, int64(0), "", "", "", uint8(0b1000))
+	f.Fuzz(func(t *testing.T, id int64, username, text, parseMode string, thread int, topic int64, business, url, effect string, flags uint8) {
+		p := &telego.SendMessageParams{
+			BusinessConnectionID:  business,
+			ChatID:                telego.ChatID{ID: id, Username: username},
+			MessageThreadID:       thread,
+			DirectMessagesTopicID: topic,
+			Text:                  text,
+			ParseMode:             parseMode,
+			DisableNotification:   flags&1 != 0,
+			ProtectContent:        flags&2 != 0,
+			AllowPaidBroadcast:    flags&4 != 0,
+			MessageEffectID:       effect,
+		}
+		if flags&8 != 0 {
+			p.LinkPreviewOptions = &telego.LinkPreviewOptions{IsDisabled: flags&16 != 0, URL: url,
+				PreferSmallMedia: flags&32 != 0, PreferLargeMedia: flags&64 != 0, ShowAboveText: flags&128 != 0}
+		}
+		checkSendMessageRequest(t, p)
+	})
+}
+
+// checkSendMessageRequest fails t unless sendMessageRequest(p) is
+// jsonRequest(p).
+func checkSendMessageRequest(t *testing.T, p *telego.SendMessageParams) {
+	t.Helper()
+	want, wantErr := jsonRequest(p)
+	got, err := sendMessageRequest(p)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("error %v, want %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if got.ContentType != want.ContentType || !bytes.Equal(got.BodyRaw, want.BodyRaw) {
+		t.Fatalf("body\n%s (%s)\nwant\n%s (%s)", got.BodyRaw, got.ContentType, want.BodyRaw, want.ContentType)
+	}
 }
