@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -217,12 +216,10 @@ func messageOf(result json.RawMessage) (*telego.Message, error) {
 // else — an error answer, a key given twice, written with escapes, another
 // case or non-ASCII letters (encoding/json matches keys without regard to
 // case), a value of another type, a number that is not an integer, a chat
-// type with escapes or non-ASCII bytes, a message_id of 0 — which
-// readSentMessage then leaves to the general path.
+// type with escapes or non-ASCII bytes, a message_id of 0, a body that is
+// not JSON, or one nested deeper than maxSkipDepth — which readSentMessage
+// then leaves to the general path.
 func parseSentMessage(body []byte) (m *telego.Message, ok bool) {
-	if !json.Valid(body) {
-		return nil, false
-	}
 	s := jsonScan{b: body}
 	var msg telego.Message
 	seen, ok := s.fields(answerKeys, func(i int) bool {
@@ -234,7 +231,7 @@ func parseSentMessage(body []byte) (m *telego.Message, ok bool) {
 		}
 		return false // an error answer
 	})
-	if !ok || seen != 0b11 || msg.MessageID == 0 {
+	if !ok || seen != 0b11 || msg.MessageID == 0 || s.peek() != 0 || s.i != len(body) {
 		return nil, false
 	}
 	return &msg, true
@@ -248,55 +245,73 @@ var (
 	chatKeys    = []string{"id", "type"}
 )
 
-// jsonScan walks JSON that json.Valid accepted.
+// jsonScan reads JSON, and reports false for anything that is not JSON.
+// It may also report false for JSON (nested too deep): the caller then
+// leaves the body to encoding/json, which decides.
 type jsonScan struct {
 	b []byte
 	i int
 }
 
-func (s *jsonScan) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+// maxSkipDepth is how deep skip follows objects and arrays.
+const maxSkipDepth = 64
+
+// peek returns the next byte after white space, 0 at the end.
+func (s *jsonScan) peek() byte {
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; c {
 		case ' ', '\t', '\n', '\r':
-			s.i++
 		default:
-			return
+			return c
 		}
 	}
+	return 0
 }
 
-// peek returns the next byte after white space.
-func (s *jsonScan) peek() byte {
-	s.space()
-	return s.b[s.i]
+// at reports whether the byte at s.i, without skipping white space, is
+// between lo and hi.
+func (s *jsonScan) at(lo, hi byte) bool {
+	return s.i < len(s.b) && lo <= s.b[s.i] && s.b[s.i] <= hi
 }
 
 // object reads an object, calling member for each key with s at the value;
-// member reads the value and reports whether to go on.
-func (s *jsonScan) object(member func(key []byte) bool) bool {
-	if s.peek() != '{' {
+// member reads the value and reports whether to go on. plain is true when
+// the key has neither escapes nor non-ASCII bytes, and so is its bytes.
+func (s *jsonScan) object(member func(key []byte, plain bool) bool) bool {
+	return s.list('{', '}', func() bool {
+		key, plain, ok := s.string()
+		if !ok || s.peek() != ':' {
+			return false
+		}
+		s.i++
+		return member(key, plain)
+	})
+}
+
+// list reads an object or array from start to end, calling item with s at
+// each member or element; item reads it and reports whether to go on.
+func (s *jsonScan) list(start, end byte, item func() bool) bool {
+	if s.peek() != start {
 		return false
 	}
 	s.i++
-	if s.peek() == '}' {
+	if s.peek() == end {
 		s.i++
 		return true
 	}
 	for {
-		key, ok := s.string()
-		if !ok {
+		if !item() {
 			return false
 		}
-		s.peek() // ':'
-		s.i++
-		if !member(key) {
-			return false
-		}
-		if s.peek() == '}' {
+		switch s.peek() {
+		case ',':
+			s.i++
+		case end:
 			s.i++
 			return true
+		default:
+			return false
 		}
-		s.i++ // ','
 	}
 }
 
@@ -306,7 +321,10 @@ func (s *jsonScan) object(member func(key []byte) bool) bool {
 // encoding/json might match to one of keys. seen has bit i set when keys[i]
 // was read.
 func (s *jsonScan) fields(keys []string, read func(i int) bool) (seen uint, ok bool) {
-	ok = s.object(func(key []byte) bool {
+	ok = s.object(func(key []byte, plain bool) bool {
+		if !plain {
+			return false // it might unescape or fold to one of keys
+		}
 		for i, k := range keys {
 			if string(key) == k {
 				if seen&(1<<i) != 0 {
@@ -347,9 +365,9 @@ func (s *jsonScan) chat(c *telego.Chat) bool {
 			c.ID = n
 			return ok
 		}
-		t, ok := s.string()
+		t, plain, ok := s.string()
 		c.Type = chatType(t)
-		return ok
+		return ok && plain
 	})
 	return ok
 }
@@ -370,117 +388,164 @@ func chatType(t []byte) string {
 }
 
 // skipUnless skips the value of key, which is none of names. It reports
-// false when encoding/json might match key to one of names: the same letters
-// in another case, or non-ASCII letters, which may fold to ASCII ones (the
-// Kelvin sign to k).
+// false when encoding/json might match key to one of names (the same
+// letters in another case).
 func (s *jsonScan) skipUnless(key []byte, names []string) bool {
-	for _, c := range key {
-		if c >= 0x80 {
-			return false
-		}
-	}
 	for _, n := range names {
 		if bytes.EqualFold(key, []byte(n)) {
 			return false
 		}
 	}
-	s.skip()
-	return true
+	return s.skip(0)
 }
 
-// string reads a string without escapes and non-ASCII bytes (its bytes are
-// then its value) and returns its content.
-func (s *jsonScan) string() ([]byte, bool) {
+// skip skips a value at depth (0 for a member of an object read).
+func (s *jsonScan) skip(depth int) bool {
+	switch s.peek() {
+	case '{':
+		return depth < maxSkipDepth && s.object(func([]byte, bool) bool { return s.skip(depth + 1) })
+	case '[':
+		return depth < maxSkipDepth && s.list('[', ']', func() bool { return s.skip(depth + 1) })
+	case '"':
+		_, _, ok := s.string()
+		return ok
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	_, ok := s.number()
+	return ok
+}
+
+// string reads a string and returns its content as written. plain is true
+// when it has neither escapes nor non-ASCII bytes, and so is its value.
+func (s *jsonScan) string() (content []byte, plain, ok bool) {
 	if s.peek() != '"' {
-		return nil, false
+		return nil, false, false
 	}
 	s.i++
 	start := s.i
-	for ; s.b[s.i] != '"'; s.i++ {
-		if c := s.b[s.i]; c == '\\' || c >= 0x80 {
-			return nil, false
+	plain = true
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], plain, true
+		case c < 0x20:
+			return nil, false, false
+		case c == '\\':
+			plain = false
+			s.i++
+			if !s.escape() {
+				return nil, false, false
+			}
+		default:
+			plain = plain && c < 0x80
+			s.i++
 		}
 	}
-	s.i++
-	return s.b[start : s.i-1], true
+	return nil, false, false
+}
+
+// escape reads what follows a backslash in a string.
+func (s *jsonScan) escape() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch s.b[s.i] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i++
+		return true
+	case 'u':
+		s.i++
+		for range 4 {
+			if !s.at('0', '9') && !s.at('a', 'f') && !s.at('A', 'F') {
+				return false
+			}
+			s.i++
+		}
+		return true
+	}
+	return false
+}
+
+// number reads a number and reports whether it is an integer.
+func (s *jsonScan) number() (integer, ok bool) {
+	s.peek()
+	if s.at('-', '-') {
+		s.i++
+	}
+	switch {
+	case s.at('0', '0'):
+		s.i++
+	case !s.digits():
+		return false, false
+	}
+	integer = true
+	if s.at('.', '.') {
+		s.i++
+		if !s.digits() {
+			return false, false
+		}
+		integer = false
+	}
+	if s.at('e', 'e') || s.at('E', 'E') {
+		s.i++
+		if s.at('+', '+') || s.at('-', '-') {
+			s.i++
+		}
+		if !s.digits() {
+			return false, false
+		}
+		integer = false
+	}
+	return integer, true
+}
+
+// digits reads one or more digits.
+func (s *jsonScan) digits() bool {
+	start := s.i
+	for s.at('0', '9') {
+		s.i++
+	}
+	return s.i > start
 }
 
 // int reads a number that is an integer within int64, as strconv.ParseInt
 // (which encoding/json uses) would.
 func (s *jsonScan) int() (int64, bool) {
-	s.space()
-	neg := s.b[s.i] == '-'
-	if neg {
-		s.i++
-	}
+	s.peek()
 	start := s.i
-	var n uint64
-	for ; s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9'; s.i++ {
-		if n > (math.MaxUint64-9)/10 {
-			return 0, false
-		}
-		n = n*10 + uint64(s.b[s.i]-'0')
-	}
-	if s.i == start || s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+	if integer, ok := s.number(); !integer || !ok {
 		return 0, false
 	}
-	switch {
-	case !neg && n <= math.MaxInt64:
-		return int64(n), true
-	case neg && n <= 1<<63:
-		return -int64(n), true
+	lit := s.b[start:s.i]
+	neg := lit[0] == '-'
+	if neg {
+		lit = lit[1:]
 	}
-	return 0, false
+	if len(lit) > 18 { // might not fit: leave it to strconv.ParseInt
+		return 0, false
+	}
+	var n int64
+	for _, c := range lit {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // literal reads the literal lit (true, false or null).
 func (s *jsonScan) literal(lit string) bool {
-	s.space()
+	s.peek()
 	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
 		return false
 	}
 	s.i += len(lit)
 	return true
-}
-
-// skip skips a value.
-func (s *jsonScan) skip() {
-	depth := 0
-	for {
-		switch c := s.peek(); c {
-		case '"':
-			s.i++
-			for ; s.b[s.i] != '"'; s.i++ {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-			}
-			s.i++
-		case '{', '[':
-			depth++
-			s.i++
-		case '}', ']':
-			depth--
-			s.i++
-		case ',', ':':
-			s.i++
-			continue
-		default: // a number or literal
-			for s.i < len(s.b) && !endsValue(s.b[s.i]) {
-				s.i++
-			}
-		}
-		if depth == 0 {
-			return
-		}
-	}
-}
-
-// endsValue reports whether c ends a number or literal.
-func endsValue(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\r', ',', ']', '}':
-		return true
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -124,8 +125,8 @@ func TestParseSentMessageTakesTelegramsAnswers(t *testing.T) {
 	}
 }
 
-// FuzzParseSentMessage checks that the one-pass path, wherever it takes a
-// body, reads the same message as the general path.
+// FuzzParseSentMessage checks that the one-pass path takes only JSON, and
+// wherever it takes a body, reads the same message as the general path.
 func FuzzParseSentMessage(f *testing.F) {
 	for _, body := range []string{
 		sentMessageAnswer,
@@ -151,6 +152,21 @@ func FuzzParseSentMessage(f *testing.F) {
 		`[{"ok":true}]`,
 		`{"ok":true,"result":{"message_id":5,"x":[1,{"y":"\"}"},true,null,-2.5e-3]}}`,
 		`{"ok":true,"result":{"message_id":5}`,
+		`{"ok":true,"result":{"message_id":5,"x":"\u00e9\ud83d\ude00\/\b"}}`,
+		`{"ok":true,"result":{"message_id":5,"x":"\u00g9"}}`,
+		"{\"ok\":true,\"result\":{\"message_id\":5,\"x\":\"a\tb\"}}",
+		`{"ok":true,"result":{"message_id":05}}`,
+		`{"ok":true,"result":{"message_id":5,"x":[01]}}`,
+		`{"ok":true,"result":{"message_id":5,"x":-}}`,
+		`{"ok":true,"result":{"message_id":5,"x":1.}}`,
+		`{"ok":true,"result":{"message_id":5,"x":1e}}`,
+		`{"ok":true,"result":{"message_id":5,"x":tru}}`,
+		`{"ok":true,"result":{"message_id":5,"x":[1,]}}`,
+		`{"ok":true,"result":{"message_id":5,"x":{"a":1,}}}`,
+		`{"ok":true,"result":{"message_id":5,"x":{"a" 1}}}`,
+		`{"ok":true,"result":{"message_id":5}} x`,
+		"{\"ok\":true,\"result\":{\"message_id\":5}}\x00",
+		`{"ok":true,"result":{"message_id":5,"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}`,
 		``,
 	} {
 		f.Add([]byte(body))
@@ -159,6 +175,9 @@ func FuzzParseSentMessage(f *testing.F) {
 		got, ok := parseSentMessage(body)
 		if !ok {
 			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("one pass %+v of a body that is not JSON: %q", got, body)
 		}
 		want, err := answerMessage(200, body)
 		if err != nil || !reflect.DeepEqual(got, want) {
@@ -284,4 +303,24 @@ func checkSendMessageRequest(t *testing.T, p *telego.SendMessageParams) {
 	if got.ContentType != want.ContentType || !bytes.Equal(got.BodyRaw, want.BodyRaw) {
 		t.Fatalf("body\n%s (%s)\nwant\n%s (%s)", got.BodyRaw, got.ContentType, want.BodyRaw, want.ContentType)
 	}
+}
+
+// FuzzJSONScan checks that jsonScan takes a value exactly when json.Valid
+// does, but for values nested deeper than maxSkipDepth, which it may refuse.
+func FuzzJSONScan(f *testing.F) {
+	for _, v := range []string{
+		sentMessageAnswer, `{}`, `[]`, ` [1, -0, 0.5e+3, -1E-2, "a\"\\\/\b\f\n\r\t\u00E9", true, false, null, {"a":{}}] `,
+		`"\ud83d\ude00"`, `"é"`, "\"\xff\"", `01`, `1.`, `.5`, `-`, `1e`, `+1`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{a:1}`,
+		`"\u12"`, `"\x"`, "\"a\tb\"", `tru`, `nulll`, `[1 2]`, `{"a":1}}`, `{} {}`, "{}\x00", ``, ` `,
+	} {
+		f.Add([]byte(v))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := jsonScan{b: b}
+		ok := s.skip(0) && s.peek() == 0 && s.i == len(b)
+		valid := json.Valid(b)
+		if ok && !valid || !ok && valid && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) < maxSkipDepth {
+			t.Fatalf("jsonScan %v, json.Valid %v: %q", ok, valid, b)
+		}
+	})
 }
