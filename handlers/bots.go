@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -83,44 +82,36 @@ var (
 func (b *botClient) CallMethod(ctx context.Context, method string, body *ta.RequestData) (json.RawMessage, error) {
 	resp, err := b.caller.Call(ctx, b.baseURL+method, body)
 	if err != nil {
-		return nil, fmt.Errorf("internal execution: %w", err)
+		return nil, callError(err)
 	}
 	if !resp.Ok {
-		return nil, fmt.Errorf("api: %w", resp.Error)
+		return nil, callError(resp.Error)
 	}
 	return resp.Result, nil
-}
-
-// sentMessage is the part of Telegram's Message that telequeue records.
-type sentMessage struct {
-	MessageID int   `json:"message_id"`
-	Date      int64 `json:"date"`
-	Chat      struct {
-		ID   int64  `json:"id"`
-		Type string `json:"type"`
-	} `json:"chat"`
 }
 
 // SendMessage calls sendMessage. Its errors are those of telego.Bot's: a
 // refused call wraps a *telegoapi.Error, anything else wraps the caller's
 // [*TransportError].
 func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageParams) (*telego.Message, error) {
-	data, err := jsonRequest(params)
+	data, err := sendMessageRequest(params)
 	if err != nil {
 		return nil, fmt.Errorf("internal execution: %w", err)
 	}
-	resp, err := b.caller.Call(ctx, b.sendMessageURL, data)
+	m, err := post(ctx, b.caller, b.sendMessageURL, data, readSentMessage)
 	if err != nil {
-		return nil, fmt.Errorf("internal execution: %w", err)
+		return nil, callError(err)
 	}
-	if !resp.Ok {
-		return nil, fmt.Errorf("api: %w", resp.Error)
+	return m, nil
+}
+
+// callError wraps the error of a call as telego.Bot does: "api: " for a
+// refused call (a *telegoapi.Error), "internal execution: " for the rest.
+func callError(err error) error {
+	if _, refused := err.(*ta.Error); refused {
+		return fmt.Errorf("api: %w", err)
 	}
-	var m sentMessage
-	if err := json.Unmarshal(resp.Result, &m); err != nil || m.MessageID == 0 {
-		return nil, fmt.Errorf("internal execution: %w", &TransportError{Kind: "response", err: errors.New("result is not a message")})
-	}
-	return &telego.Message{MessageID: m.MessageID, Date: m.Date, Chat: telego.Chat{ID: m.Chat.ID, Type: m.Chat.Type}}, nil
+	return fmt.Errorf("internal execution: %w", err)
 }
 
 // jsonRequest encodes request parameters with encoding/json. The JSON is

@@ -91,8 +91,16 @@ func newCaller(timeout time.Duration) caller {
 }
 
 func (c caller) Call(ctx context.Context, url string, data *ta.RequestData) (*ta.Response, error) {
+	return post(ctx, c, url, data, decodeAnswer)
+}
+
+// post sends data to url and returns what read makes of the answer's HTTP
+// status and body; the body is valid only during read. Everything that is
+// not an answer is a [*TransportError].
+func post[T any](ctx context.Context, c caller, url string, data *ta.RequestData, read func(status int, body []byte) (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return nil, &TransportError{Kind: "network", err: err}
+		return zero, &TransportError{Kind: "network", err: err}
 	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
@@ -108,7 +116,7 @@ func (c caller) Call(ctx context.Context, url string, data *ta.RequestData) (*ta
 	case data.BodyStream != nil:
 		req.SetBodyStream(data.BodyStream, -1)
 	default:
-		return nil, &TransportError{Kind: "network", err: errors.New("no request body")}
+		return zero, &TransportError{Kind: "network", err: errors.New("no request body")}
 	}
 
 	var err error
@@ -119,17 +127,23 @@ func (c caller) Call(ctx context.Context, url string, data *ta.RequestData) (*ta
 	}
 	if err != nil {
 		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
-			return nil, &TransportError{Kind: "timeout", err: err}
+			return zero, &TransportError{Kind: "timeout", err: err}
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, &TransportError{Kind: "timeout", err: err}
+			return zero, &TransportError{Kind: "timeout", err: err}
 		}
-		return nil, &TransportError{Kind: "network", err: err}
+		return zero, &TransportError{Kind: "network", err: err}
 	}
-	status := resp.StatusCode()
+	return read(resp.StatusCode(), resp.Body())
+}
+
+// decodeAnswer decodes a Bot API answer. A body that is not one, or a 5xx
+// status without a successful answer, is a [*TransportError]; a refused call
+// is a Response with Ok false and its Error set.
+func decodeAnswer(status int, body []byte) (*ta.Response, error) {
 	var apiResp ta.Response
-	if jsonErr := json.Unmarshal(resp.Body(), &apiResp); jsonErr != nil || (!apiResp.Ok && apiResp.Error == nil) {
+	if jsonErr := json.Unmarshal(body, &apiResp); jsonErr != nil || (!apiResp.Ok && apiResp.Error == nil) {
 		if status >= 500 {
 			return nil, &TransportError{Kind: "server", StatusCode: status}
 		}
