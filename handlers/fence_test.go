@@ -18,8 +18,10 @@ import (
 	"github.com/telequeue/telequeue/handlers"
 	"github.com/telequeue/telequeue/internal/keys"
 	"github.com/telequeue/telequeue/internal/recovery"
+	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/ratelimit"
+	"github.com/telequeue/telequeue/server"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -38,6 +40,27 @@ func TestFencedRunDoesNotSend(t *testing.T) {
 		// The fence rides in the limiter's round trip.
 		e := setupLimits(t, 1, sandbox.Limits{}, ratelimit.Config{Global: 1000, Chat: 100})
 		testFencedRun(t, e.client, e.inspector, e.redis.Client(t).Set, e.sandbox.Count)
+	})
+	t.Run("limits_off_with_prefetch", func(t *testing.T) {
+		t.Parallel()
+		// The dequeue read the marker and the pauses, but the run's fence
+		// must still be read: the limiter's round trip carries it.
+		r := redistest.Start(t)
+		sb, url := startSandbox(t, sandbox.Config{})
+		rdb := r.Client(t)
+		limiter, err := ratelimit.New(rdb, ratelimit.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := handlers.NewSendMessageHandler(handlers.Config{Bots: testBots(t, url, 5*time.Second), Limiter: limiter, Redis: rdb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := asynq.RedisClientOpt{Addr: r.Addr()}
+		startServer(t, server.Config{Redis: opt, Concurrency: 2, SendMessage: h,
+			Prefetch: handlers.NewPrefetch(true, limiter, []string{tasks.DefaultBot}, nil)})
+		c, insp := asynqClients(t, opt)
+		testFencedRun(t, c, insp, rdb.Set, sb.Count)
 	})
 }
 
