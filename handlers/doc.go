@@ -35,11 +35,13 @@
 // summary, never from telego's error text, which can contain the request URL
 // and so the bot token.
 //
-// Before a send, the handler looks for the task's "sent" marker (in the round
-// trip of its first limiter call); right after Telegram confirms, it writes
-// one, together with the task's result. A task that runs again after a crash
-// or a Redis outage, but whose message was already delivered, completes
-// without sending again.
+// Before a send, the handler looks for the task's "sent" marker (read in the
+// round trip in which asynq dequeued the task, see [Prefetch], or else in
+// that of its first limiter call); right after Telegram confirms, it writes
+// one, together with the task's result (in the round trip in which asynq
+// completes the task, see [Completions]). A task that runs again after a
+// crash or a Redis outage, but whose message was already delivered,
+// completes without sending again.
 //
 // Rate-limit waits: a wait for the bot's budget is reserved and slept in the
 // handler; a wait the chat sets (its own limit, a group's per-minute limit, a

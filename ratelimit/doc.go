@@ -103,6 +103,13 @@
 // to a bot Telegram asked to wait. One EXISTS is cheap for Redis and small
 // next to a Bot API call.
 //
+// A caller that can learn the running pauses in a round trip it makes
+// anyway skips even that: [Limiter.Throttled] keeps an index of the bot's
+// running pauses ([Limiter.PauseIndex]), and [Limiter.Unlimited] and
+// [Paused] tell from its members whether a key needs the limiter at all.
+// telequeue's workers read the index in asynq's dequeue round trip
+// (handlers.Prefetch).
+//
 // # Keys
 //
 // The bot name is the Redis Cluster hash tag, so all keys of one call share
@@ -115,6 +122,7 @@
 //	telequeue:rl:{bot}:pause           end of the bot's 429 pause
 //	telequeue:rl:{bot}:pause:chat:<chat> end of the chat's 429 pause
 //	telequeue:rl:{bot}:429             chats with a 429 in the last second
+//	telequeue:rl:{bot}:pauses          running pauses: "bot", "chat:<chat>" by end
 //
 // Values are microseconds of the Redis clock. Every key expires: a TAT
 // shortly after the TAT (an idle chat leaves nothing behind), a pause when
