@@ -126,5 +126,6 @@
 //
 // Values are microseconds of the Redis clock. Every key expires: a TAT
 // shortly after the TAT (an idle chat leaves nothing behind), a pause when
-// it ends, the 429 set after one second.
+// it ends, the pause index with its longest pause, the 429 set after one
+// second.
 package ratelimit
