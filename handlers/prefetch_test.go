@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,60 @@ func TestPrefetchUsedOnce(t *testing.T) {
 func TestDequeueReadScriptKeepsAsynqs(t *testing.T) {
 	if n := strings.Count(asynqDequeueSource, asynqDequeueAnswer); n != 1 {
 		t.Fatalf("asynq's dequeue script holds its answer line %d times, want 1", n)
+	}
+	if !strings.HasSuffix(asynqDequeueSource, asynqDequeueNone) {
+		t.Fatal("asynq's dequeue script does not end with its answer for no task")
+	}
+}
+
+// TestPrefetchLane: with a lane, a poll of the lane queue right after
+// another queue's dequeue found it empty is answered without Redis, and a
+// task enqueued on the lane is still picked up at once.
+func TestPrefetchLane(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	rdb := r.Client(t)
+	srvClient := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	t.Cleanup(func() { _ = srvClient.Close() })
+	p := NewPrefetch(true, nil, nil, nil)
+	p.Lane("lane")
+	srvClient.AddHook(p.Hook(srvClient))
+	done := make(chan string, 10)
+	handler := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		done <- id
+		return nil
+	})
+	// Two servers on one client, as server.New runs the callback lane.
+	for _, queues := range []map[string]int{{"main": 1, "other": 1}, {"lane": 1}} {
+		srv := asynq.NewServerFromRedisClient(srvClient, asynq.Config{Concurrency: 2, Queues: queues,
+			LogLevel: asynq.FatalLevel, TaskCheckInterval: 10 * time.Millisecond})
+		if err := srv.Start(handler); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.laneLocal.Load() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d polls of the lane answered without Redis in 10 s, want 3", p.laneLocal.Load())
+		}
+	}
+	c := asynq.NewClientFromRedisClient(rdb)
+	for i, q := range []string{"lane", "main", "lane"} {
+		id := q + strconv.Itoa(i)
+		start := time.Now()
+		if _, err := c.Enqueue(asynq.NewTask("contract:lane", nil), asynq.Queue(q), asynq.TaskID(id)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-done:
+			if got != id {
+				t.Errorf("ran %s, want %s", got, id)
+			}
+			t.Logf("%s picked up after %v", id, time.Since(start).Round(time.Millisecond))
+		case <-time.After(2 * time.Second):
+			t.Fatalf("task %s on queue %s not run within 2 s", id, q)
+		}
 	}
 }
 

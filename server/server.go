@@ -244,6 +244,10 @@ func New(cfg Config) (*Server, error) {
 		lane := acfg
 		lane.Concurrency, lane.Queues, lane.StrictPriority = cfg.CallbackConcurrency, map[string]int{tasks.QueueCallbacks: 1}, false
 		s.lane = asynq.NewServerFromRedisClient(rdb, lane)
+		if prefetch != nil {
+			// Its polls ride on the other queues' dequeues.
+			prefetch.Lane(tasks.QueueCallbacks)
+		}
 		queues = append(queues, tasks.QueueCallbacks)
 	}
 	if cfg.DeadAfter >= 0 {
