@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -108,7 +109,7 @@ func (b *botClient) SendMessage(ctx context.Context, params *telego.SendMessageP
 // callError wraps the error of a call as telego.Bot does: "api: " for a
 // refused call (a *telegoapi.Error), "internal execution: " for the rest.
 func callError(err error) error {
-	if _, refused := err.(*ta.Error); refused {
+	if refused := (*ta.Error)(nil); errors.As(err, &refused) {
 		return fmt.Errorf("api: %w", err)
 	}
 	return fmt.Errorf("internal execution: %w", err)

@@ -72,6 +72,7 @@ type Config struct {
 type SendMessageHandler struct {
 	bots               map[string]Sender
 	limiter            Limiter
+	unlimited          func(ratelimit.Key) bool // the limiter's Unlimited, if it has one
 	rdb                redis.UniversalClient
 	markerTTL          time.Duration
 	markerWriteTimeout time.Duration
@@ -98,6 +99,9 @@ func NewSendMessageHandler(cfg Config) (*SendMessageHandler, error) {
 		bots: cfg.Bots, limiter: cfg.Limiter, rdb: cfg.Redis,
 		markerTTL: cfg.SentMarkerTTL, markerWriteTimeout: cfg.MarkerWriteTimeout,
 		obs: cfg.Observer, completions: cfg.Completions, outcomes: cfg.Outcomes, log: cfg.Logger,
+	}
+	if u, ok := cfg.Limiter.(interface{ Unlimited(ratelimit.Key) bool }); ok {
+		h.unlimited = u.Unlimited
 	}
 	if h.markerTTL <= 0 {
 		h.markerTTL = 72 * time.Hour
@@ -380,7 +384,7 @@ func (h *SendMessageHandler) prefetchedSlot(ctx context.Context, pf *prefetched,
 	if !ok || recovery.NeedsFence(ctx) {
 		return false, nil
 	}
-	if u, ok := h.limiter.(interface{ Unlimited(ratelimit.Key) bool }); !ok || !u.Unlimited(k) {
+	if h.unlimited == nil || !h.unlimited(k) {
 		return false, nil
 	}
 	return !ratelimit.Paused(k, running), nil

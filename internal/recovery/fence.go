@@ -69,10 +69,7 @@ type Fence struct {
 // (see [Process.WithRun]): no recoverer can have taken the task then.
 func QueueFence(ctx context.Context, pipe redis.Pipeliner, queue, taskID string) *Fence {
 	r, _ := ctx.Value(ctxKey{}).(run)
-	if r.proc == "" || queue == "" || taskID == "" {
-		return nil
-	}
-	if r.beats != nil && r.beats.fresh(r.start, time.Now()) {
+	if !r.needsRead() || queue == "" || taskID == "" {
 		return nil
 	}
 	return &Fence{run: r, cmd: pipe.MGet(ctx, keys.Fence(queue, taskID))}
@@ -84,6 +81,12 @@ func QueueFence(ctx context.Context, pipe redis.Pipeliner, queue, taskID string)
 // began.
 func NeedsFence(ctx context.Context) bool {
 	r, _ := ctx.Value(ctxKey{}).(run)
+	return r.needsRead()
+}
+
+// needsRead reports whether r must read its fence now: fast recovery is on
+// and r's process has not beaten without a gap since r began.
+func (r run) needsRead() bool {
 	return r.proc != "" && (r.beats == nil || !r.beats.fresh(r.start, time.Now()))
 }
 
