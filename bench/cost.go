@@ -57,12 +57,18 @@ type costSnap struct {
 	// mallocs is go_memstats_mallocs_total summed over the worker
 	// processes; NaN if one of them does not serve it.
 	mallocs float64
+	// calls are INFO commandstats' calls per command (inside scripts
+	// too), for the breakdown in the progress output.
+	calls map[string]int64
 }
 
 // costs are a run's Redis commands, Redis round trips and worker
 // allocations per message between two snapshots.
 type costs struct {
 	commands, trips, allocs float64
+	// byName is the busiest commands per message, scripts' included
+	// (progress output only).
+	byName string
 }
 
 // costSnap reads the processed counters and INFO stats in one pipeline, so
@@ -75,6 +81,7 @@ func (b *bench) costSnap(ctx context.Context, g group, queues []string) (costSna
 		gets[i] = pipe.Get(ctx, "asynq:{"+q+"}:processed")
 	}
 	info := pipe.Info(ctx, "stats")
+	cmdstats := pipe.Info(ctx, "commandstats")
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return costSnap{}, fmt.Errorf("processed counters and INFO stats: %w", err)
 	}
@@ -95,6 +102,7 @@ func (b *bench) costSnap(ctx context.Context, g group, queues []string) (costSna
 	}
 	s.commands -= ownCommands
 	s.reads -= ownTrips
+	s.calls = commandCalls(infoFields(cmdstats.Val()))
 	s.mallocs = b.mallocs(ctx, g)
 	return s, nil
 }
@@ -106,15 +114,18 @@ func (s costSnap) perMessage(to costSnap) (costs, error) {
 	if n <= 0 {
 		return costs{}, errors.New("no task processed between the two snapshots")
 	}
+	r := rates(commandCounts{calls: s.calls}, commandCounts{calls: to.calls}, n)
+	delete(r.calls, "info") // the snapshots' own
 	return costs{
 		commands: float64(to.commands-s.commands) / n,
 		trips:    float64(to.reads-s.reads) / n,
 		allocs:   (to.mallocs - s.mallocs) / n,
+		byName:   r.top(12),
 	}, nil
 }
 
 func (c costs) String() string {
-	return fmt.Sprintf("Redis commands %.1f, round trips %.1f, worker allocations %s", c.commands, c.trips, allocs(c.allocs))
+	return fmt.Sprintf("Redis commands %.1f (%s), round trips %.1f, worker allocations %s", c.commands, c.byName, c.trips, allocs(c.allocs))
 }
 
 // allocs formats allocations per message, "n/a" if unknown.

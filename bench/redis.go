@@ -64,7 +64,12 @@ func (b *bench) commandCounts(ctx context.Context) (commandCounts, error) {
 	if err != nil {
 		return commandCounts{}, err
 	}
-	c := commandCounts{total: total, calls: map[string]int64{}}
+	return commandCounts{total: total, calls: commandCalls(cs)}, nil
+}
+
+// commandCalls reads the calls per command out of INFO commandstats.
+func commandCalls(cs map[string]string) map[string]int64 {
+	calls := map[string]int64{}
 	for k, v := range cs {
 		name, ok := strings.CutPrefix(k, "cmdstat_")
 		if !ok {
@@ -72,11 +77,11 @@ func (b *bench) commandCounts(ctx context.Context) (commandCounts, error) {
 		}
 		for _, f := range strings.Split(v, ",") {
 			if n, ok := strings.CutPrefix(f, "calls="); ok {
-				c.calls[name], _ = strconv.ParseInt(n, 10, 64)
+				calls[name], _ = strconv.ParseInt(n, 10, 64)
 			}
 		}
 	}
-	return c, nil
+	return calls
 }
 
 // commandRates are commands per second between two snapshots, without the

@@ -50,7 +50,7 @@ func (k *throughputKind) mean() (cpuSnap, costs) {
 		sum.allocs += r.costs.allocs
 	}
 	n := float64(len(k.runs))
-	return meanCPU(cs), costs{sum.commands / n, sum.trips / n, sum.allocs / n}
+	return meanCPU(cs), costs{commands: sum.commands / n, trips: sum.trips / n, allocs: sum.allocs / n}
 }
 
 // measureThroughput runs the baselines and telequeue -repeat times each,
