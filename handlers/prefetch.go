@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,10 +321,7 @@ if redis.call("EXISTS", KEYS[2]) == 0 then
 end
 return nil`
 
-var asynqDequeueSHA = func() string {
-	sum := sha1.Sum([]byte(asynqDequeueSource))
-	return hex.EncodeToString(sum[:])
-}()
+var asynqDequeueSHA = sha1Hex(asynqDequeueSource)
 
 // dequeueReadScript returns asynq's dequeue script whose answer, once it
 // has dequeued a task, also carries the reads of a Prefetch: asynq's part is
