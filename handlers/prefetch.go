@@ -340,11 +340,23 @@ func dequeueReadScript(markerPrefix string, indexes []string, lane string) *redi
 		reads.WriteString("\n\t\tres[3] = redis.call(\"GET\", " + luaQuote(markerPrefix) + " .. id)")
 	}
 	if len(indexes) > 0 {
+		// An index exists only while one of its pauses runs (it expires
+		// with its longest): without a 429 pause, one EXISTS per bot and
+		// no clock.
 		reads.WriteString(`
-		local t = redis.call("TIME")
-		local now = "(" .. string.format("%.0f", tonumber(t[1]) * 1000000 + tonumber(t[2]))`)
+		local now`)
 		for _, ix := range indexes {
-			reads.WriteString("\n\t\tres[#res + 1] = redis.call(\"ZRANGEBYSCORE\", " + luaQuote(ix) + ", now, \"+inf\")")
+			q := luaQuote(ix)
+			reads.WriteString(`
+		if redis.call("EXISTS", ` + q + `) == 1 then
+			if not now then
+				local t = redis.call("TIME")
+				now = "(" .. string.format("%.0f", tonumber(t[1]) * 1000000 + tonumber(t[2]))
+			end
+			res[#res + 1] = redis.call("ZRANGEBYSCORE", ` + q + `, now, "+inf")
+		else
+			res[#res + 1] = {}
+		end`)
 		}
 	}
 	src := asynqDequeueSource
