@@ -71,9 +71,23 @@ type prefetched struct {
 	at        time.Time // when the answer came
 	marker    []byte    // the sent marker, if hasMarker
 	hasMarker bool
-	markers   bool                // the marker was read (Prefetch with markers)
-	pauses    map[string][]string // bot → members of its running pauses
-	used      atomic.Bool
+	markers   bool // the marker was read (Prefetch with markers)
+	// pauses are the members of the running pauses of each of bots (the
+	// Prefetch's, shared), nil where none runs.
+	bots   []string
+	pauses [][]string
+	used   atomic.Bool
+}
+
+// running returns the members of bot's running pauses and whether they
+// were read.
+func (f *prefetched) running(bot string) ([]string, bool) {
+	for i, b := range f.bots {
+		if b == bot {
+			return f.pauses[i], true
+		}
+	}
+	return nil, false
 }
 
 // prefetchMaxAge is the oldest a dequeue's reads may be to stand for the
@@ -280,16 +294,19 @@ func (p *Prefetch) decode(res []any) (id string, f *prefetched, msg string, err 
 		f.marker, f.hasMarker = []byte(m), true
 	}
 	if len(p.indexes) > 0 {
-		f.pauses = make(map[string][]string, len(p.indexes))
-		for i, b := range p.bots {
+		f.bots, f.pauses = p.bots, make([][]string, len(p.bots))
+		for i := range p.bots {
 			list, _ := res[3+i].([]any)
+			if len(list) == 0 {
+				continue
+			}
 			members := make([]string, 0, len(list))
 			for _, m := range list {
 				if s, ok := m.(string); ok {
 					members = append(members, s)
 				}
 			}
-			f.pauses[b] = members
+			f.pauses[i] = members
 		}
 	}
 	return id, f, msg, nil

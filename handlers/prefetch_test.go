@@ -104,10 +104,10 @@ func TestPrefetchRidesAsynqDequeue(t *testing.T) {
 		if !f.markers {
 			t.Errorf("task %s: markers not read", id)
 		}
-		if p := f.pauses["default"]; !slices.Equal(p, []string{"chat:-10042"}) {
+		if p, _ := f.running("default"); !slices.Equal(p, []string{"chat:-10042"}) {
 			t.Errorf("task %s: running pauses of default %q, want only the group's that runs", id, p)
 		}
-		if p, ok := f.pauses["other"]; !ok || len(p) != 0 {
+		if p, ok := f.running("other"); !ok || len(p) != 0 {
 			t.Errorf("task %s: running pauses of other %q (%v), want none, read", id, p, ok)
 		}
 	}

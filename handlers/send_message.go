@@ -380,7 +380,7 @@ func (h *SendMessageHandler) prefetchedSlot(ctx context.Context, pf *prefetched,
 		}
 		check.done = true
 	}
-	running, ok := pf.pauses[k.Bot]
+	running, ok := pf.running(k.Bot)
 	if !ok || recovery.NeedsFence(ctx) {
 		return false, nil
 	}
