@@ -392,6 +392,12 @@ func ParseSendMessage(data []byte) (*SendMessage, error) {
 // validated, such as a long text for [SplitMessage].
 func DecodeSendMessage(data []byte) (*SendMessage, error) {
 	var m SendMessage
+	if decodeSendMessageFast(data, &m) {
+		return &m, nil
+	}
+	// The fast path declined, perhaps after writing some fields: start
+	// again from a zero message, as decodeStrict alone would.
+	m = SendMessage{}
 	if err := decodeStrict(data, &m); err != nil {
 		return nil, err
 	}
