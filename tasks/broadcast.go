@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
@@ -44,12 +43,10 @@ type BroadcastChunk struct {
 	Chunk int `json:"chunk"`
 }
 
-// broadcastIDRE accepts the ids telequeue generates (lowercase base32) and
-// leaves room for callers' own: letters, digits, '_' and '-'.
-var broadcastIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidBroadcastID reports whether id can name a broadcast.
-func ValidBroadcastID(id string) bool { return broadcastIDRE.MatchString(id) }
+// ValidBroadcastID reports whether id can name a broadcast: 1 to 64
+// letters, digits, '_' or '-', the ids telequeue generates (lowercase
+// base32) and room for callers' own.
+func ValidBroadcastID(id string) bool { return validName(id) }
 
 // Validate checks the payload. It returns a [*ValidationError].
 func (p *BroadcastChunk) Validate() error {

@@ -17,6 +17,11 @@ import (
 // and no object in it may name a key twice. Errors are [*ValidationError]
 // values naming the field where the decoder can tell it, else they wrap
 // [ErrMalformedPayload].
+//
+// [DecodeSendMessage] tries decodeSendMessageFast first, which decodes the
+// common sendMessage payloads to the same message for a fraction of the
+// cost and leaves every other payload, and so every error, to
+// decodeStrict.
 func decodeStrict(payload []byte, v any) error {
 	if !utf8.Valid(payload) {
 		// encoding/json would replace the bad bytes with U+FFFD and so

@@ -4,14 +4,24 @@ import (
 	"html"
 	"regexp"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // UTF16Len returns the length of s in UTF-16 code units, the unit Telegram
 // uses for text lengths and entity offsets.
 func UTF16Len(s string) int {
 	n := 0
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		// Most texts are mostly ASCII, one unit a byte: skip decoding.
+		if s[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		// Like a range loop, read each invalid byte as U+FFFD.
+		r, size := utf8.DecodeRuneInString(s[i:])
 		n += utf16.RuneLen(r)
+		i += size
 	}
 	return n
 }
