@@ -249,6 +249,24 @@ var limitsOff = [4]float64{}
 // serving its metrics on a free port, and waits until each has registered
 // with asynq.
 func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, taskCheck time.Duration, profileDir string, alt *alt) (group, error) {
+	return retryPortClash(func() (group, error) { return b.startWorkersOnce(ctx, n, limits, taskCheck, profileDir, alt) })
+}
+
+// retryPortClash runs start again, up to twice, when a process it started
+// could not listen on the free port it was given: between the probe that
+// found the port free and the process's listen, another process's outgoing
+// connection may take it (the probe's port comes from the same ephemeral
+// range).
+func retryPortClash(start func() (group, error)) (group, error) {
+	for i := 0; ; i++ {
+		g, err := start()
+		if err == nil || i == 2 || !strings.Contains(err.Error(), "address already in use") {
+			return g, err
+		}
+	}
+}
+
+func (b *bench) startWorkersOnce(ctx context.Context, n int, limits [4]float64, taskCheck time.Duration, profileDir string, alt *alt) (group, error) {
 	var g group
 	for i := range n {
 		port, err := redistest.FreePort()
@@ -285,6 +303,10 @@ func (b *bench) startWorkers(ctx context.Context, n int, limits [4]float64, task
 // startPlain spawns n plain asynq workers in mode "noop" or "http", each
 // serving its metrics on a free port.
 func (b *bench) startPlain(ctx context.Context, n int, mode, profileDir string) (group, error) {
+	return retryPortClash(func() (group, error) { return b.startPlainOnce(ctx, n, mode, profileDir) })
+}
+
+func (b *bench) startPlainOnce(ctx context.Context, n int, mode, profileDir string) (group, error) {
 	var g group
 	for i := range n {
 		port, err := redistest.FreePort()

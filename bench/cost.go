@@ -60,6 +60,8 @@ type costSnap struct {
 	// calls are INFO commandstats' calls per command (inside scripts
 	// too), for the breakdown in the progress output.
 	calls map[string]int64
+	// usec is INFO commandstats' time per command.
+	usec map[string]int64
 }
 
 // costs are a run's Redis commands, Redis round trips and worker
@@ -69,6 +71,9 @@ type costs struct {
 	// byName is the busiest commands per message, scripts' included
 	// (progress output only).
 	byName string
+	// usec is the Redis time (µs) per message of the busiest commands, a
+	// script's including the commands it runs (progress output only).
+	usec string
 }
 
 // costSnap reads the processed counters and INFO stats in one pipeline, so
@@ -102,7 +107,8 @@ func (b *bench) costSnap(ctx context.Context, g group, queues []string) (costSna
 	}
 	s.commands -= ownCommands
 	s.reads -= ownTrips
-	s.calls = commandCalls(infoFields(cmdstats.Val()))
+	cs := infoFields(cmdstats.Val())
+	s.calls, s.usec = commandStat(cs, "calls"), commandStat(cs, "usec")
 	s.mallocs = b.mallocs(ctx, g)
 	return s, nil
 }
@@ -116,16 +122,19 @@ func (s costSnap) perMessage(to costSnap) (costs, error) {
 	}
 	r := rates(commandCounts{calls: s.calls}, commandCounts{calls: to.calls}, n)
 	delete(r.calls, "info") // the snapshots' own
+	u := rates(commandCounts{calls: s.usec}, commandCounts{calls: to.usec}, n)
+	delete(u.calls, "info")
 	return costs{
 		commands: float64(to.commands-s.commands) / n,
 		trips:    float64(to.reads-s.reads) / n,
 		allocs:   (to.mallocs - s.mallocs) / n,
 		byName:   r.top(12),
+		usec:     u.top(8),
 	}, nil
 }
 
 func (c costs) String() string {
-	return fmt.Sprintf("Redis commands %.1f (%s), round trips %.1f, worker allocations %s", c.commands, c.byName, c.trips, allocs(c.allocs))
+	return fmt.Sprintf("Redis commands %.1f (%s; µs in them: %s), round trips %.1f, worker allocations %s", c.commands, c.byName, c.usec, c.trips, allocs(c.allocs))
 }
 
 // allocs formats allocations per message, "n/a" if unknown.

@@ -64,24 +64,26 @@ func (b *bench) commandCounts(ctx context.Context) (commandCounts, error) {
 	if err != nil {
 		return commandCounts{}, err
 	}
-	return commandCounts{total: total, calls: commandCalls(cs)}, nil
+	return commandCounts{total: total, calls: commandStat(cs, "calls")}, nil
 }
 
-// commandCalls reads the calls per command out of INFO commandstats.
-func commandCalls(cs map[string]string) map[string]int64 {
-	calls := map[string]int64{}
+// commandStat reads one figure per command out of INFO commandstats:
+// "calls", or "usec" (the time spent in it; a script's includes the
+// commands it runs).
+func commandStat(cs map[string]string, field string) map[string]int64 {
+	stat := map[string]int64{}
 	for k, v := range cs {
 		name, ok := strings.CutPrefix(k, "cmdstat_")
 		if !ok {
 			continue
 		}
 		for _, f := range strings.Split(v, ",") {
-			if n, ok := strings.CutPrefix(f, "calls="); ok {
-				calls[name], _ = strconv.ParseInt(n, 10, 64)
+			if n, ok := strings.CutPrefix(f, field+"="); ok {
+				stat[name], _ = strconv.ParseInt(n, 10, 64)
 			}
 		}
 	}
-	return calls
+	return stat
 }
 
 // commandRates are commands per second between two snapshots, without the
