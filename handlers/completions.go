@@ -47,7 +47,6 @@ type Completions struct {
 	pending map[string]*ride
 
 	rode, alone atomic.Int64
-	scripted    atomic.Int64   // rides in a ride script (completions_script.go)
 	bg          sync.WaitGroup // writes gone on their own, still running
 }
 
@@ -65,9 +64,6 @@ type ride struct {
 	// then writes them on its own).
 	done  func(error)
 	timer *time.Timer
-	// scriptable: every write's answer can be set from a ride script's
-	// (see rideable).
-	scriptable bool
 }
 
 // NewCompletions returns Completions for the handlers of one asynq server
@@ -85,15 +81,11 @@ func NewCompletions(log *slog.Logger) *Completions {
 // round trip failed).
 func (c *Completions) counts() (rode, alone int64) { return c.rode.Load(), c.alone.Load() }
 
-// scriptedCount reports how many tasks' writes rode inside asynq's script
-// (see completions_script.go), of those that rode.
-func (c *Completions) scriptedCount() int64 { return c.scripted.Load() }
-
 // add leaves a task's writes to ride with asynq's script that ends it.
 // done receives their error, once, on the goroutine that sent them
 // (asynq's), or that gave up on them (a timer's, or Flush's).
 func (c *Completions) add(taskID string, writes []redis.Cmder, done func(error)) {
-	r := &ride{writes: writes, done: done, scriptable: rideable(writes)}
+	r := &ride{writes: writes, done: done}
 	c.mu.Lock()
 	if old := c.pending[taskID]; old != nil {
 		// The task ran here again before its earlier writes rode (asynq
@@ -182,17 +174,13 @@ func (c *Completions) finish(r *ride, err error) {
 // scripts on rdb, the Redis client of the asynq server that runs the
 // handlers: rdb.AddHook(c.Hook(rdb)) before the server starts.
 func (c *Completions) Hook(rdb redis.UniversalClient) redis.Hook {
-	_, cluster := rdb.(*redis.ClusterClient)
-	return completionHook{c: c, rdb: rdb, scripts: !cluster}
+	return completionHook{c: c, rdb: rdb}
 }
 
 type completionHook struct {
 	commandHook
 	c   *Completions
 	rdb redis.UniversalClient
-	// scripts: writes may ride inside asynq's script (not on a cluster
-	// client, where they live in other slots than the task's keys).
-	scripts bool
 }
 
 // commandHook is the part of a go-redis hook that acts on single commands
@@ -206,7 +194,7 @@ func (commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 }
 
 func (h completionHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	c, rdb, scripts := h.c, h.rdb, h.scripts
+	c, rdb := h.c, h.rdb
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if c.n.Load() == 0 {
 			return next(ctx, cmd)
@@ -220,14 +208,6 @@ func (h completionHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		r.timer.Stop()
-		if scripts && r.scriptable {
-			if rs, asynqCmd, args := rideScriptOf(cmd); rs != nil {
-				werr := rideInScript(ctx, next, rdb, rs, asynqCmd, args, r)
-				c.scripted.Add(1)
-				c.finish(r, werr)
-				return cmd.Err()
-			}
-		}
 		pipe := rdb.Pipeline()
 		_ = pipe.BatchProcess(ctx, r.writes...)
 		_ = pipe.Process(ctx, cmd)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,20 +23,7 @@ type pipelineLog struct {
 
 func (l *pipelineLog) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (l *pipelineLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if cmd.Name() == "evalsha" {
-			var names []string
-			for _, a := range cmd.Args() {
-				if s, ok := a.(string); ok && strings.HasPrefix(s, "rode-") {
-					names = append(names, "in script "+s)
-				}
-			}
-			l.mu.Lock()
-			l.pipes = append(l.pipes, names)
-			l.mu.Unlock()
-		}
-		return next(ctx, cmd)
-	}
+	return next
 }
 func (l *pipelineLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
@@ -68,19 +54,6 @@ func (l *pipelineLog) rodeWith(value string) bool {
 	return false
 }
 
-// rodeInScript reports whether an EVALSHA carried the SET of value among
-// its arguments: the write rode inside asynq's script.
-func (l *pipelineLog) rodeInScript(value string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range l.pipes {
-		if slices.Contains(p, "in script "+value) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestCompletionsRideAsynqScripts is the contract between Completions and
 // asynq: every way asynq ends a task a handler ran (completed with or
 // without retention, retried, archived, pushed back at shutdown) is a
@@ -95,12 +68,9 @@ func TestCompletionsRideAsynqScripts(t *testing.T) {
 		ret       error
 		shutdown  bool // the handler outlives the shutdown timeout
 		state     asynq.TaskState
-		// inScript: the write rides inside asynq's script (a ride
-		// script, completions_script.go), not beside it.
-		inScript bool
 	}{
-		{name: "completed", retention: time.Hour, state: asynq.TaskStateCompleted, inScript: true},
-		{name: "done without retention", state: 0, inScript: true},
+		{name: "completed", retention: time.Hour, state: asynq.TaskStateCompleted},
+		{name: "done without retention", state: 0},
 		{name: "retried", ret: errors.New("transient"), state: asynq.TaskStateRetry},
 		{name: "archived", ret: fmt.Errorf("permanent: %w", asynq.SkipRetry), state: asynq.TaskStateArchived},
 		{name: "pushed back at shutdown", shutdown: true, state: asynq.TaskStatePending},
@@ -168,18 +138,11 @@ func TestCompletionsRideAsynqScripts(t *testing.T) {
 			if got, err := rdb.Get(context.Background(), "ride:"+info.ID).Result(); err != nil || got != "rode-"+info.ID {
 				t.Errorf("GET ride:%s = %q, %v; want the ride's write", info.ID, got, err)
 			}
-			if tc.inScript {
-				if !log.rodeInScript("rode-" + info.ID) {
-					t.Errorf("the write did not ride inside asynq's script; commands: %v", log.pipes)
-				}
-			} else if !log.rodeWith("rode-" + info.ID) {
+			if !log.rodeWith("rode-" + info.ID) {
 				t.Errorf("the write went without asynq's script; pipelines: %v", log.pipes)
 			}
 			if rode, alone := comp.counts(); rode != 1 || alone != 0 {
 				t.Errorf("counts() = %d, %d; want 1, 0", rode, alone)
-			}
-			if got, want := comp.scriptedCount(), map[bool]int64{true: 1}[tc.inScript]; got != want {
-				t.Errorf("scriptedCount() = %d, want %d", got, want)
 			}
 			insp := asynq.NewInspectorFromRedisClient(rdb)
 			ti, err := insp.GetTaskInfo(queue, info.ID)
@@ -268,93 +231,5 @@ func TestCompletionsFlush(t *testing.T) {
 	}
 	if rode, alone := comp.counts(); rode != 0 || alone != 1 {
 		t.Errorf("counts() = %d, %d; want 0, 1", rode, alone)
-	}
-}
-
-// TestRideScript runs asynq's completion script through the hook with
-// writes waiting, as asynq's processor does, and checks what a ride script
-// keeps: the writes are made whatever asynq's part does, a failed write
-// neither stops the others nor asynq's part and is reported, asynq gets its
-// own answer, and Redis losing its scripts loads the ride script again.
-func TestRideScript(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name       string
-		active     bool // the task is active: asynq's part succeeds
-		badWrite   bool // one write fails (WRONGTYPE)
-		flush      bool // SCRIPT FLUSH first
-		wantAsynq  string
-		wantWrites string // the error done receives, "" for nil
-	}{
-		{name: "completes", active: true},
-		{name: "after SCRIPT FLUSH", active: true, flush: true},
-		{name: "lease lost", active: false, wantAsynq: "NOT FOUND"},
-		{name: "a write fails", active: true, badWrite: true, wantWrites: "WRONGTYPE"},
-		{name: "both fail", active: false, badWrite: true, wantAsynq: "NOT FOUND", wantWrites: "WRONGTYPE"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			r := redistest.Start(t)
-			rdb := r.Client(t)
-			srvClient := redis.NewClient(&redis.Options{Addr: r.Addr()})
-			t.Cleanup(func() { _ = srvClient.Close() })
-			comp := NewCompletions(nil)
-			comp.timeout = time.Minute
-			srvClient.AddHook(comp.Hook(srvClient))
-
-			const q, id = "q", "task-1"
-			taskKey := "asynq:{q}:t:" + id
-			keys := []string{"asynq:{q}:active", "asynq:{q}:lease", "asynq:{q}:completed", taskKey, "asynq:{q}:processed:2026-12-04", "asynq:{q}:processed"}
-			if tc.active {
-				rdb.LPush(ctx, keys[0], id)
-				rdb.ZAdd(ctx, keys[1], redis.Z{Score: 1, Member: id})
-			}
-			rdb.HSet(ctx, taskKey, "msg", "old", "state", "active")
-			if tc.flush {
-				if err := rdb.ScriptFlush(ctx).Err(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rdb.Set(ctx, "not-a-hash", "x", 0)
-			hashKey := "result-hash"
-			if tc.badWrite {
-				hashKey = "not-a-hash"
-			}
-			set := redis.NewStatusCmd(ctx, "set", "marker:"+id, "rode-"+id)
-			hset := redis.NewIntCmd(ctx, "hset", hashKey, "result", "r")
-			rdb.SAdd(ctx, "waiters", "w1")
-			spop := redis.NewStringSliceCmd(ctx, "spop", "waiters", 10)
-			done := make(chan error, 1)
-			comp.add(id, []redis.Cmder{set, hset, spop}, func(err error) { done <- err })
-
-			err := redis.NewScript(asynqCompleteSource).Run(ctx, srvClient, keys, id, 1, 2, "new", int64(1<<62)).Err()
-			if tc.wantAsynq == "" && err != nil || tc.wantAsynq != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantAsynq)) {
-				t.Errorf("asynq's answer: %v; want %q", err, tc.wantAsynq)
-			}
-			werr := <-done
-			if tc.wantWrites == "" && werr != nil || tc.wantWrites != "" && (werr == nil || !strings.Contains(werr.Error(), tc.wantWrites)) {
-				t.Errorf("the writes' error: %v; want %q", werr, tc.wantWrites)
-			}
-			if got, _ := rdb.Get(ctx, "marker:"+id).Result(); got != "rode-"+id {
-				t.Errorf("marker = %q: a write was not made", got)
-			}
-			if tc.active && !tc.badWrite {
-				if got := spop.Val(); !slices.Equal(got, []string{"w1"}) {
-					t.Errorf("SPOP answer = %v, want [w1]", got)
-				}
-				if got, _ := rdb.HGet(ctx, hashKey, "result").Result(); got != "r" {
-					t.Errorf("HSET not made: %q", got)
-				}
-			}
-			state, _ := rdb.HGet(ctx, taskKey, "state").Result()
-			if inCompleted := rdb.ZScore(ctx, keys[2], id).Err() == nil; inCompleted != tc.active || (state == "completed") != tc.active {
-				t.Errorf("asynq's part: completed %v, state %q; want it done iff the task was active (%v)", inCompleted, state, tc.active)
-			}
-			if comp.scriptedCount() != 1 {
-				t.Errorf("scriptedCount() = %d, want 1", comp.scriptedCount())
-			}
-		})
 	}
 }

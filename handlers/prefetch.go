@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -338,7 +340,10 @@ if redis.call("EXISTS", KEYS[2]) == 0 then
 end
 return nil`
 
-var asynqDequeueSHA = sha1Hex(asynqDequeueSource)
+var asynqDequeueSHA = func() string {
+	sum := sha1.Sum([]byte(asynqDequeueSource))
+	return hex.EncodeToString(sum[:])
+}()
 
 // dequeueReadScript returns asynq's dequeue script whose answer, once it
 // has dequeued a task, also carries the reads of a Prefetch: asynq's part is
