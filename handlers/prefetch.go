@@ -242,7 +242,8 @@ func (h prefetchHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		args[1] = p.script.Hash()
 		sent := int64(time.Since(p.t0))
 		err := next(ctx, cmd)
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// (err is checked first: HasErrorPrefix allocates even for nil.)
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// Redis lost its scripts (a restart, SCRIPT FLUSH, a
 			// failover): load p's and run it again.
 			if err = p.script.Load(ctx, rdb).Err(); err == nil {
