@@ -9,6 +9,8 @@ import (
 
 	"github.com/mymmrac/telego"
 	ta "github.com/mymmrac/telego/telegoapi"
+
+	"github.com/telequeue/telequeue/internal/jsonscan"
 )
 
 // This file writes sendMessage's request and reads its answer without
@@ -220,18 +222,18 @@ func messageOf(result json.RawMessage) (*telego.Message, error) {
 // not JSON, or one nested deeper than maxSkipDepth — which readSentMessage
 // then leaves to the general path.
 func parseSentMessage(body []byte) (m *telego.Message, ok bool) {
-	s := jsonScan{b: body}
+	s := jsonScan{jsonscan.Scanner{B: body}}
 	var msg telego.Message
 	seen, ok := s.fields(answerKeys, func(i int) bool {
 		switch i {
 		case 0:
-			return s.literal("true")
+			return s.Literal("true")
 		case 1:
 			return s.message(&msg)
 		}
 		return false // an error answer
 	})
-	if !ok || seen != 0b11 || msg.MessageID == 0 || s.peek() != 0 || s.i != len(body) {
+	if !ok || seen != 0b11 || msg.MessageID == 0 || s.Peek() != 0 || s.I != len(body) {
 		return nil, false
 	}
 	return &msg, true
@@ -249,41 +251,22 @@ var (
 // It may also report false for JSON (nested too deep): the caller then
 // leaves the body to encoding/json, which decides.
 type jsonScan struct {
-	b []byte
-	i int
+	jsonscan.Scanner
 }
 
 // maxSkipDepth is how deep skip follows objects and arrays.
 const maxSkipDepth = 64
-
-// peek returns the next byte after white space, 0 at the end.
-func (s *jsonScan) peek() byte {
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; c {
-		case ' ', '\t', '\n', '\r':
-		default:
-			return c
-		}
-	}
-	return 0
-}
-
-// at reports whether the byte at s.i, without skipping white space, is
-// between lo and hi.
-func (s *jsonScan) at(lo, hi byte) bool {
-	return s.i < len(s.b) && lo <= s.b[s.i] && s.b[s.i] <= hi
-}
 
 // object reads an object, calling member for each key with s at the value;
 // member reads the value and reports whether to go on. plain is true when
 // the key has neither escapes nor non-ASCII bytes, and so is its bytes.
 func (s *jsonScan) object(member func(key []byte, plain bool) bool) bool {
 	return s.list('{', '}', func() bool {
-		key, plain, ok := s.string()
-		if !ok || s.peek() != ':' {
+		key, plain, ok := s.RawString()
+		if !ok || s.Peek() != ':' {
 			return false
 		}
-		s.i++
+		s.I++
 		return member(key, plain)
 	})
 }
@@ -291,23 +274,23 @@ func (s *jsonScan) object(member func(key []byte, plain bool) bool) bool {
 // list reads an object or array from start to end, calling item with s at
 // each member or element; item reads it and reports whether to go on.
 func (s *jsonScan) list(start, end byte, item func() bool) bool {
-	if s.peek() != start {
+	if s.Peek() != start {
 		return false
 	}
-	s.i++
-	if s.peek() == end {
-		s.i++
+	s.I++
+	if s.Peek() == end {
+		s.I++
 		return true
 	}
 	for {
 		if !item() {
 			return false
 		}
-		switch s.peek() {
+		switch s.Peek() {
 		case ',':
-			s.i++
+			s.I++
 		case end:
-			s.i++
+			s.I++
 			return true
 		default:
 			return false
@@ -344,11 +327,11 @@ func (s *jsonScan) message(m *telego.Message) bool {
 	_, ok := s.fields(messageKeys, func(i int) bool {
 		switch i {
 		case 0:
-			n, ok := s.int()
+			n, ok := s.Int()
 			m.MessageID = int(n)
 			return ok && int64(m.MessageID) == n
 		case 1:
-			n, ok := s.int()
+			n, ok := s.Int()
 			m.Date = n
 			return ok
 		}
@@ -361,11 +344,11 @@ func (s *jsonScan) message(m *telego.Message) bool {
 func (s *jsonScan) chat(c *telego.Chat) bool {
 	_, ok := s.fields(chatKeys, func(i int) bool {
 		if i == 0 {
-			n, ok := s.int()
+			n, ok := s.Int()
 			c.ID = n
 			return ok
 		}
-		t, plain, ok := s.string()
+		t, plain, ok := s.RawString()
 		c.Type = chatType(t)
 		return ok && plain
 	})
@@ -401,151 +384,21 @@ func (s *jsonScan) skipUnless(key []byte, names []string) bool {
 
 // skip skips a value at depth (0 for a member of an object read).
 func (s *jsonScan) skip(depth int) bool {
-	switch s.peek() {
+	switch s.Peek() {
 	case '{':
 		return depth < maxSkipDepth && s.object(func([]byte, bool) bool { return s.skip(depth + 1) })
 	case '[':
 		return depth < maxSkipDepth && s.list('[', ']', func() bool { return s.skip(depth + 1) })
 	case '"':
-		_, _, ok := s.string()
+		_, _, ok := s.RawString()
 		return ok
 	case 't':
-		return s.literal("true")
+		return s.Literal("true")
 	case 'f':
-		return s.literal("false")
+		return s.Literal("false")
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	}
-	_, ok := s.number()
+	_, ok := s.Number()
 	return ok
-}
-
-// string reads a string and returns its content as written. plain is true
-// when it has neither escapes nor non-ASCII bytes, and so is its value.
-func (s *jsonScan) string() (content []byte, plain, ok bool) {
-	if s.peek() != '"' {
-		return nil, false, false
-	}
-	s.i++
-	start := s.i
-	plain = true
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], plain, true
-		case c < 0x20:
-			return nil, false, false
-		case c == '\\':
-			plain = false
-			s.i++
-			if !s.escape() {
-				return nil, false, false
-			}
-		default:
-			plain = plain && c < 0x80
-			s.i++
-		}
-	}
-	return nil, false, false
-}
-
-// escape reads what follows a backslash in a string.
-func (s *jsonScan) escape() bool {
-	if s.i >= len(s.b) {
-		return false
-	}
-	switch s.b[s.i] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		s.i++
-		return true
-	case 'u':
-		s.i++
-		for range 4 {
-			if !s.at('0', '9') && !s.at('a', 'f') && !s.at('A', 'F') {
-				return false
-			}
-			s.i++
-		}
-		return true
-	}
-	return false
-}
-
-// number reads a number and reports whether it is an integer.
-func (s *jsonScan) number() (integer, ok bool) {
-	s.peek()
-	if s.at('-', '-') {
-		s.i++
-	}
-	switch {
-	case s.at('0', '0'):
-		s.i++
-	case !s.digits():
-		return false, false
-	}
-	integer = true
-	if s.at('.', '.') {
-		s.i++
-		if !s.digits() {
-			return false, false
-		}
-		integer = false
-	}
-	if s.at('e', 'e') || s.at('E', 'E') {
-		s.i++
-		if s.at('+', '+') || s.at('-', '-') {
-			s.i++
-		}
-		if !s.digits() {
-			return false, false
-		}
-		integer = false
-	}
-	return integer, true
-}
-
-// digits reads one or more digits.
-func (s *jsonScan) digits() bool {
-	start := s.i
-	for s.at('0', '9') {
-		s.i++
-	}
-	return s.i > start
-}
-
-// int reads a number that is an integer within int64, as strconv.ParseInt
-// (which encoding/json uses) would.
-func (s *jsonScan) int() (int64, bool) {
-	s.peek()
-	start := s.i
-	if integer, ok := s.number(); !integer || !ok {
-		return 0, false
-	}
-	lit := s.b[start:s.i]
-	neg := lit[0] == '-'
-	if neg {
-		lit = lit[1:]
-	}
-	if len(lit) > 18 { // might not fit: leave it to strconv.ParseInt
-		return 0, false
-	}
-	var n int64
-	for _, c := range lit {
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
-
-// literal reads the literal lit (true, false or null).
-func (s *jsonScan) literal(lit string) bool {
-	s.peek()
-	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
-		return false
-	}
-	s.i += len(lit)
-	return true
 }

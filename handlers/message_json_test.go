@@ -10,6 +10,8 @@ import (
 
 	"github.com/mymmrac/telego"
 	ta "github.com/mymmrac/telego/telegoapi"
+
+	"github.com/telequeue/telequeue/internal/jsonscan"
 )
 
 // TestSendMessageAnswers sends to a Bot API that gives each of Telegram's
@@ -316,8 +318,8 @@ func FuzzJSONScan(f *testing.F) {
 		f.Add([]byte(v))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := jsonScan{b: b}
-		ok := s.skip(0) && s.peek() == 0 && s.i == len(b)
+		s := jsonScan{jsonscan.Scanner{B: b}}
+		ok := s.skip(0) && s.Peek() == 0 && s.I == len(b)
 		valid := json.Valid(b)
 		if ok && !valid || !ok && valid && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) < maxSkipDepth {
 			t.Fatalf("jsonScan %v, json.Valid %v: %q", ok, valid, b)
