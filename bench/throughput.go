@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -204,6 +205,13 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 	before, err := b.cpu(ctx, g)
 	if err != nil {
 		return res, err
+	}
+	if dir != "" {
+		if f, err := os.Create(filepath.Join(dir, "bench-"+kind+".pprof")); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+			}
+		}
 	}
 	var snaps []costSnap
 	mark := func(ctx context.Context) error {
