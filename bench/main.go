@@ -179,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	fs.DurationVar(&o.timeout, "timeout", 45*time.Minute, "give up after this long")
 	fs.StringVar(&o.rates, "rates", defaultComplianceRates, "limits of the compliance run: global/s,chat/s,group/min,paid/s")
 	fs.StringVar(&o.trace, "trace", "", "write every Bot API request of the compliance run (time, status, chat) to this file")
-	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of every spawned worker, telequeue and baseline alike (default: Go's, the number of CPUs)")
+	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of every spawned worker, telequeue and baseline alike (default: unset; cmd/worker then runs with 1, the baselines with Go's default, the number of CPUs)")
 	fs.Var(&o.alts, "alt", "another worker to measure next to cmd/worker, label|binary|KEY=V ...; binary is an absolute path or \"worker\" (repeatable)")
 	fs.Float64Var(&o.margin, "margin", 0, "TELEGRAM_RATE_MARGIN of the workers of the compliance run (default: the configuration default, 0.03)")
 	if err := fs.Parse(args); err != nil {

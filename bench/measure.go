@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/telequeue/telequeue/internal/worker"
 	"github.com/telequeue/telequeue/tasks"
 )
 
@@ -47,9 +49,11 @@ func (b *bench) runAll(ctx context.Context) error {
 		return err
 	}
 	cmd := strings.Join(append([]string{"go run ./bench"}, b.opts.args...), " ")
-	gmp := "Go's default (number of CPUs)"
+	gmp := fmt.Sprintf("%d, cmd/worker's default (worker.DefaultProcs)", worker.DefaultProcs)
+	baseGMP := fmt.Sprintf("GOMAXPROCS Go's default (%d, the number of CPUs)", runtime.NumCPU())
 	if b.opts.gomaxprocs > 0 {
 		gmp = strconv.Itoa(b.opts.gomaxprocs)
+		baseGMP = "GOMAXPROCS " + gmp
 	}
 	b.report.header = []string{
 		"machine:  " + machine(redisInfo["redis_version"]),
@@ -57,7 +61,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		"load:     load average " + loadavg() + " at the start (other processes share the machine)",
 		fmt.Sprintf("workers:  cmd/worker, WORKER_CONCURRENCY=10, TASK_CHECK_INTERVAL=%v, DELAYED_TASK_CHECK_INTERVAL=%v, LOG_LEVEL=warn, GOMAXPROCS %s;",
 			b.taskCheck, b.delayedCheck, gmp),
-		"          baselines (bench/internal/plainworker) with the same concurrency, queues and intervals; one redis-server; the sandbox runs in the bench process",
+		"          baselines (bench/internal/plainworker) with the same concurrency, queues and intervals, " + baseGMP + "; one redis-server; the sandbox runs in the bench process",
 	}
 	steps := []struct {
 		section string

@@ -1,6 +1,8 @@
 // Command worker runs telequeue's handler server: it pulls send tasks from the
 // shared Redis queues and delivers them to Telegram. Configure it with the
-// environment (see .env.example); stop it with SIGTERM.
+// environment (see .env.example); stop it with SIGTERM. It runs with
+// GOMAXPROCS=1 unless the environment sets GOMAXPROCS (see
+// worker.DefaultProcs).
 package main
 
 import (
@@ -34,6 +36,8 @@ func run(ctx context.Context, lookup func(string) (string, bool)) error {
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	log := logging.New(os.Stderr, cfg.LogFormat, level)
 	redis.SetLogger(logging.GoRedis{L: log})
+	procs, fromEnv := worker.SetProcs(lookup)
+	log.Info("worker runtime", "gomaxprocs", procs, "from_env", fromEnv)
 	w, err := worker.New(cfg, log, worker.Deps{})
 	if err != nil {
 		return err
