@@ -16,12 +16,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/mymmrac/telego"
 
+	"github.com/telequeue/telequeue/bench/internal/plainsend"
 	"github.com/telequeue/telequeue/client"
 	"github.com/telequeue/telequeue/tasks"
 )
-
-// plainTaskType is the task type bench/internal/plainworker handles.
-const plainTaskType = "bench:plain"
 
 // textLen is the length of every benchmark message text.
 const textLen = 150
@@ -96,7 +94,7 @@ func (b *bench) enqueuePlain(ctx context.Context, n int) error {
 					return
 				}
 				body, _ := json.Marshal(map[string]any{"chat_id": 1_000_000 + i, "text": text150("m" + strconv.Itoa(i))})
-				if _, err := c.EnqueueContext(ctx, asynq.NewTask(plainTaskType, body)); err != nil {
+				if _, err := c.EnqueueContext(ctx, asynq.NewTask(plainsend.TaskType, body)); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err

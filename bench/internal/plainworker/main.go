@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,13 +27,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/valyala/fasthttp"
 
+	"github.com/telequeue/telequeue/bench/internal/plainsend"
 	"github.com/telequeue/telequeue/internal/metrics"
 )
-
-// TaskType is the type of the baseline's tasks.
-const TaskType = "bench:plain"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -72,7 +68,7 @@ func run(ctx context.Context, args []string) error {
 		if *api == "" || *token == "" {
 			return errors.New("mode http needs -api and -token")
 		}
-		h = newSender(*api + "/bot" + *token + "/sendMessage")
+		h = plainsend.New(*api + "/bot" + *token + "/sendMessage")
 	default:
 		return fmt.Errorf("-mode %q: use noop or http", *mode)
 	}
@@ -103,7 +99,7 @@ func run(ctx context.Context, args []string) error {
 		Logger:                   slogAdapter{slog.New(slog.NewTextHandler(os.Stderr, nil))},
 	})
 	mux := asynq.NewServeMux()
-	mux.Handle(TaskType, h)
+	mux.Handle(plainsend.TaskType, h)
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
@@ -124,58 +120,6 @@ func serveMetrics(addr string) (stop func(), err error) {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	return func() { _ = hs.Close() }, nil
-}
-
-// sender POSTs the payload with fasthttp, as telequeue's Bot API caller does.
-type sender struct {
-	url    string
-	client *fasthttp.Client
-}
-
-func newSender(url string) *sender {
-	return &sender{url: url, client: &fasthttp.Client{
-		MaxConnsPerHost:     1024,
-		MaxIdleConnDuration: 90 * time.Second,
-		ReadTimeout:         15 * time.Second,
-		WriteTimeout:        15 * time.Second,
-	}}
-}
-
-// reply is the part of a Bot API answer a plain sender would read.
-type reply struct {
-	OK     bool `json:"ok"`
-	Result struct {
-		MessageID int64 `json:"message_id"`
-	} `json:"result"`
-	Description string `json:"description"`
-}
-
-func (s *sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(s.url)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBodyRaw(t.Payload())
-	var err error
-	if d, ok := ctx.Deadline(); ok {
-		err = s.client.DoDeadline(req, resp, d)
-	} else {
-		err = s.client.Do(req, resp)
-	}
-	if err != nil {
-		return err
-	}
-	var r reply
-	if err := json.Unmarshal(resp.Body(), &r); err != nil {
-		return fmt.Errorf("status %d: %w", resp.StatusCode(), err)
-	}
-	if !r.OK {
-		return fmt.Errorf("status %d: %s", resp.StatusCode(), r.Description)
-	}
-	return nil
 }
 
 // slogAdapter is asynq's Logger over slog.
