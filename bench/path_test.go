@@ -33,7 +33,8 @@ import (
 // cmd/worker's own default (worker.DefaultProcs) is -cpu 1. With
 // -cpuprofile, where a message's CPU goes without the noise of other
 // processes (the sandbox's own functions are apart, in internal/sandbox and
-// net/http's server):
+// net/http's server; the profile also holds the enqueue before the timer
+// starts, which pprof -ignore 'Enqueue|enqueue' leaves out):
 //
 //	go test -run '^$' -bench WorkerPath -benchmem -benchtime 20000x -cpu 1,2 ./bench/
 func BenchmarkWorkerPath(b *testing.B) {
