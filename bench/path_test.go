@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/telequeue/telequeue/bench/internal/plainsend"
+	"github.com/telequeue/telequeue/internal/config"
 	"github.com/telequeue/telequeue/internal/redistest"
 	"github.com/telequeue/telequeue/internal/sandbox"
 	"github.com/telequeue/telequeue/internal/workertest"
@@ -48,18 +47,40 @@ func BenchmarkWorkerPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sb.Close() })
-	rdb := r.Client(b)
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: r.Addr()})
 	b.Cleanup(func() { _ = insp.Close() })
-	bb := &bench{redis: r}
+	// The bench's environment, for its helpers: the workers' configuration,
+	// the enqueues, the drain.
+	bb := &bench{redis: r, rdb: r.Client(b), insp: insp, sbURL: url}
+	defaults, err := config.Load(func(string) (string, bool) { return "", false }, false)
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	for _, kind := range []struct {
 		name    string
 		start   func(b *testing.B) // runs until the run of b ends
 		enqueue func(ctx context.Context, n int) error
 	}{
-		{"plain", func(b *testing.B) { startPlainServer(b, r.Addr(), url) }, bb.enqueuePlain},
-		{"telequeue", func(b *testing.B) { workertest.Start(b, workerEnv(r.URL(), url)) }, func(ctx context.Context, n int) error {
+		{"plain", func(b *testing.B) {
+			srv := plainsend.NewServer(asynq.RedisClientOpt{Addr: r.Addr()}, 10, defaults.TaskCheckInterval, defaults.DelayedTaskCheckInterval, nil)
+			mux := asynq.NewServeMux()
+			mux.Handle(plainsend.TaskType, plainsend.New(url+"/bot"+botToken+"/sendMessage"))
+			if err := srv.Start(mux); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(srv.Shutdown)
+		}, bb.enqueuePlain},
+		{"telequeue", func(b *testing.B) {
+			// As the cluster bench's workers: its environment, the
+			// configuration's defaults for the rest.
+			env := map[string]string{}
+			for _, kv := range bb.workerEnv(limitsOff, 0) {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			workertest.Run(b, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		}, func(ctx context.Context, n int) error {
 			c, err := bb.newClient()
 			if err != nil {
 				return err
@@ -70,7 +91,7 @@ func BenchmarkWorkerPath(b *testing.B) {
 	} {
 		b.Run(kind.name, func(b *testing.B) {
 			ctx := b.Context()
-			if err := rdb.FlushAll(ctx).Err(); err != nil {
+			if err := bb.rdb.FlushAll(ctx).Err(); err != nil {
 				b.Fatal(err)
 			}
 			kind.start(b)
@@ -83,10 +104,7 @@ func BenchmarkWorkerPath(b *testing.B) {
 			sent := sb.Count()
 			b.ReportAllocs()
 			b.ResetTimer()
-			if err := insp.UnpauseQueue(queue); err != nil {
-				b.Fatal(err)
-			}
-			if err := waitProcessed(ctx, rdb, b.N, time.Minute+time.Duration(b.N)*time.Millisecond); err != nil {
+			if _, err := bb.drainQueues(ctx, nil, b.N, nil, queue); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
@@ -95,57 +113,4 @@ func BenchmarkWorkerPath(b *testing.B) {
 			}
 		})
 	}
-}
-
-// waitProcessed waits until n tasks of the bench queue were processed, and
-// fails if one failed.
-func waitProcessed(ctx context.Context, rdb *redis.Client, n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		p, err := rdb.Get(ctx, "asynq:{"+queue+"}:processed").Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		if f, _ := rdb.Get(ctx, "asynq:{"+queue+"}:failed").Int64(); f > 0 {
-			return errors.New("a task failed")
-		}
-		if p >= int64(n) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("tasks left unprocessed")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// workerEnv configures a telequeue worker with the bench's settings (limits
-// off, 10 senders, the bench's polling).
-func workerEnv(redisURL, apiURL string) map[string]string {
-	return map[string]string{
-		"REDIS_URL": redisURL, "TELEGRAM_BOT_TOKEN": botToken, "TELEGRAM_API_URL": apiURL,
-		"WORKER_CONCURRENCY": "10", "TASK_CHECK_INTERVAL": "25ms", "DELAYED_TASK_CHECK_INTERVAL": "250ms",
-		"TELEGRAM_RATE_GLOBAL": "0", "TELEGRAM_RATE_CHAT": "0", "TELEGRAM_RATE_GROUP": "0", "TELEGRAM_RATE_PAID": "0",
-		"LOG_LEVEL": "warn",
-	}
-}
-
-// startPlainServer runs the baseline until the run of b ends: an asynq
-// server with the same concurrency, queues and polling as the worker, and
-// plainsend's handler.
-func startPlainServer(b *testing.B, redisAddr, apiURL string) {
-	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: redisAddr}, asynq.Config{
-		Concurrency:              10,
-		Queues:                   map[string]int{"critical": 6, "default": 3, "bulk": 1},
-		TaskCheckInterval:        25 * time.Millisecond,
-		DelayedTaskCheckInterval: 250 * time.Millisecond,
-		ShutdownTimeout:          5 * time.Second,
-		LogLevel:                 asynq.WarnLevel,
-	})
-	mux := asynq.NewServeMux()
-	mux.Handle(plainsend.TaskType, plainsend.New(apiURL+"/bot"+botToken+"/sendMessage"))
-	if err := srv.Start(mux); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Shutdown)
 }

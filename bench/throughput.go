@@ -207,11 +207,16 @@ func (b *bench) throughputRun(ctx context.Context, kind string, procs, n, rep in
 		return res, err
 	}
 	if dir != "" {
-		if f, err := os.Create(filepath.Join(dir, "bench-"+kind+".pprof")); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
-			}
+		// The bench process's own: the sandbox's work for this kind.
+		f, err := os.Create(filepath.Join(dir, "bench-"+kind+".pprof"))
+		if err != nil {
+			return res, err
 		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var snaps []costSnap
 	mark := func(ctx context.Context) error {

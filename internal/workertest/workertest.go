@@ -38,6 +38,14 @@ func Start(t testing.TB, env map[string]string) {
 		v, ok := fast[k]
 		return v, ok
 	}
+	Run(t, lookup)
+}
+
+// Run runs a worker configured by lookup alone, as cmd/worker reads its
+// environment (unset variables take the configuration's defaults), until
+// the test ends.
+func Run(t testing.TB, lookup func(string) (string, bool)) {
+	t.Helper()
 	cfg, err := config.Load(lookup, true)
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,28 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/valyala/fasthttp"
+
+	"github.com/telequeue/telequeue/server"
 )
 
 // TaskType is the type of the baseline's tasks.
 const TaskType = "bench:plain"
+
+// NewServer returns the baseline's asynq server: concurrency senders
+// polling every taskCheck, the queues and weights of a telequeue worker
+// (server.DefaultQueues), moving scheduled and retried tasks every
+// delayedCheck. log nil is asynq's default logger.
+func NewServer(redis asynq.RedisConnOpt, concurrency int, taskCheck, delayedCheck time.Duration, log asynq.Logger) *asynq.Server {
+	return asynq.NewServer(redis, asynq.Config{
+		Concurrency:              concurrency,
+		Queues:                   server.DefaultQueues(),
+		TaskCheckInterval:        taskCheck,
+		DelayedTaskCheckInterval: delayedCheck,
+		ShutdownTimeout:          5 * time.Second,
+		LogLevel:                 asynq.WarnLevel,
+		Logger:                   log,
+	})
+}
 
 // Sender POSTs each task's payload to a sendMessage URL.
 type Sender struct {

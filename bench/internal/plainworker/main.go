@@ -89,15 +89,8 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: *addr}, asynq.Config{
-		Concurrency:              *concurrency,
-		Queues:                   map[string]int{"critical": 6, "default": 3, "bulk": 1},
-		TaskCheckInterval:        *taskCheck,
-		DelayedTaskCheckInterval: *delayed,
-		ShutdownTimeout:          5 * time.Second,
-		LogLevel:                 asynq.WarnLevel,
-		Logger:                   slogAdapter{slog.New(slog.NewTextHandler(os.Stderr, nil))},
-	})
+	srv := plainsend.NewServer(asynq.RedisClientOpt{Addr: *addr}, *concurrency, *taskCheck, *delayed,
+		slogAdapter{slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	mux := asynq.NewServeMux()
 	mux.Handle(plainsend.TaskType, h)
 	if err := srv.Start(mux); err != nil {
