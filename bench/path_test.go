@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -28,7 +29,9 @@ import (
 //
 // ns/op is wall time per message; B/op and allocs/op count the handler
 // servers' allocations per message, plus the sandbox's and the polling's,
-// which are the same for both. Both run under the test's GOMAXPROCS (-cpu);
+// which are the same for both; goroutines/op the goroutines started per
+// message (asynq starts two for each task, and net/http's server, the
+// sandbox's, one per request for its background read). Both run under the test's GOMAXPROCS (-cpu);
 // cmd/worker's own default (worker.DefaultProcs) is -cpu 1. With
 // -cpuprofile, where a message's CPU goes without the noise of other
 // processes (the sandbox's own functions are apart, in internal/sandbox and
@@ -101,16 +104,24 @@ func BenchmarkWorkerPath(b *testing.B) {
 			if err := kind.enqueue(ctx, b.N); err != nil {
 				b.Fatal(err)
 			}
-			sent := sb.Count()
+			sent, started := sb.Count(), goroutinesCreated()
 			b.ReportAllocs()
 			b.ResetTimer()
 			if _, err := bb.drainQueues(ctx, nil, b.N, nil, queue); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			b.ReportMetric(float64(goroutinesCreated()-started)/float64(b.N), "goroutines/op")
 			if got := sb.Count() - sent; got != b.N {
 				b.Fatalf("the sandbox got %d of %d messages", got, b.N)
 			}
 		})
 	}
+}
+
+// goroutinesCreated is how many goroutines the process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
